@@ -1,0 +1,78 @@
+"""One base error for the whole product.
+
+Every domain error subclasses :class:`ClearanceError`; the API maps them all to one JSON body
+``{"error": {"code", "message", "details"}}`` and the CLI prints them without a traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ClearanceError(Exception):
+    """A failure a caller can act on: a stable machine code, an HTTP status and a human message."""
+
+    code: str = "error"
+    status: int = 400
+
+    def __init__(self, message: str, *, details: Any = None, code: str | None = None, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+
+    def to_body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class InvalidInputError(ClearanceError):
+    """Input that parsed but is not acceptable; ``details`` lists ``{"field", "reason"}`` items."""
+
+    code = "invalid_input"
+    status = 422
+
+
+class NotFoundError(ClearanceError):
+    code = "not_found"
+    status = 404
+
+
+class ConflictError(ClearanceError):
+    code = "conflict"
+    status = 409
+
+
+class PayloadTooLargeError(ClearanceError):
+    code = "payload_too_large"
+    status = 413
+
+
+class UnauthorizedError(ClearanceError):
+    code = "unauthorized"
+    status = 401
+
+
+class ForbiddenError(ClearanceError):
+    code = "forbidden"
+    status = 403
+
+
+class UnavailableError(ClearanceError):
+    """A dependency (registry, model, store) is not ready; health checks answer 503 with it."""
+
+    code = "unavailable"
+    status = 503
+
+
+class EncoderMismatchError(ConflictError):
+    """An index was built with another encoder than the one offered to load it."""
+
+    code = "encoder_mismatch"
+
+
+def field_error(field: str, reason: str) -> dict[str, str]:
+    """The one shape of a per-field problem inside ``details``."""
+    return {"field": field, "reason": reason}

@@ -1,0 +1,56 @@
+"""The one settings object (pydantic-settings, prefix ``CLEARANCE_``).
+
+It lives at the bottom of the stack, not in ``serving/``, because training and the CLI read the same paths as the
+service. Every path derives from ``data_dir`` so that a test can point the whole product at a temporary folder.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CLEARANCE_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(PROJECT_ROOT / "var", description="Root of every local file the product writes.")
+    database_url: str | None = Field(None, description="SQLAlchemy URL of the store; default: SQLite in data_dir.")
+    mlflow_tracking_uri: str | None = Field(None, description="MLflow backend; default: SQLite in data_dir.")
+    mlflow_artifact_root: Path | None = Field(None, description="Where MLflow keeps artifacts; default in data_dir.")
+    model_cache_dir: Path | None = Field(None, description="Local copies of served model versions.")
+
+    encoder: str = Field("use", description="Sentence encoder backend: 'use', 'minilm' or a local ST model path.")
+    threads: int = Field(2, ge=1, le=64, description="Thread cap for BLAS, OpenMP, torch and faiss.")
+
+    # Service
+    host: str = "127.0.0.1"
+    port: int = 8000
+    auth_disabled: bool = Field(False, description="Local development only: accept requests without an API key.")
+    reload_interval_s: float = Field(30.0, gt=0, description="How often the service polls the registry.")
+    max_request_bytes: int = Field(8 * 1024 * 1024, gt=0)
+    max_text_chars: int = Field(2000, gt=0)
+    max_suggest_batch: int = Field(1000, gt=0)
+    max_score_batch: int = Field(10000, gt=0)
+
+    @model_validator(mode="after")
+    def _derive_paths(self) -> "Settings":
+        self.data_dir = Path(self.data_dir)
+        if self.database_url is None:
+            self.database_url = f"sqlite:///{self.data_dir / 'clearance.db'}"
+        if self.mlflow_tracking_uri is None:
+            self.mlflow_tracking_uri = f"sqlite:///{self.data_dir / 'mlflow.db'}"
+        if self.mlflow_artifact_root is None:
+            self.mlflow_artifact_root = self.data_dir / "mlartifacts"
+        if self.model_cache_dir is None:
+            self.model_cache_dir = self.data_dir / "model-cache"
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
