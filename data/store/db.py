@@ -15,7 +15,10 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 # Modules that define tables on Base. A module listed here must exist: a missing table is a bug, not an option.
-TABLE_MODULES: tuple[str, ...] = ()
+TABLE_MODULES: tuple[str, ...] = (
+    "data.store.aliases",
+    "data.store.reviews",
+)
 
 
 class Base(DeclarativeBase):

@@ -1,0 +1,37 @@
+"""Fixtures shared by every test package: a temporary data directory and settings pointing at it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import data  # noqa: F401  (thread caps before numpy and friends load)
+from data.settings import Settings
+
+DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings whose every path (store, MLflow, caches) lives in a fresh temporary folder."""
+    return Settings(data_dir=tmp_path / "var", auth_disabled=False)
+
+
+@pytest.fixture(scope="session")
+def datasets_dir() -> Path:
+    if not DATASETS.is_dir():
+        pytest.skip(f"shared datasets not found at {DATASETS}")
+    return DATASETS
+
+
+@pytest.fixture(scope="session")
+def mlflow_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """One temporary data directory (store + MLflow) for the whole session.
+
+    Creating an MLflow sqlite database runs its migrations (seconds each), so tests that only need *a* registry share
+    this one and keep their model names distinct.
+    """
+    return Settings(data_dir=tmp_path_factory.mktemp("shared") / "var", auth_disabled=False)

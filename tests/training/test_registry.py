@@ -1,0 +1,76 @@
+"""Registry workflow: challenger registration, guarded promotion, forced promotion and the alias history."""
+
+from __future__ import annotations
+
+import mlflow
+import pytest
+
+from data.errors import ConflictError, NotFoundError
+from training import registry
+
+
+class _Constant(mlflow.pyfunc.PythonModel):
+    def __init__(self, value: float):
+        self.value = value
+
+    def predict(self, context, model_input, params=None):
+        return [self.value] * len(model_input)
+
+
+def _log(settings, value: float) -> str:
+    registry.configure_mlflow(settings)
+    with mlflow.start_run(experiment_id=registry.experiment_id("registry-test", settings)) as run:
+        mlflow.pyfunc.log_model(name="model", python_model=_Constant(value))
+    return run.info.run_id
+
+
+def test_register_promote_and_history(mlflow_settings):
+    settings = mlflow_settings
+    name = "clearance-test"
+    v1 = registry.register_challenger(_log(settings, 1.0), "model", name, {"auc": 0.80, "f1": 0.5}, "auc", True,
+                                      settings, actor="alice")
+    assert registry.get_version(name, settings, alias="challenger").version == v1
+
+    first = registry.promote(name, settings, actor="alice")
+    assert first.promoted and first.to_version == v1 and first.from_version is None
+    assert registry.get_version(name, settings, alias="champion").version == v1
+    with pytest.raises(NotFoundError):
+        registry.get_version(name, settings, alias="challenger")
+
+    v2 = registry.register_challenger(_log(settings, 2.0), "model", name, {"auc": 0.70}, "auc", True, settings)
+    refused = registry.promote(name, settings, actor="bob")
+    assert not refused.promoted and "worse" in refused.reason
+    assert registry.get_version(name, settings, alias="champion").version == v1
+
+    forced = registry.promote(name, settings, actor="bob", force=True)
+    assert forced.promoted and forced.forced and forced.from_version == v1 and forced.to_version == v2
+
+    changes = registry.history(name, settings)
+    champion_moves = [(c.action, c.from_version, c.to_version, c.actor) for c in changes if c.alias == "champion"]
+    assert champion_moves == [("initial", None, v1, "alice"), ("force_promote", v1, v2, "bob")]
+    assert changes[-2].metrics["challenger"]["auc"] == pytest.approx(0.70)
+
+    loaded = mlflow.pyfunc.load_model(registry.champion_uri(name))
+    assert list(loaded.predict([[0]])) == [2.0]
+
+
+def test_lower_is_better_and_equal_metric_promotes(mlflow_settings):
+    settings, name = mlflow_settings, "clearance-delay-test"
+    registry.register_challenger(_log(settings, 1.0), "model", name, {"mae": 10.0}, "mae", False, settings)
+    registry.promote(name, settings)
+    v2 = registry.register_challenger(_log(settings, 1.0), "model", name, {"mae": 10.0}, "mae", False, settings)
+    assert registry.promote(name, settings).to_version == v2  # equal is "no worse"
+    v3 = registry.register_challenger(_log(settings, 1.0), "model", name, {"mae": 12.0}, "mae", False, settings)
+    refused = registry.promote(name, settings)
+    assert not refused.promoted and refused.to_version == v3
+    with pytest.raises(ConflictError):  # promoting the champion onto itself is refused, not silently recorded
+        from mlflow import MlflowClient
+
+        MlflowClient().set_registered_model_alias(name, "challenger", str(v2))
+        registry.promote(name, settings)
+
+
+def test_missing_primary_metric_is_refused(mlflow_settings):
+    with pytest.raises(Exception, match="primary metric 'auc' is missing"):
+        registry.register_challenger(_log(mlflow_settings, 1.0), "model", "clearance-x", {"f1": 0.3}, "auc", True,
+                                     mlflow_settings)
