@@ -23,6 +23,8 @@ def _root() -> None:
 
 # (module under serving.cli, group name). A module exposes ``app`` (a Typer group) or ``register(app)``.
 GROUPS: list[tuple[str, str]] = [
+    ("models", "models"),
+    ("train", "train"),
 ]
 
 for _module, _name in GROUPS:

@@ -1,0 +1,91 @@
+"""``clearance train``: the whole demo, end to end, from nothing to registered challengers (and champions).
+
+1. The ruling library: when the store has no rulings, the generated demo library is imported (a real import through
+   the same reader and repository as ``clearance rulings import``).
+2. The HS suggester is built from every ruling in the store, evaluated on a held-out slice, logged and registered.
+3. The delay and risk models are trained on generated shipment history, evaluated on the last months, logged and
+   registered.
+4. Optionally each new challenger is promoted through the same guarded rule as ``clearance models promote``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from data.settings import Settings
+from training import registry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PipelineReport:
+    trained: dict[str, Any] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    promotions: dict[str, registry.PromotionResult] = field(default_factory=dict)
+
+
+def _has_champion(name: str, settings: Settings) -> bool:
+    try:
+        registry.get_version(name, settings, alias=registry.CHAMPION)
+        return True
+    except Exception:
+        return False
+
+
+def ensure_demo_library(settings: Settings, n: int, seed: int) -> int:
+    """Import the generated demo library when the store holds no rulings; returns the store's ruling count."""
+    from data.generators.rulings import write_demo_rulings
+    from data.rulings.importer import import_rulings
+    from data.rulings.repository import RulingRepository
+    from data.store.db import init_db, make_engine
+
+    engine = make_engine(settings.database_url)
+    init_db(engine)
+    repository = RulingRepository(engine)
+    if repository.count() == 0:
+        path = Path(settings.data_dir) / "demo" / "rulings.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_demo_rulings(path, n=n, seed=seed)
+        summary = import_rulings(engine, path, None, progress=True)
+        log.info("imported demo library: %s", summary)
+    return repository.count()
+
+
+def train_all(settings: Settings, *, only: tuple[str, ...] = ("hs", "shipments"), skip_existing: bool = False,
+              promote: bool = False, rulings_n: int = 3600, shipments_n: int = 200_000, seed: int = 42) -> PipelineReport:
+    from data.rulings.repository import RulingRepository
+    from data.store.db import init_db, make_engine
+
+    report = PipelineReport()
+    targets: list[str] = []
+    if "hs" in only:
+        if skip_existing and _has_champion(registry.HS_SUGGESTER, settings):
+            report.skipped.append(registry.HS_SUGGESTER)
+        else:
+            from training.hs import train_and_log
+
+            ensure_demo_library(settings, rulings_n, seed=7)
+            engine = make_engine(settings.database_url)
+            init_db(engine)
+            rulings = list(RulingRepository(engine).iter_all())
+            report.trained[registry.HS_SUGGESTER] = train_and_log(settings, rulings, encoder_spec=settings.encoder,
+                                                                  register=True)
+            targets.append(registry.HS_SUGGESTER)
+    if "shipments" in only:
+        names = (registry.DELAY, registry.RISK)
+        if skip_existing and all(_has_champion(n, settings) for n in names):
+            report.skipped.extend(names)
+        else:
+            from training.risk import train_shipment_models
+
+            results = train_shipment_models(settings, n=shipments_n, seed=seed, register=True)
+            report.trained.update(results)
+            targets.extend(names)
+    if promote:
+        for name in targets:
+            report.promotions[name] = registry.promote(name, settings, actor="clearance train")
+    return report
