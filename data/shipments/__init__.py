@@ -1,0 +1,5 @@
+"""9710 shipments: the three-document schema and its fixed reference tables (ports, FX, credit grades, products)."""
+
+from data.shipments.schema import Shipment, error_details
+
+__all__ = ["Shipment", "error_details"]

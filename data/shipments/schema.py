@@ -1,0 +1,223 @@
+"""The 9710 shipment: order (订单), waybill (运单), declaration (报关单/申报清单) and timestamps.
+
+The schema rejects what cannot be a shipment (wrong types, negative quantities, unknown ISO codes, impossible time
+order) with a pydantic ``ValidationError`` whose every error names the field path; it never fills a silent default
+for a value the sender got wrong. What is *valid but suspicious* — a missing phone, documents that disagree, an HS
+code that is not in the nomenclature — passes the schema and becomes a finding in ``features.checks``: a shipment
+with a missing phone still exists and must be scored and told what to fix.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Literal
+
+import pycountry
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from data.shipments.reference import CHANNELS, CREDIT_GRADES, DECLARATION_MODES, PORTS
+
+Channel = Literal["express", "air", "sea_fcl", "sea_lcl", "rail"]
+CreditGrade = Literal["advanced_certified", "general", "discredited"]
+DeclarationMode = Literal["9710_list", "declaration_form"]
+assert set(Channel.__args__) == set(CHANNELS)  # type: ignore[attr-defined]
+assert set(CreditGrade.__args__) == set(CREDIT_GRADES)  # type: ignore[attr-defined]
+assert set(DeclarationMode.__args__) == set(DECLARATION_MODES)  # type: ignore[attr-defined]
+
+
+_COUNTRIES = frozenset(c.alpha_2 for c in pycountry.countries)
+# ISO 4217 also lists codes that are not money (XXX "no currency", XTS testing, XAU gold, XDR SDR, bond units...);
+# an invoice in them is an error, so only real currencies are accepted.
+_NOT_MONEY = frozenset({"XXX", "XTS", "XAU", "XAG", "XPD", "XPT", "XDR", "XBA", "XBB", "XBC", "XBD", "XSU", "XUA"})
+_CURRENCIES = frozenset(c.alpha_3 for c in pycountry.currencies) - _NOT_MONEY
+
+# Validators take the fast path for already-clean codes: they run several times per shipment and batch scoring
+# validates tens of thousands of shipments per second.
+
+
+def _country(v: str) -> str:
+    if v in _COUNTRIES:
+        return v
+    u = v.strip().upper()
+    if u not in _COUNTRIES:
+        raise ValueError(f"'{v}' is not an ISO 3166-1 alpha-2 country code")
+    return u
+
+
+def _currency(v: str) -> str:
+    if v in _CURRENCIES:
+        return v
+    u = v.strip().upper()
+    if u not in _CURRENCIES:
+        raise ValueError(f"'{v}' is not an ISO 4217 currency code")
+    return u
+
+
+_LOCODE = re.compile(r"[A-Z]{2}[A-Z2-9]{3}")
+
+
+def _locode(v: str) -> str:
+    if v in PORTS:
+        return v
+    u = v.strip().upper()
+    if not _LOCODE.fullmatch(u):
+        raise ValueError(f"'{v}' is not a UN/LOCODE (2-letter country + 3 letters/digits, e.g. USLAX)")
+    if u[:2] not in _COUNTRIES:
+        raise ValueError(f"'{v}' starts with '{u[:2]}', which is not an ISO 3166-1 country code")
+    return u
+
+
+_HS_SEPARATORS = re.compile(r"[\s.\-]")
+_HS_DIGITS = re.compile(r"\d{4,10}")
+
+
+def _hs_code(v: str) -> str:
+    if 4 <= len(v) <= 10 and v.isdigit() and v.isascii():
+        return v
+    # "8516.71.00", "8516 71" and "8516-71" are how people write codes; only the digits are kept.
+    code = _HS_SEPARATORS.sub("", v)
+    if not _HS_DIGITS.fullmatch(code) or not code.isascii():
+        raise ValueError(f"'{v}' is not an HS code (4 to 10 digits, dots and spaces allowed)")
+    return code
+
+
+CountryCode = Annotated[str, Field(strict=True), AfterValidator(_country)]
+CurrencyCode = Annotated[str, Field(strict=True), AfterValidator(_currency)]
+Locode = Annotated[str, Field(strict=True), AfterValidator(_locode)]
+HSCode = Annotated[str, Field(strict=True), AfterValidator(_hs_code)]
+Text = Annotated[str, Field(strict=True, min_length=1, max_length=500)]
+ShortText = Annotated[str, Field(strict=True, min_length=1, max_length=120)]
+OptionalText = Annotated[str | None, Field(strict=True, max_length=500)]
+Positive = Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
+Flag = Annotated[bool, Field(strict=True)]
+
+
+class _Model(BaseModel):
+    # extra="forbid": a misspelt field ("postal_code") must be an error, not silently dropped data.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Consignee(_Model):
+    name: Text
+    address: OptionalText = None
+    postcode: Annotated[str | None, Field(strict=True, max_length=20)] = None
+    phone: Annotated[str | None, Field(strict=True, max_length=40)] = None
+    country: CountryCode
+
+
+class OrderLine(_Model):
+    description: Text
+    hs_code: HSCode | None = None
+    quantity: Positive
+    unit: ShortText
+    unit_price: NonNegative
+    currency: CurrencyCode
+    net_weight_kg: Positive | None = None  # per line, when the seller knows it
+
+
+class Order(_Model):
+    order_id: ShortText
+    platform: ShortText
+    buyer: ShortText
+    consignee: Consignee
+    lines: Annotated[list[OrderLine], Field(min_length=1, max_length=500)]
+
+
+class DangerousGoods(_Model):
+    lithium_battery: Flag = False
+    liquid: Flag = False
+    magnetic: Flag = False
+    powder: Flag = False
+
+
+class Waybill(_Model):
+    waybill_no: ShortText
+    carrier: ShortText
+    channel: Channel
+    export_port: Locode
+    destination_port: Locode
+    consignee_name: Annotated[str | None, Field(strict=True, max_length=500)] = None
+    gross_weight_kg: Positive
+    packages: Annotated[int, Field(strict=True, ge=1)]
+    dangerous_goods: DangerousGoods = DangerousGoods()
+    battery_certified_channel: Flag = False
+
+
+class DeclarationLine(_Model):
+    hs_code: HSCode | None = None
+    description: OptionalText = None
+    quantity: Positive
+    unit: ShortText
+    value: NonNegative  # line value in the declaration currency
+
+
+class Declaration(_Model):
+    declaration_no: Annotated[str | None, Field(strict=True, max_length=64)] = None
+    mode: DeclarationMode
+    declared_value: NonNegative
+    currency: CurrencyCode
+    lines: Annotated[list[DeclarationLine], Field(min_length=1, max_length=500)]
+    credit_grade: CreditGrade
+    consignee_name: Annotated[str | None, Field(strict=True, max_length=500)] = None
+    destination_country: CountryCode
+    gross_weight_kg: Positive | None = None
+    declared_at: AwareDatetime
+
+
+_TIME_ORDER = ("order_created", "data_ready", "predeclared", "declared", "released")
+
+
+class Timestamps(_Model):
+    """Milestones in time order; ``released`` stays empty until customs releases (unknown when scoring)."""
+
+    order_created: AwareDatetime
+    data_ready: AwareDatetime | None = None
+    predeclared: AwareDatetime | None = None
+    declared: AwareDatetime | None = None
+    released: AwareDatetime | None = None
+
+    @field_validator("data_ready", "predeclared", "declared", "released")
+    @classmethod
+    def _in_order(cls, v: datetime | None, info: ValidationInfo) -> datetime | None:
+        if v is None:
+            return v
+        for earlier in reversed(_TIME_ORDER[: _TIME_ORDER.index(info.field_name)]):
+            prev = info.data.get(earlier)
+            if prev is not None:
+                if v < prev:
+                    raise ValueError(f"{info.field_name} ({v.isoformat()}) is before {earlier} ({prev.isoformat()})")
+                break
+        return v
+
+
+class Shipment(_Model):
+    shipment_id: Annotated[str, Field(strict=True, pattern=r"^[A-Za-z0-9._:\-]{1,64}$")]
+    order: Order
+    waybill: Waybill
+    declaration: Declaration
+    timestamps: Timestamps
+
+    @field_validator("timestamps")
+    @classmethod
+    def _agrees_with_declaration(cls, v: Timestamps, info: ValidationInfo) -> Timestamps:
+        decl = info.data.get("declaration")
+        if decl is None:  # the declaration itself was invalid and is reported on its own path
+            return v
+        if v.declared is not None and v.declared != decl.declared_at:
+            raise ValueError("declared must equal declaration.declared_at (they are the same event)")
+        if v.released is not None and v.released < decl.declared_at:
+            raise ValueError("released is before declaration.declared_at")
+        if v.order_created > decl.declared_at:
+            raise ValueError("order_created is after declaration.declared_at")
+        return v
+
+
+def error_details(exc) -> list[dict[str, str]]:
+    """A pydantic ``ValidationError`` as ``[{"field": "order.lines.0.quantity", "reason": ...}]`` (the API's shape)."""
+    out = []
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in err["loc"]) or "shipment"
+        out.append({"field": loc, "reason": err["msg"]})
+    return out
