@@ -17,6 +17,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 # Modules that define tables on Base. A module listed here must exist: a missing table is a bug, not an option.
 TABLE_MODULES: tuple[str, ...] = (
     "data.store.aliases",
+    "data.store.keys",
     "data.store.reviews",
 )
 

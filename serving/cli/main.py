@@ -25,6 +25,8 @@ def _root() -> None:
 GROUPS: list[tuple[str, str]] = [
     ("models", "models"),
     ("train", "train"),
+    ("keys", "keys"),
+    ("serve", "serve"),
 ]
 
 for _module, _name in GROUPS:

@@ -1,0 +1,33 @@
+"""``clearance serve``: the API under uvicorn."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def serve(
+        host: str | None = typer.Option(None, "--host", help="Bind address (default: settings.host)."),
+        port: int | None = typer.Option(None, "--port", help="Port (default: settings.port)."),
+        reload_interval: float | None = typer.Option(
+            None, "--reload-interval", help="Seconds between registry polls (default: settings.reload_interval_s)."),
+        log_level: str = typer.Option("info", "--log-level"),
+    ) -> None:
+        """Serve the champions over HTTP (loads them in the background; /readyz says when they are in)."""
+        import uvicorn
+
+        from data.settings import get_settings
+        from serving.app import create_app
+        from serving.logging import configure_logging
+
+        settings = get_settings()
+        updates = {k: v for k, v in {"host": host, "port": port, "reload_interval_s": reload_interval}.items()
+                   if v is not None}
+        if updates:
+            settings = settings.model_copy(update=updates)
+        configure_logging(log_level.upper())
+        if settings.auth_disabled:
+            typer.secho("auth is DISABLED (CLEARANCE_AUTH_DISABLED): local development only", fg="yellow", err=True)
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
+                    log_level=log_level, access_log=False, timeout_graceful_shutdown=10)

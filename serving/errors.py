@@ -1,0 +1,101 @@
+"""One error body for every failure: ``{"error": {"code", "message", "details"}}``.
+
+Handlers for domain errors, request validation (422 with field paths), HTTP errors (404/405/413/…) and anything
+unexpected (500). The body of an unexpected error names only the request id: the traceback goes to the log, never to
+the caller, because it leaks internal paths and code.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from data.errors import ClearanceError
+from serving.logging import request_id_var
+
+log = logging.getLogger("clearance.errors")
+
+_HTTP_CODES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+    406: "not_acceptable", 409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type",
+    422: "invalid_input", 429: "too_many_requests", 503: "unavailable",
+}
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+def field_path(loc: tuple | list) -> str:
+    """``("body", "items", 3, "text")`` → ``"body.items.3.text"``: the path a caller can find in its own JSON."""
+    return ".".join(str(part) for part in loc)
+
+
+def validation_details(errors: list[dict[str, Any]], prefix: tuple = ()) -> list[dict[str, Any]]:
+    """pydantic errors → ``[{"field", "reason", "type"}]``; the offending input is not echoed (it can be huge)."""
+    return [
+        {"field": field_path(tuple(prefix) + tuple(err.get("loc", ()))) or "body", "reason": err.get("msg", "invalid"),
+         "type": err.get("type", "invalid")}
+        for err in errors
+    ]
+
+
+def validation_error_response(errors: list[dict[str, Any]], prefix: tuple = ()) -> JSONResponse:
+    details = validation_details(errors, prefix)
+    noun = "problem" if len(details) == 1 else "problems"
+    fields = ", ".join(d["field"] for d in details[:5])
+    return JSONResponse(error_body("invalid_input", f"request is invalid ({len(details)} {noun}: {fields})", details),
+                        status_code=422)
+
+
+def internal_error_response() -> JSONResponse:
+    rid = request_id_var.get()
+    return JSONResponse(
+        error_body("internal_error", "internal error; the server log has the details under this request id",
+                   {"request_id": rid}),
+        status_code=500,
+    )
+
+
+async def _clearance_error(request: Request, exc: ClearanceError) -> JSONResponse:
+    if exc.status >= 500:
+        log.warning("request failed: %s", exc.message, extra={"code": exc.code})
+    return JSONResponse(exc.to_body(), status_code=exc.status)
+
+
+async def _request_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    return validation_error_response(list(exc.errors()))
+
+
+async def _pydantic_validation(request: Request, exc: ValidationError) -> JSONResponse:
+    # A model built inside a service from caller data (e.g. a batch item) failed: still the caller's input.
+    return validation_error_response(exc.errors(include_url=False, include_input=False))
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+    if exc.status_code == 404 and message == "Not Found":
+        message = f"no route for {request.method} {request.url.path}"
+    if exc.status_code == 405:
+        message = f"method {request.method} is not allowed on {request.url.path}"
+    return JSONResponse(error_body(code, message, None), status_code=exc.status_code, headers=exc.headers)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error", exc_info=exc)
+    return internal_error_response()
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ClearanceError, _clearance_error)
+    app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(ValidationError, _pydantic_validation)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
