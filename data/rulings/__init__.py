@@ -1,0 +1,1 @@
+"""The ruling library: schema, language detection, file readers, the repository (store) and the import service."""
