@@ -1,0 +1,101 @@
+"""Import service: read a rulings file, store the good rows, record the batch and return a summary.
+
+The whole file is validated before anything is written, so a file that cannot be read at all (unknown column,
+undecodable bytes) leaves the store untouched, while bad rows in a readable file are reported and the good ones kept.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine, update
+
+from data.rulings.readers import ColumnMapping, RowError, read_rulings
+from data.rulings.repository import RulingRepository
+from data.store.rulings import ImportBatchRow
+
+_ERRORS_KEPT_IN_STORE = 100
+
+
+class ImportSummary(BaseModel):
+    path: str
+    format: str
+    encoding: str | None = None
+    rows_read: int
+    inserted: int
+    duplicates: int
+    rejected: int
+    errors: list[RowError] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    batch_id: int | None = None
+    read_seconds: float = 0.0
+    write_seconds: float = 0.0
+
+    @property
+    def rows_per_second(self) -> float:
+        total = self.read_seconds + self.write_seconds
+        return self.rows_read / total if total > 0 else 0.0
+
+    def to_report(self, max_errors: int | None = None) -> dict:
+        body = self.model_dump(exclude={"errors"})
+        errors = self.errors if max_errors is None else self.errors[:max_errors]
+        body["errors"] = [e.model_dump() for e in errors]
+        body["errors_total"] = len(self.errors)
+        body["rows_per_second"] = round(self.rows_per_second, 1)
+        return body
+
+
+def write_errors(errors: list[RowError], path: str | Path) -> Path:
+    """All row errors to ``path``: JSON Lines for ``.jsonl``/``.json``, CSV (line, field, reason) otherwise."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() in (".jsonl", ".json", ".ndjson"):
+        with path.open("w", encoding="utf-8") as fh:
+            for e in errors:
+                fh.write(json.dumps(e.model_dump(), ensure_ascii=False) + "\n")
+    else:
+        with path.open("w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["line", "field", "reason"])
+            for e in errors:
+                w.writerow([e.line, e.field, e.reason])
+    return path
+
+
+def import_rulings(engine: Engine, path: str | Path, mapping: ColumnMapping | None = None, progress: bool = True, *,
+                   fmt: str | None = None, nomenclature=None, encoding: str | None = None) -> ImportSummary:
+    """Read ``path`` (CSV/TSV/JSONL/JSON/Parquet), store its valid rulings idempotently and record the batch."""
+    t0 = time.perf_counter()
+    report = read_rulings(path, mapping, fmt, nomenclature=nomenclature, encoding=encoding, progress=progress)
+    t1 = time.perf_counter()
+    repo = RulingRepository(engine)
+    table = ImportBatchRow.__table__
+    with engine.begin() as conn:
+        batch_id = conn.execute(table.insert().values(
+            path=str(path), format=report.format, encoding=report.encoding, started_at=datetime.now(timezone.utc),
+            rows_read=report.total_rows, errors_sample=[])).inserted_primary_key[0]
+    result = repo.upsert_many(_with_progress(report.rulings, progress), import_batch_id=batch_id)
+    t2 = time.perf_counter()
+    summary = ImportSummary(
+        path=str(path), format=report.format, encoding=report.encoding, rows_read=report.total_rows,
+        inserted=result.inserted, duplicates=result.duplicates, rejected=report.rejected_rows, errors=report.errors,
+        warnings=report.warnings, batch_id=batch_id, read_seconds=t1 - t0, write_seconds=t2 - t1)
+    with engine.begin() as conn:
+        conn.execute(update(table).where(table.c.id == batch_id).values(
+            finished_at=datetime.now(timezone.utc), inserted=summary.inserted, duplicates=summary.duplicates,
+            rejected=summary.rejected,
+            errors_sample=[e.model_dump() for e in report.errors[:_ERRORS_KEPT_IN_STORE]]))
+    return summary
+
+
+def _with_progress(rulings, enabled: bool):
+    if not enabled or len(rulings) < 10_000:
+        return rulings
+    from tqdm import tqdm
+
+    return tqdm(rulings, desc="storing", unit="rulings", mininterval=0.5, leave=False)
