@@ -1,0 +1,171 @@
+"""Console strings in Chinese and English, and how a request picks its language.
+
+A plain dictionary rather than gettext catalogs: two languages, one small console, and no compile step for the
+``.mo`` files in CI. Every key must exist in both languages (a test checks it), so a page never shows a raw key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.requests import Request
+
+LANGS: tuple[str, ...] = ("zh", "en")
+DEFAULT_LANG = "zh"  # customs staff at Chinese factories; English on request or by browser preference
+LANG_COOKIE = "clearance_lang"
+
+STRINGS: dict[str, dict[str, str]] = {
+    "app_title": {"zh": "通关助手 · 归类与风险控制台", "en": "Clearance · classification and risk console"},
+    "nav_classify": {"zh": "商品归类", "en": "Classify"},
+    "nav_shipments": {"zh": "运单检查", "en": "Check shipments"},
+    "nav_models": {"zh": "模型", "en": "Models"},
+    "nav_reviews": {"zh": "审核记录", "en": "Review log"},
+    "lang_switch": {"zh": "English", "en": "中文"},
+    "error_title": {"zh": "输入有误", "en": "Please correct the input"},
+    "field": {"zh": "字段", "en": "Field"},
+    "unavailable": {"zh": "模型尚未加载，请稍后再试。", "en": "The models are not loaded yet; try again shortly."},
+    # Classify
+    "classify_title": {"zh": "商品归类建议", "en": "HS code suggestion"},
+    "description": {"zh": "商品描述", "en": "Product description"},
+    "description_hint": {"zh": "中文或英文，例如：不锈钢真空保温杯 500ml",
+                         "en": "Chinese or English, e.g. stainless steel vacuum flask 500ml"},
+    "elements": {"zh": "申报要素（可选）", "en": "Declaration elements (optional)"},
+    "element_key": {"zh": "要素", "en": "Element"},
+    "element_value": {"zh": "内容", "en": "Value"},
+    "add_row": {"zh": "添加一行", "en": "Add row"},
+    "remove_row": {"zh": "删除", "en": "Remove"},
+    "suggest": {"zh": "获取建议", "en": "Suggest"},
+    "top_k": {"zh": "候选数", "en": "Candidates"},
+    "candidates": {"zh": "候选编码", "en": "Candidates"},
+    "code": {"zh": "编码", "en": "Code"},
+    "level": {"zh": "位数", "en": "Digits"},
+    "confidence": {"zh": "置信度", "en": "Confidence"},
+    "hierarchy": {"zh": "章 / 品目 / 子目", "en": "Chapter / heading / subheading"},
+    "evidence": {"zh": "依据（历史归类）", "en": "Evidence (past rulings)"},
+    "similarity": {"zh": "相似度", "en": "Similarity"},
+    "source": {"zh": "来源", "en": "Source"},
+    "date": {"zh": "日期", "en": "Date"},
+    "answer": {"zh": "建议编码", "en": "Suggested code"},
+    "no_answer": {"zh": "无法给出足够可信的编码", "en": "No code is confident enough"},
+    "needs_review": {"zh": "需要人工复核", "en": "Needs review"},
+    "confident": {"zh": "可信", "en": "Confident"},
+    "pre_classification": {
+        "zh": "置信度偏低：建议向海关提交预归类申请，并补充以下申报要素后再试。",
+        "en": "Low confidence: consider filing a pre-classification (预归类) application with customs, and add the "
+              "declaration elements below, then try again.",
+    },
+    "missing_elements": {"zh": "缺少的申报要素", "en": "Missing declaration elements"},
+    "reasons": {"zh": "原因", "en": "Reasons"},
+    "model": {"zh": "模型", "en": "Model"},
+    "index": {"zh": "索引", "en": "Index"},
+    "reviewer": {"zh": "审核人", "en": "Reviewer"},
+    "reviewer_hint": {"zh": "您的姓名（浏览器会记住）", "en": "Your name (remembered by this browser)"},
+    "accept": {"zh": "采纳", "en": "Accept"},
+    "accept_needs_hs6": {"zh": "不足6位，请用“更正”填写完整编码", "en": "Fewer than 6 digits: use Override with a full code"},
+    "override": {"zh": "更正编码", "en": "Override"},
+    "override_code": {"zh": "正确编码", "en": "Correct code"},
+    "override_reason": {"zh": "更正理由", "en": "Reason"},
+    "save_override": {"zh": "保存更正", "en": "Save override"},
+    "saved_accept": {"zh": "已采纳并保存为归类依据", "en": "Accepted and saved as a ruling"},
+    "saved_override": {"zh": "已更正并保存为归类依据", "en": "Override saved as a ruling"},
+    "saved_searchable": {"zh": "该依据已可立即检索。", "en": "It is searchable right away."},
+    "saved_not_searchable": {
+        "zh": "已保存，但未能加入当前索引（重启后生效）：",
+        "en": "Saved, but it could not be added to the served index (it will be after a restart): ",
+    },
+    "ruling": {"zh": "归类依据", "en": "Ruling"},
+    "classify_again": {"zh": "再次归类", "en": "Classify again"},
+    # Shipments
+    "shipments_title": {"zh": "运单检查与风险评分", "en": "Shipment checks and risk scores"},
+    "paste_json": {"zh": "粘贴 JSON（单个运单、数组，或 {\"shipments\": [...]}）",
+                   "en": "Paste JSON (one shipment, a list, or {\"shipments\": [...]})"},
+    "or_upload_csv": {"zh": "或上传 CSV 文件（UTF-8 编码）", "en": "or upload a CSV file (UTF-8)"},
+    "check": {"zh": "检查并评分", "en": "Check and score"},
+    "csv_layout": {"zh": "CSV 格式说明", "en": "CSV layout"},
+    "csv_layout_text": {
+        "zh": "每行一个订单商品行；同一运单的多行使用相同的 shipment_id，运单级字段只需在第一行填写（其余行留空或相同）。"
+              "列名是 JSON 字段的路径（用“.”连接）；商品行的字段以 order.lines. 开头；列表字段用“|”分隔多个值；"
+              "true/false 表示是否。文件须为 UTF-8 编码（Excel：另存为“CSV UTF-8”）。",
+        "en": "One row per order line; rows of the same shipment share its shipment_id, and shipment-level columns need "
+              "to be filled on its first row only (later rows blank or equal). Column names are JSON field paths joined "
+              "with '.'; order-line fields start with order.lines.; list fields separate values with '|'; booleans "
+              "are true/false. The file must be UTF-8 (Excel: save as 'CSV UTF-8').",
+    },
+    "download_template": {"zh": "下载 CSV 模板", "en": "Download the CSV template"},
+    "columns": {"zh": "列", "en": "Columns"},
+    "results": {"zh": "结果", "en": "Results"},
+    "shipment": {"zh": "运单", "en": "Shipment"},
+    "risk": {"zh": "风险等级", "en": "Risk"},
+    "risk_low": {"zh": "低", "en": "low"},
+    "risk_medium": {"zh": "中", "en": "medium"},
+    "risk_high": {"zh": "高", "en": "high"},
+    "delay": {"zh": "预计通关时长（小时）P50 / P90", "en": "Clearance delay (hours) P50 / P90"},
+    "findings": {"zh": "检查发现", "en": "Findings"},
+    "advisories": {"zh": "建议", "en": "Advisories"},
+    "no_findings": {"zh": "无", "en": "none"},
+    "download_csv": {"zh": "下载结果 CSV", "en": "Download results as CSV"},
+    "rejected_items": {"zh": "以下运单未通过校验，未评分：", "en": "These shipments failed validation and were not scored:"},
+    "scored_n": {"zh": "已评分运单数", "en": "Shipments scored"},
+    # Models
+    "models_title": {"zh": "在用模型", "en": "Served models"},
+    "name": {"zh": "名称", "en": "Name"},
+    "version": {"zh": "版本", "en": "Version"},
+    "run_id": {"zh": "运行 ID", "en": "Run id"},
+    "served_since": {"zh": "上线时间", "en": "Served since"},
+    "metrics": {"zh": "评估指标", "en": "Evaluation metrics"},
+    "plots": {"zh": "图表", "en": "Plots"},
+    "no_plots": {"zh": "该版本没有记录图表。", "en": "No plots were logged for this version."},
+    "plots_unavailable": {"zh": "无法从模型库读取图表：", "en": "Plots could not be read from the registry: "},
+    "no_models": {"zh": "当前没有在用模型。", "en": "No models are being served."},
+    # Reviews
+    "reviews_title": {"zh": "审核记录", "en": "Review log"},
+    "when": {"zh": "时间", "en": "When"},
+    "action": {"zh": "操作", "en": "Action"},
+    "action_accept": {"zh": "采纳", "en": "accepted"},
+    "action_override": {"zh": "更正", "en": "overrode"},
+    "query": {"zh": "商品描述", "en": "Description"},
+    "suggested": {"zh": "模型建议", "en": "Suggested"},
+    "final": {"zh": "最终编码", "en": "Final"},
+    "export_csv": {"zh": "导出 CSV", "en": "Export CSV"},
+    "no_reviews": {"zh": "还没有审核记录。", "en": "No reviews yet."},
+    "filter": {"zh": "筛选", "en": "Filter"},
+    "all": {"zh": "全部", "en": "all"},
+    "newer": {"zh": "较新", "en": "Newer"},
+    "older": {"zh": "较早", "en": "Older"},
+    "total": {"zh": "共", "en": "Total"},
+}
+
+
+def translator(lang: str) -> Callable[..., str]:
+    """``t(key, **fmt)`` for one language; an unknown key raises so a typo fails a test instead of showing up."""
+    lang = lang if lang in LANGS else DEFAULT_LANG
+
+    def t(key: str, **fmt: object) -> str:
+        text = STRINGS[key][lang]
+        return text.format(**fmt) if fmt else text
+
+    return t
+
+
+def pick(lang: str, en: str | None, zh: str | None) -> str:
+    """The text in the page language when the source has it, else the other one (nomenclature names, reasons)."""
+    first, second = (zh, en) if lang == "zh" else (en, zh)
+    return first or second or ""
+
+
+def resolve_lang(request: Request) -> str:
+    """``?lang=`` wins (and is remembered by the router in a cookie), then the cookie, then Accept-Language."""
+    asked = request.query_params.get("lang")
+    if asked in LANGS:
+        return asked
+    cookie = request.cookies.get(LANG_COOKIE)
+    if cookie in LANGS:
+        return cookie
+    accept = request.headers.get("accept-language", "").lower()
+    if accept:
+        first = accept.split(",")[0].strip()
+        if first.startswith("en"):
+            return "en"
+        if first.startswith("zh"):
+            return "zh"
+    return DEFAULT_LANG

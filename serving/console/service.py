@@ -1,0 +1,210 @@
+"""What the console pages show, computed from the served models and the store; no HTTP and no HTML here.
+
+The router turns requests into calls on these functions and renders their results; keeping them apart lets tests
+check the page logic (form parsing, hierarchy names, CSV in and out) without a browser.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from data.errors import InvalidInputError, field_error
+from serving.console.i18n import pick
+
+MAX_ELEMENT_ROWS = 40
+
+
+# --------------------------------------------------------------------------------------------------- classify form
+def parse_elements(keys: list[str], values: list[str]) -> dict[str, str]:
+    """Declaration-element rows from the form: blank rows are dropped, a value without a name is an error."""
+    elements: dict[str, str] = {}
+    problems: list[dict[str, str]] = []
+    if len(keys) > MAX_ELEMENT_ROWS or len(values) > MAX_ELEMENT_ROWS:
+        raise InvalidInputError(f"At most {MAX_ELEMENT_ROWS} declaration elements",
+                                details=[field_error("declared_elements", f"more than {MAX_ELEMENT_ROWS} rows")])
+    for i in range(max(len(keys), len(values))):
+        key = (keys[i] if i < len(keys) else "").strip()
+        value = (values[i] if i < len(values) else "").strip()
+        if not key and not value:
+            continue
+        if not key:
+            problems.append(field_error(f"declared_elements[{i + 1}]", f"value '{value[:30]}' has no element name"))
+            continue
+        if key in elements:
+            problems.append(field_error(f"declared_elements[{i + 1}]", f"element '{key}' appears twice"))
+            continue
+        elements[key] = value
+    if problems:
+        raise InvalidInputError("Declaration elements are incomplete", details=problems)
+    return elements
+
+
+def check_description(text: str, max_chars: int) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise InvalidInputError("Enter a product description", details=[field_error("text", "empty")])
+    if len(text) > max_chars:
+        raise InvalidInputError(f"The description is too long ({len(text)} characters; the limit is {max_chars})",
+                                details=[field_error("text", f"longer than {max_chars} characters")])
+    return text
+
+
+# ------------------------------------------------------------------------------------------------ classify result
+@dataclass
+class HierarchyLevel:
+    code: str
+    level: int
+    name: str
+
+
+@dataclass
+class CandidateView:
+    code: str
+    level: int
+    confidence: float
+    name: str
+    hierarchy: list[HierarchyLevel]
+    evidence: list[dict[str, Any]]
+    acceptable: bool  # a ruling needs at least HS6
+
+
+@dataclass
+class ClassifyView:
+    answer: dict[str, Any]
+    candidates: list[CandidateView]
+    needs_review: bool
+    low_confidence: bool
+    evidence_ids: list[str] = field(default_factory=list)
+
+
+def format_code(code: str) -> str:
+    """8516.71.00-style grouping, as customs staff read codes."""
+    code = code or ""
+    if len(code) <= 4:
+        return code
+    groups = [code[:4]] + [code[i:i + 2] for i in range(4, len(code), 2)]
+    return ".".join(groups)
+
+
+def _hierarchy(code: str, nomenclature: Any | None, lang: str) -> list[HierarchyLevel]:
+    if nomenclature is None:
+        return []
+    try:
+        entries = nomenclature.hierarchy(code)
+    except Exception:  # noqa: BLE001 - a code the nomenclature cannot place is shown without names, not an error
+        return []
+    return [HierarchyLevel(code=e.code, level=e.level, name=pick(lang, e.en, e.zh)) for e in entries]
+
+
+def classify_view(answer: Any, nomenclature: Any | None, lang: str) -> ClassifyView:
+    """The page's view of a :class:`SuggestionAnswer`: names in the page language, evidence ids for the feedback."""
+    data = answer.model_dump(mode="json") if hasattr(answer, "model_dump") else dict(answer)
+    candidates = []
+    evidence_ids: list[str] = []
+    for cand in data.get("candidates", []):
+        hierarchy = _hierarchy(cand["code"], nomenclature, lang)
+        name = pick(lang, cand.get("description_en"), cand.get("description_zh"))
+        candidates.append(CandidateView(
+            code=cand["code"], level=int(cand.get("level") or len(cand["code"])),
+            confidence=float(cand.get("confidence") or 0.0), name=name, hierarchy=hierarchy,
+            evidence=list(cand.get("evidence") or []), acceptable=len(cand["code"]) >= 6,
+        ))
+        for ev in cand.get("evidence") or []:
+            if ev.get("ruling_id") and ev["ruling_id"] not in evidence_ids:
+                evidence_ids.append(ev["ruling_id"])
+    top = data.get("answer")
+    low = bool(data.get("needs_review")) or top is None or int(top.get("level") or 0) < 6
+    return ClassifyView(answer=data, candidates=candidates, needs_review=bool(data.get("needs_review")),
+                        low_confidence=low, evidence_ids=evidence_ids)
+
+
+# ---------------------------------------------------------------------------------------------------- CSV helpers
+def to_csv(rows: list[dict[str, Any]], columns: list[str] | tuple[str, ...], *, header: bool = True) -> str:
+    """CSV text; with the header it starts with a BOM so that Excel opens Chinese text as UTF-8."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(columns), extrasaction="ignore", lineterminator="\r\n")
+    if header:
+        writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _cell(v) for k, v in row.items()})
+    return ("\ufeff" if header else "") + buf.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return "|".join(str(_cell(v)) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}={_cell(v)}" for k, v in value.items())
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "value"):
+        return value.value
+    return value
+
+
+def review_rows(entries: list[Any]) -> list[dict[str, Any]]:
+    return [e.model_dump(mode="json") for e in entries]
+
+
+# ------------------------------------------------------------------------------------------------- models page
+IMAGE_TYPES: dict[str, str] = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg",
+                               ".jpeg": "image/jpeg"}
+MAX_PLOTS_PER_RUN = 40
+
+
+def list_plot_paths(mlflow_client: Any, run_id: str, max_depth: int = 3) -> list[str]:
+    """Image artifacts logged to ``run_id`` (reliability diagrams, accuracy by chapter, feature importance …).
+
+    Model directories (those holding an ``MLmodel`` file) are not walked: they hold weights, not plots.
+    """
+    found: list[str] = []
+
+    def walk(path: str | None, depth: int) -> None:
+        entries = mlflow_client.list_artifacts(run_id, path)
+        if any(not e.is_dir and e.path.rsplit("/", 1)[-1] == "MLmodel" for e in entries):
+            return
+        for entry in entries:
+            if len(found) >= MAX_PLOTS_PER_RUN:
+                return
+            if entry.is_dir:
+                if depth < max_depth:
+                    walk(entry.path, depth + 1)
+            elif Path(entry.path).suffix.lower() in IMAGE_TYPES:
+                found.append(entry.path)
+
+    walk(None, 0)
+    return sorted(found)
+
+
+def cached_plot(cache_root: Path, tracking_uri: str, run_id: str, artifact_path: str) -> Path:
+    """A local copy of one plot under ``<model cache>/plots/<run_id>/``, downloaded from MLflow on first use."""
+    import shutil
+    import tempfile
+
+    import mlflow.artifacts
+
+    target = (cache_root / "plots" / run_id / artifact_path).resolve()
+    base = (cache_root / "plots" / run_id).resolve()
+    if base not in target.parents:
+        raise InvalidInputError("bad plot path", details=[field_error("path", "outside the run's artifacts")])
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact_path, dst_path=tmp,
+                                                    tracking_uri=tracking_uri)
+        # Written under a temporary name and moved, so a concurrent reader never serves half an image.
+        shutil.move(local, target)
+    return target
+
+
+def run_metrics(mlflow_client: Any, run_id: str | None) -> dict[str, float]:
+    if not run_id:
+        return {}
+    return dict(sorted(mlflow_client.get_run(run_id).data.metrics.items()))

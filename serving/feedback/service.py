@@ -1,0 +1,249 @@
+"""Reviewer decisions become rulings: stored first, then searchable in the served index at once.
+
+Order matters. The ruling is committed to the library (the system of record) before anything else, so an
+acknowledged decision survives a crash or a restart; the review-log row follows; only then is the ruling added to
+the served suggester's copy-on-write overlay. A failure to update the overlay loses nothing: the ruling is replayed
+from the store by :func:`replay_reviewer_rulings` when the service next loads a suggester.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from sqlalchemy import Engine
+
+from data.errors import ConflictError, InvalidInputError, field_error
+from data.rulings.repository import RulingRepository
+from data.rulings.schema import (
+    MAX_ELEMENT_KEY_CHARS,
+    MAX_ELEMENT_VALUE_CHARS,
+    MAX_ELEMENTS,
+    MAX_NAME_CHARS,
+    Ruling,
+    RulingSource,
+    code_digits,
+    normalise_hs_code,
+)
+from data.store.reviews import ReviewAction, ReviewEntry, add_review
+
+log = logging.getLogger(__name__)
+
+MAX_REASON_CHARS = 2000
+MAX_REVIEWER_CHARS = 100
+
+
+class Decision(BaseModel):
+    """What a reviewer decided about one suggestion, with the provenance of that suggestion."""
+
+    text: str = Field(description="The product description that was classified.")
+    declared_elements: dict[str, str] = Field(default_factory=dict)
+    action: ReviewAction
+    final_code: str | None = Field(None, description="The code the reviewer settles on; for accept, the suggested code.")
+    suggested_code: str | None = None
+    suggested_confidence: float | None = Field(None, ge=0, le=1)
+    reason: str = ""
+    reviewer: str = ""
+    model_name: str | None = None
+    model_version: str | None = None
+    index_fingerprint: str | None = None
+    evidence_ids: list[str] = Field(default_factory=list, max_length=100)
+
+    @field_validator("text", "reason", "reviewer", mode="before")
+    @classmethod
+    def _strip(cls, value: Any) -> Any:
+        return value.strip() if isinstance(value, str) else value
+
+
+@dataclass(frozen=True)
+class FeedbackReceipt:
+    ruling: Ruling
+    review: ReviewEntry
+    searchable: bool
+    index_error: str | None = None
+
+
+def _digits(code: str) -> str:
+    try:
+        return code_digits(code)
+    except ValueError:
+        return code
+
+
+def normalise_code(code: str, field: str, nomenclature: Any | None) -> str:
+    """A ruling needs 6, 8 or 10 digits that the nomenclature knows (at least at HS6); the error names the field."""
+    raw = (code or "").strip()
+    if not raw:
+        raise InvalidInputError(f"{field} is empty", details=[field_error(field, "empty")])
+    try:
+        normalised = normalise_hs_code(raw)
+    except ValueError as exc:
+        raise InvalidInputError(f"{field}: {exc}", details=[field_error(field, str(exc))]) from exc
+    if nomenclature is not None and not (nomenclature.is_valid(normalised) or nomenclature.is_valid(normalised[:6])):
+        reason = f"{normalised} is not in the nomenclature ({getattr(nomenclature, 'version', 'HS')})"
+        raise InvalidInputError(f"{field}: {reason}", details=[field_error(field, reason)])
+    return normalised
+
+
+def check_decision(decision: Decision, *, nomenclature: Any | None = None, max_text_chars: int = 2000) -> str:
+    """Every problem with the decision at once (field + reason), or the normalised final code."""
+    problems: list[dict[str, str]] = []
+    if not decision.text:
+        problems.append(field_error("text", "empty"))
+    elif len(decision.text) > max_text_chars:
+        problems.append(field_error("text", f"longer than {max_text_chars} characters ({len(decision.text)})"))
+    if not decision.reviewer:
+        problems.append(field_error("reviewer", "empty: say who made the decision"))
+    elif len(decision.reviewer) > MAX_REVIEWER_CHARS:
+        problems.append(field_error("reviewer", f"longer than {MAX_REVIEWER_CHARS} characters"))
+    if len(decision.declared_elements) > MAX_ELEMENTS:
+        problems.append(field_error("declared_elements", f"more than {MAX_ELEMENTS} elements"))
+    for key, value in decision.declared_elements.items():
+        if not key.strip():
+            problems.append(field_error("declared_elements", "an element has an empty name"))
+        elif len(key) > MAX_ELEMENT_KEY_CHARS:
+            problems.append(field_error(f"declared_elements.{key[:20]}", f"name longer than {MAX_ELEMENT_KEY_CHARS}"))
+        if len(value) > MAX_ELEMENT_VALUE_CHARS:
+            problems.append(field_error(f"declared_elements.{key[:20]}",
+                                        f"value longer than {MAX_ELEMENT_VALUE_CHARS} characters"))
+    if len(decision.reason) > MAX_REASON_CHARS:
+        problems.append(field_error("reason", f"longer than {MAX_REASON_CHARS} characters"))
+
+    code_field = "final_code"
+    code = decision.final_code
+    if decision.action is ReviewAction.accept:
+        if not code:
+            code, code_field = decision.suggested_code, "suggested_code"
+        elif decision.suggested_code and _digits(code) != _digits(decision.suggested_code):
+            problems.append(field_error("final_code", "accept keeps the suggested code; use override to change it"))
+    else:
+        if not decision.reason:
+            problems.append(field_error("reason", "empty: an override needs a reason"))
+    normalised = ""
+    if not code:
+        problems.append(field_error(code_field, "empty"))
+    else:
+        try:
+            normalised = normalise_code(code, code_field, nomenclature)
+        except InvalidInputError as exc:
+            problems.extend(exc.details or [field_error(code_field, exc.message)])
+    if (decision.action is ReviewAction.override and normalised and decision.suggested_code
+            and normalised == _digits(decision.suggested_code)):
+        problems.append(field_error("final_code", "equals the suggested code; use accept instead"))
+    if problems:
+        summary = "; ".join(f"{p['field']}: {p['reason']}" for p in problems)
+        raise InvalidInputError(f"The decision was not saved: {summary}", details=problems)
+    return normalised
+
+
+def _ruling_for(decision: Decision, code: str, now: datetime) -> Ruling:
+    model_version = None
+    if decision.model_name or decision.model_version:
+        model_version = f"{decision.model_name or 'model'}@{decision.model_version or 'unknown'}"
+    # Ruling has no columns for the index and the evidence; notes keep them machine-readable, and the review log
+    # keeps them as proper columns.
+    notes = json.dumps({
+        "action": decision.action.value,
+        "reason": decision.reason,
+        "suggested_code": decision.suggested_code,
+        "index_fingerprint": decision.index_fingerprint,
+        "evidence_ids": decision.evidence_ids[:20],  # the review log keeps all of them; notes have a size cap
+    }, ensure_ascii=False)
+    try:
+        # The library caps names; a longer description keeps its full text in ``description``.
+        long_text = len(decision.text) > MAX_NAME_CHARS
+        return Ruling(
+            product_name=decision.text[:MAX_NAME_CHARS],
+            description=decision.text if long_text else "",
+            declared_elements={k.strip(): v.strip() for k, v in decision.declared_elements.items()},
+            hs_code=code,
+            language=None,
+            source=RulingSource.reviewer,
+            ruling_date=now.date() if isinstance(now, datetime) else date.today(),
+            reviewer=decision.reviewer,
+            model_version=model_version,
+            notes=notes,
+            created_at=now,
+        )
+    except ValidationError as exc:
+        details = [field_error(".".join(str(p) for p in err["loc"]) or "ruling", err["msg"]) for err in exc.errors()]
+        raise InvalidInputError("The decision does not make a valid ruling", details=details) from exc
+
+
+def record_decision(engine: Engine, suggester: Any | None, decision: Decision, *, nomenclature: Any | None = None,
+                    channel: str = "console", max_text_chars: int = 2000) -> FeedbackReceipt:
+    """Validate, commit the ruling and the review-log row, then make the ruling searchable in ``suggester``.
+
+    Raises :class:`InvalidInputError` (nothing written) when the decision is incomplete or the code is unknown.
+    """
+    code = check_decision(decision, nomenclature=nomenclature, max_text_chars=max_text_chars)
+    now = datetime.now(timezone.utc)
+    ruling = _ruling_for(decision, code, now)
+    repo = RulingRepository(engine)
+    try:
+        stored = repo.add(ruling)
+    except ConflictError:
+        # The same reviewer decision already exists (content-hash id); the earlier ruling stands and is logged again.
+        stored = repo.get(ruling.ruling_id)
+    review = add_review(engine, ReviewEntry(
+        created_at=now,
+        reviewer=decision.reviewer,
+        channel=channel,
+        query_text=decision.text,
+        declared_elements=dict(stored.declared_elements),
+        suggested_code=_digits(decision.suggested_code) if decision.suggested_code else None,
+        suggested_confidence=decision.suggested_confidence,
+        final_code=code,
+        action=decision.action,
+        reason=decision.reason,
+        model_name=decision.model_name,
+        model_version=decision.model_version,
+        index_fingerprint=decision.index_fingerprint,
+        ruling_id=stored.ruling_id,
+        evidence_ids=list(decision.evidence_ids),
+    ))
+    searchable, index_error = False, None
+    if suggester is not None:
+        try:
+            suggester.add_rulings([stored])
+            searchable = True
+        except Exception as exc:  # noqa: BLE001 - the decision is stored; the overlay catches up on the next load
+            index_error = str(exc) or type(exc).__name__
+            log.exception("reviewer ruling %s stored but not added to the served index", stored.ruling_id)
+    return FeedbackReceipt(ruling=stored, review=review, searchable=searchable, index_error=index_error)
+
+
+def _snapshot_time(suggester: Any) -> datetime | None:
+    for attr in ("snapshot_at", "built_at", "created_at"):
+        value = getattr(suggester, attr, None)
+        if isinstance(value, datetime):
+            return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return None
+
+
+def replay_reviewer_rulings(engine: Engine, suggester: Any, since: datetime | None = None) -> int:
+    """Add to ``suggester`` every reviewer ruling stored after its library snapshot; returns how many.
+
+    The service calls this each time it loads a suggester (start-up and hot swap), so a restart keeps every
+    acknowledged decision searchable even before the next rebuild folds them into the bundle. ``since`` defaults to
+    the suggester's own snapshot time; without one every reviewer ruling is replayed, minus those the suggester
+    already holds when it can tell.
+    """
+    since = since or _snapshot_time(suggester)
+    repo = RulingRepository(engine)
+    if since is not None:
+        candidates = repo.created_since(since)
+    else:
+        candidates = list(repo.iter_all())
+    rulings = [r for r in candidates if r.source == RulingSource.reviewer]
+    contains = getattr(suggester, "has_ruling", None)
+    if callable(contains):
+        rulings = [r for r in rulings if not contains(r.ruling_id)]
+    if rulings:
+        suggester.add_rulings(rulings)
+    log.info("replayed %d reviewer rulings into the served suggester", len(rulings))
+    return len(rulings)

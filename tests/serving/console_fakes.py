@@ -1,0 +1,167 @@
+"""Stand-ins behind the suggester/scorer contracts for the console and feedback tests, and an app around them.
+
+``OverlaySuggester`` really searches its rulings (character-bigram overlap) and really grows with ``add_rulings``, so
+the feedback loop is tested end to end without an encoder; the browser test uses the real tiny models.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from types import MappingProxyType
+from typing import Any
+
+from data.nomenclature import Nomenclature
+from data.rulings.schema import Ruling
+from serving.holder import HS_SUGGESTER, ServedModels, ServedVersion
+
+
+def _bigrams(text: str) -> set[str]:
+    t = "".join(text.lower().split())
+    return {t[i:i + 2] for i in range(len(t) - 1)} or {t}
+
+
+class OverlaySuggester:
+    def __init__(self, rulings: list[Ruling], nomenclature: Nomenclature, threshold: float = 0.5):
+        self._rulings = tuple(rulings)
+        self.nomenclature = nomenclature
+        self.threshold = threshold
+        self.fingerprint = "fake-index-0001"
+        self.encoder_name = "bigram-fake"
+        self.fail_next_add = False
+
+    @property
+    def n_rulings(self) -> int:
+        return len(self._rulings)
+
+    def add_rulings(self, rulings: list[Ruling]) -> None:
+        if self.fail_next_add:
+            self.fail_next_add = False
+            raise RuntimeError("index busy")
+        self._rulings = self._rulings + tuple(rulings)  # copy-on-write: readers keep the tuple they started with
+
+    def suggest(self, text: str, declared_elements: dict | None = None, top_k: int = 5) -> dict[str, Any]:
+        rulings = self._rulings
+        q = _bigrams(text)
+        scored = sorted(((len(q & _bigrams(r.product_name)) / len(q | _bigrams(r.product_name)), r) for r in rulings),
+                        key=lambda x: -x[0])[:20]
+        by_code: dict[str, list[tuple[float, Ruling]]] = {}
+        for sim, r in scored:
+            if sim > 0:
+                by_code.setdefault(r.hs_code[:6], []).append((sim, r))
+        total = sum(s for items in by_code.values() for s, _ in items) or 1.0
+        candidates = []
+        for code, items in sorted(by_code.items(), key=lambda kv: -sum(s for s, _ in kv[1]))[:top_k]:
+            entry = self.nomenclature.describe(code)
+            candidates.append({
+                "code": code, "level": 6, "description_en": entry.en if entry else None,
+                "description_zh": entry.zh if entry else None, "confidence": sum(s for s, _ in items) / total,
+                "evidence": [{"ruling_id": r.ruling_id, "text": r.product_name, "hs_code": r.hs_code,
+                              "similarity": s, "source": r.source.value, "ruling_date": r.ruling_date}
+                             for s, r in items[:3]]})
+        top = candidates[0] if candidates else None
+        confident = top is not None and top["confidence"] >= self.threshold
+        declared = declared_elements or {}
+        return {
+            "query": {"text": text, "normalised": text.lower(), "language": "zh", "declared_elements": declared},
+            "candidates": candidates,
+            "answer": {"code": top["code"], "level": 6, "confidence": top["confidence"]} if confident else None,
+            "needs_review": not confident,
+            "reasons": [] if confident else [{"code": "low_confidence", "en": "No candidate is confident enough",
+                                              "zh": "没有足够可信的候选"}],
+            "missing_elements": [k for k in ("材质", "用途", "品牌") if k not in declared],
+            "model": {"name": HS_SUGGESTER, "version": "3", "index_fingerprint": self.fingerprint,
+                      "encoder": self.encoder_name},
+        }
+
+
+class FixedScorer:
+    """Real data-quality findings (H3's checks), fixed delay/risk numbers: enough to test the page and the CSV."""
+
+    def __init__(self, nomenclature: Nomenclature):
+        self.nomenclature = nomenclature
+        self.calls: list[int] = []
+
+    def score_batch(self, shipments, explain=False):
+        from features.checks import run_checks
+
+        self.calls.append(len(shipments))
+        out = []
+        for s in shipments:
+            findings = [f.model_dump(mode="json") for f in run_checks(s, self.nomenclature)]
+            out.append({
+                "shipment_id": s.shipment_id, "findings": findings,
+                "delay": {"p50_hours": 30.0, "p90_hours": 70.5, "reasons": [
+                    {"feature": "channel", "en": "Sea LCL is slow", "zh": "海运拼箱较慢", "impact": 12.0,
+                     "unit": "hours"}]},
+                "risk": {"level": "high", "probabilities": {"low": 0.1, "medium": 0.2, "high": 0.7}, "reasons": [
+                    {"feature": "lithium_to_us", "en": "Lithium battery to the US without a certified channel",
+                     "zh": "锂电池发往美国且未走认证渠道", "impact": 0.31, "unit": "probability"}]},
+                "advisories": [{"rule_id": "lithium_us", "en": "Use a battery-certified channel",
+                                "zh": "请使用带电认证渠道"}],
+                "route_options": []})
+        return out
+
+
+class StaticHolder:
+    """The holder interface the app uses (current/peek/add_listener/start/stop) around one fixed snapshot."""
+
+    def __init__(self, suggester: Any, scorer: Any, run_id: str | None = None, version: int = 3):
+        now = datetime.now(timezone.utc)
+        versions = {HS_SUGGESTER: ServedVersion(name=HS_SUGGESTER, version=version, run_id=run_id,
+                                                metrics=MappingProxyType({"hs6_top1": 0.91}), source="registry",
+                                                uri=f"models:/{HS_SUGGESTER}/{version}", served_since=now,
+                                                loaded_at=now)}
+        self.snapshot = ServedModels(suggester=suggester, scorer=scorer, versions=MappingProxyType(versions),
+                                     natives=MappingProxyType({HS_SUGGESTER: suggester}), stale=False, created_at=now)
+
+    def current(self) -> ServedModels:
+        return self.snapshot
+
+    def peek(self) -> ServedModels:
+        return self.snapshot
+
+    def add_listener(self, fn) -> None:
+        fn(self.snapshot)
+
+    def start(self, poll: bool = True) -> None:
+        pass
+
+    def stop(self, timeout: float = 10.0) -> None:
+        pass
+
+
+def seed_rulings() -> list[Ruling]:
+    rows = [
+        ("不锈钢真空保温杯 500ml", "9617009000"), ("stainless steel vacuum flask 750ml", "9617009000"),
+        ("不锈钢保温壶 1L 户外", "9617009000"), ("LED台灯 USB充电 护眼", "9405210000"),
+        ("LED desk lamp rechargeable", "9405210000"), ("儿童塑料积木玩具 500片", "9503009000"),
+        ("kids plastic building blocks set", "9503009000"), ("不锈钢炒锅 32cm 家用", "7323930000"),
+        ("stainless steel frying pan 28cm", "7323930000"), ("锂离子电池 18650 3.7V", "8507600000"),
+    ]
+    return [Ruling(product_name=t, hs_code=c, source="customs_ruling", ruling_date="2024-05-01") for t, c in rows]
+
+
+def console_app(settings, holder):
+    """The console and feedback routes on an app wired like ``serving.app.create_app`` (state, auth, errors).
+
+    The full service also needs every other domain's router; these tests exercise the console on its own.
+    """
+    import anyio
+    from fastapi import FastAPI
+
+    from data.store.db import init_db, make_engine
+    from serving.auth import KeyAuthenticator
+    from serving.console.router import router
+    from serving.errors import install_error_handlers
+
+    engine = make_engine(settings.database_url)
+    init_db(engine)
+    app = FastAPI()
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.holder = holder
+    app.state.authenticator = KeyAuthenticator(engine, disabled=settings.auth_disabled)
+    app.state.model_limiter = anyio.CapacityLimiter(2)
+    install_error_handlers(app)
+    app.include_router(router)
+    return app
