@@ -147,6 +147,7 @@ class MlflowRegistrySource:
         from training.registry import configure_mlflow
 
         configure_mlflow(self.settings)
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a server log is no terminal
         local = mlflow.artifacts.download_artifacts(artifact_uri=ref.uri, dst_path=str(dst))
         return _model_dir(Path(local))
 

@@ -1,0 +1,106 @@
+"""Small stand-ins with the real interfaces (contracts 7, 8, 11), registered as real MLflow pyfunc models.
+
+They let the holder, hot-swap and concurrency tests run in seconds; the route tests also run against real tiny
+champions (see conftest) when the suggester and scorer packages are importable.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import mlflow
+
+HS, DELAY, RISK = "clearance-hs-suggester", "clearance-delay", "clearance-risk"
+
+
+class FakeSuggester:
+    """Answers with a fixed code; ``tag`` says which registered version answered. Detects concurrent misuse."""
+
+    def __init__(self, tag: str, delay_s: float = 0.0):
+        self.tag = tag
+        self.delay_s = delay_s
+        self.nomenclature = None
+        self._inside = 0
+        self._lock = threading.Lock()
+        self.max_concurrency = 0
+
+    def _enter(self):
+        with self._lock:
+            self._inside += 1
+            self.max_concurrency = max(self.max_concurrency, self._inside)
+
+    def _leave(self):
+        with self._lock:
+            self._inside -= 1
+
+    def _answer(self, text: str, declared_elements, top_k: int):
+        from models.suggester.answer import SuggestionAnswer
+
+        if text == "boom":
+            raise RuntimeError("/secret/internal/path.py exploded")
+        return SuggestionAnswer.model_validate({
+            "query": {"text": text, "normalised": text.lower(), "language": "en",
+                      "declared_elements": declared_elements or {}},
+            "candidates": [{"code": "961700", "level": 6, "description_en": "Vacuum flasks", "description_zh": "保温瓶",
+                            "confidence": 0.9, "evidence": []}][:top_k],
+            "answer": {"code": "961700", "level": 6, "confidence": 0.9},
+            "needs_review": False, "reasons": [], "missing_elements": [],
+            "model": {"name": HS, "version": self.tag, "index_fingerprint": "fake", "encoder": "fake"}})
+
+    def suggest(self, text, declared_elements=None, top_k=5):
+        self._enter()
+        try:
+            if self.delay_s:
+                time.sleep(self.delay_s)
+            return self._answer(text, declared_elements, top_k)
+        finally:
+            self._leave()
+
+    def suggest_batch(self, items, top_k=5):
+        return [self.suggest(i["text"], i.get("declared_elements"), top_k) for i in items]
+
+    def validate(self, text, declared_code, declared_elements=None):
+        from models.suggester.answer import ValidationAnswer
+
+        return ValidationAnswer.model_validate({"declared_code": declared_code, "agrees": declared_code == "961700"})
+
+
+class FakeNative(mlflow.pyfunc.PythonModel):
+    """A pyfunc whose ``.native`` (contract 8) is a fake domain object tagged with what was registered."""
+
+    def __init__(self, kind: str, tag: str):
+        self.kind = kind
+        self.tag = tag
+
+    def load_context(self, context):
+        self.native = FakeSuggester(self.tag) if self.kind == HS else {"kind": self.kind, "tag": self.tag}
+
+    def predict(self, context, model_input, params=None):
+        return [self.tag] * len(model_input)
+
+
+class FakeScorer:
+    """Scores every shipment as 'low' and names the risk tag that answered."""
+
+    def __init__(self, delay: dict, risk: dict, delay_s: float = 0.0):
+        self.delay, self.risk, self.delay_s = delay, risk, delay_s
+        self.nomenclature = None
+
+    def score(self, shipment, *, explain=True, route_options=None):
+        from models.scoring import ScoreResult
+
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        return ScoreResult.model_validate({
+            "shipment_id": shipment.shipment_id, "findings": [],
+            "delay": {"p50_hours": 10.0, "p90_hours": 30.0, "reasons": []},
+            "risk": {"level": "low", "probabilities": {"low": 0.8, "medium": 0.15, "high": 0.05}, "reasons": []},
+            "advisories": [], "route_options": []})
+
+    def score_batch(self, shipments, explain=False):
+        return [self.score(s, explain=explain) for s in shipments]
+
+
+def compose_fakes(natives):
+    return natives[HS], FakeScorer(natives[DELAY], natives[RISK])

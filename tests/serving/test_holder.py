@@ -1,0 +1,130 @@
+"""The model holder: registry load, local cache, offline start, atomic hot swap, failed loads, polling."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from data.errors import ClearanceError, UnavailableError
+from data.settings import Settings
+from serving.holder import ModelHolder, RegistryUnavailable
+from tests.serving.conftest import register_fake
+from tests.serving.fakes import DELAY, HS, RISK, compose_fakes
+
+
+def _holder(settings: Settings, **kw) -> ModelHolder:
+    return ModelHolder(settings, compose=compose_fakes, **kw)
+
+
+def test_loads_champions_and_writes_the_cache_manifest(registry_settings):
+    holder = _holder(registry_settings)
+    with pytest.raises(UnavailableError):
+        holder.current()
+    assert holder.status()["status"] == "loading"
+    served = holder.load_initial()
+    assert served is holder.current()
+    assert served.version_map() == {DELAY: 1, HS: 1, RISK: 1}
+    assert served.suggester.tag == f"{HS}-v1" and served.scorer.risk["tag"] == f"{RISK}-v1"
+    assert not served.stale and holder.status()["status"] == "ready"
+    assert served.header() == f"{DELAY}=1,{HS}=1,{RISK}=1"
+    assert served.versions[RISK].metrics == {"score": 1.0} and served.versions[RISK].run_id
+    manifest = json.loads((registry_settings.model_cache_dir / "manifest.json").read_text())
+    assert {n: m["version"] for n, m in manifest["models"].items()} == {DELAY: 1, HS: 1, RISK: 1}
+    assert (registry_settings.model_cache_dir / RISK / "1" / ".complete").is_file()
+
+
+def test_offline_start_serves_the_cached_versions_and_says_so(registry_settings, tmp_path):
+    first = _holder(registry_settings)
+    first.load_initial()
+    since = first.current().versions[HS].served_since
+    offline = registry_settings.model_copy(update={"mlflow_tracking_uri": f"sqlite:///{tmp_path}/gone/mlflow.db"})
+    holder = _holder(offline)
+    served = holder.load_initial()
+    assert served is not None and served.stale
+    assert served.version_map() == {DELAY: 1, HS: 1, RISK: 1}
+    assert served.suggester.tag == f"{HS}-v1"
+    assert served.versions[HS].served_since == since  # served since the first start, not since this restart
+    status = holder.status()
+    assert status["status"] == "stale" and status["source"] == "cache"
+    assert "not found" in status["error"] and status["last_check"]["ok"] is False
+    assert not (tmp_path / "gone").exists()  # the holder did not create an empty registry
+    with pytest.raises(RegistryUnavailable):
+        holder.reload()
+    assert holder.current() is served
+
+
+def test_no_registry_and_no_cache_is_unavailable(tmp_path):
+    settings = Settings(data_dir=tmp_path / "empty")
+    holder = _holder(settings)
+    assert holder.load_initial() is None
+    assert holder.status()["status"] == "unavailable"
+    with pytest.raises(UnavailableError) as info:
+        holder.current()
+    assert info.value.status == 503
+
+
+def test_stale_holder_recovers_when_the_registry_returns_without_reloading_models(registry_settings):
+    _holder(registry_settings).load_initial()
+    real_uri = registry_settings.mlflow_tracking_uri
+    holder = _holder(registry_settings.model_copy(update={"mlflow_tracking_uri": "sqlite:////nonexistent/m.db"}))
+    stale = holder.load_initial()
+    assert stale.stale
+    holder.source.settings = registry_settings.model_copy(update={"mlflow_tracking_uri": real_uri})
+    result = holder.reload()
+    fresh = holder.current()
+    assert result.changed and not fresh.stale and holder.status()["status"] == "ready"
+    assert fresh.natives[HS] is stale.natives[HS]  # same version: reused, not loaded again
+
+
+def test_hot_swap_replaces_only_what_changed_and_keeps_old_snapshots_intact(registry_settings):
+    holder = _holder(registry_settings)
+    old = holder.load_initial()
+    assert holder.reload().changed is False
+    v2 = register_fake(registry_settings, RISK, f"{RISK}-v2")
+    result = holder.reload()
+    new = holder.current()
+    assert result.changed and result.previous[RISK] == 1 and result.current[RISK] == v2 == 2
+    assert new is not old and new.scorer.risk["tag"] == f"{RISK}-v2"
+    assert old.scorer.risk["tag"] == f"{RISK}-v1" and old.version_map()[RISK] == 1  # in-flight requests' view
+    assert new.natives[HS] is old.natives[HS]
+    assert new.versions[RISK].served_since > old.versions[RISK].served_since
+
+
+def test_a_version_that_fails_to_load_leaves_the_served_set_in_place(registry_settings):
+    calls = []
+
+    def loader(path):
+        calls.append(path)
+        if "/2" in str(path).replace("\\", "/"):
+            raise OSError("corrupt artifact")
+        from serving.holder import load_native
+
+        return load_native(path)
+
+    holder = _holder(registry_settings, loader=loader)
+    old = holder.load_initial()
+    register_fake(registry_settings, DELAY, f"{DELAY}-v2")
+    with pytest.raises(ClearanceError) as info:
+        holder.reload()
+    assert info.value.code == "model_load_failed" and "corrupt" not in info.value.message
+    assert holder.current() is old
+    assert "failed to load" in holder.status()["error"]
+
+
+def test_background_poller_picks_up_a_new_champion(registry_settings):
+    settings = registry_settings.model_copy(update={"reload_interval_s": 0.2})
+    holder = _holder(settings)
+    holder.start(poll=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not holder.ready and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert holder.current().version_map()[HS] == 1
+        register_fake(settings, HS, f"{HS}-v2")
+        while holder.current().version_map()[HS] != 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert holder.current().suggester.tag == f"{HS}-v2"
+    finally:
+        holder.stop()
