@@ -45,6 +45,10 @@ PORTS: dict[str, Port] = {p.locode: p for p in [
     _P("DEDUI", "Duisburg", "DE", frozenset({"rail"})),
     _P("NLRTM", "Rotterdam", "NL", frozenset({"sea"})),
     _P("NLAMS", "Amsterdam", "NL", frozenset({"air"})),
+    _P("NLVEN", "Venlo", "NL", frozenset({"rail"})),
+    _P("FRLEH", "Le Havre", "FR", frozenset({"sea"})),
+    _P("FRPAR", "Paris", "FR", frozenset({"air"})),
+    _P("FRLIO", "Lyon", "FR", frozenset({"rail"})),
     _P("GBFXT", "Felixstowe", "GB", frozenset({"sea"})),
     _P("GBLHR", "London Heathrow", "GB", frozenset({"air"})),
     # Asia-Pacific and Canada

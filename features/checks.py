@@ -1,0 +1,412 @@
+"""Data-quality and three-document (三单对碰) checks for a schema-valid 9710 shipment.
+
+Every check returns :class:`Finding` objects with a stable ``code``, the field paths involved (the same dotted paths
+the schema's validation errors use), a severity and a message in English and Chinese. The same findings are shown by
+the API and counted into model features (``features.shipment_features``), so what a user is told to fix is exactly
+what the model saw.
+
+All tolerances are the named constants below; change them here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from functools import lru_cache
+from typing import Literal, Protocol
+
+import phonenumbers
+from pydantic import BaseModel, ConfigDict
+
+from data.shipments.reference import (
+    FX_USD_PER_UNIT, LIST_MODE_MAX_CNY, LITHIUM_BATTERY_HS6, REFERENCE_UNIT_PRICE_USD, SPLIT_ADVISORY_USD,
+)
+from data.shipments.schema import Shipment
+
+# ------------------------------------------------------------------------------------------------ tolerances
+#: Declared value vs order total, and declaration total vs its own lines: the larger of 1% and one currency unit
+#: (rounding of per-line prices and cents on invoices is normal; more is a different invoice).
+VALUE_REL_TOLERANCE = 0.01
+VALUE_ABS_TOLERANCE = 1.0
+#: Values in different currencies are compared in USD through the fixed FX table, which is coarser: 3%.
+VALUE_FX_REL_TOLERANCE = 0.03
+#: Quantities must agree line by line up to float noise for counted units and 0.5% for weighed units (KG, G, T).
+QUANTITY_ABS_TOLERANCE = 1e-6
+QUANTITY_WEIGHED_REL_TOLERANCE = 0.005
+WEIGHED_UNITS = frozenset({"KG", "G", "T", "TNE", "KGM", "GRM", "LB"})
+#: Waybill gross weight vs declaration gross weight: the larger of 5% and 0.5 kg (packaging, scale differences).
+WEIGHT_REL_TOLERANCE = 0.05
+WEIGHT_ABS_TOLERANCE_KG = 0.5
+#: A unit price this many times above or below the reference price for its HS6 is an outlier (under-/over-valuation).
+UNIT_PRICE_OUTLIER_FACTOR = 10.0
+
+Severity = Literal["info", "warning", "error"]
+Category = Literal["mandatory", "format", "hs_code", "value", "three_document", "dangerous_goods", "declaration_mode"]
+
+
+class Finding(BaseModel):
+    """One problem found in a shipment. ``category`` is derived from the code (see :data:`CATALOGUE`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    fields: list[str]
+    severity: Severity
+    message_en: str
+    message_zh: str
+    category: Category
+
+
+class NomenclatureLike(Protocol):
+    """The part of ``data.nomenclature.Nomenclature`` the checks need."""
+
+    def is_valid(self, code: str) -> bool: ...
+
+
+# code -> (category, severity, English template, Chinese template). Templates are formatted with check details.
+CATALOGUE: dict[str, tuple[str, str, str, str]] = {
+    "CONSIGNEE_PHONE_MISSING": ("mandatory", "error", "Consignee phone is required for 9710 clearance.",
+                                "9710 申报需填写收货人电话。"),
+    "CONSIGNEE_POSTCODE_MISSING": ("mandatory", "error", "Consignee postcode is required for 9710 clearance.",
+                                   "9710 申报需填写收货人邮编。"),
+    "CONSIGNEE_ADDRESS_MISSING": ("mandatory", "error", "Consignee address is required for 9710 clearance.",
+                                  "9710 申报需填写收货人地址。"),
+    "CONSIGNEE_NAME_MISSING": ("mandatory", "warning",
+                               "Consignee name is missing on {docs}; the three documents cannot be matched.",
+                               "{docs_zh}缺少收货人名称，无法进行三单对碰。"),
+    "HS_CODE_MISSING": ("mandatory", "error", "HS code missing on {n} line(s).", "{n} 个商品行缺少 HS 编码。"),
+    "PHONE_INVALID": ("format", "error", "Phone '{phone}' is not a valid number for {country}.",
+                      "电话 '{phone}' 不是 {country} 的有效号码。"),
+    "PHONE_COUNTRY_MISMATCH": ("format", "warning", "Phone '{phone}' belongs to {other}, consignee country is {country}.",
+                               "电话 '{phone}' 属于 {other}，而收货人国家为 {country}。"),
+    "POSTCODE_INVALID": ("format", "error", "Postcode '{postcode}' does not match the {country} format ({example}).",
+                         "邮编 '{postcode}' 不符合 {country} 的格式（例如 {example}）。"),
+    "POSTCODE_FORMAT_UNCHECKED": ("format", "info", "No postcode format known for {country}; postcode not checked.",
+                                  "暂无 {country} 的邮编格式，未校验邮编。"),
+    "HS_CODE_INVALID": ("hs_code", "error", "HS code(s) {codes} not found in nomenclature {version}.",
+                        "HS 编码 {codes} 不在税则 {version} 中。"),
+    "HS_CODE_TOO_SHORT": ("hs_code", "warning", "HS code(s) {codes} have fewer than 6 digits.",
+                          "HS 编码 {codes} 不足 6 位。"),
+    "HS_NATIONAL_LINE_UNVERIFIED": ("hs_code", "info",
+                                    "National tariff line(s) {codes} not in the loaded tariff; HS6 is valid.",
+                                    "本国税号 {codes} 不在已加载税则中，前 6 位有效。"),
+    "DECLARED_VALUE_ZERO": ("value", "warning", "Declared value is zero.", "申报总价为零。"),
+    "DECLARATION_LINES_VALUE_MISMATCH": ("value", "error",
+                                         "Declared value {declared:.2f} {cur} differs from the sum of its lines "
+                                         "{lines:.2f} {cur}.",
+                                         "申报总价 {declared:.2f} {cur} 与商品行合计 {lines:.2f} {cur} 不一致。"),
+    "UNIT_PRICE_OUTLIER": ("value", "warning",
+                           "Unit price of line(s) {lines} is more than {factor:g}x off the reference price for its HS "
+                           "code.", "商品行 {lines} 的单价与该 HS 编码参考价相差超过 {factor:g} 倍。"),
+    "CURRENCY_NO_FX_RATE": ("value", "info", "No fixed FX rate for {cur}; USD value not computed.",
+                            "没有 {cur} 的固定汇率，未换算美元金额。"),
+    "VALUE_OVER_50K_USD": ("value", "info", "Declared value {usd:,.0f} USD exceeds 50,000 USD; consider splitting.",
+                           "申报金额 {usd:,.0f} 美元超过 5 万美元，可考虑拆分申报。"),
+    "LIST_MODE_OVER_LIMIT": ("declaration_mode", "error",
+                             "9710 list mode allows at most RMB 5,000 per ticket; this one is RMB {cny:,.0f}. Use a "
+                             "declaration form.", "9710 申报清单单票限人民币 5000 元，本票为 {cny:,.0f} 元，应以报关单申报。"),
+    "THREE_DOC_CONSIGNEE_MISMATCH": ("three_document", "error", "Consignee names differ between documents: {names}.",
+                                     "三单收货人名称不一致：{names}。"),
+    "THREE_DOC_COUNTRY_MISMATCH": ("three_document", "error",
+                                   "Destination countries differ: order {order}, waybill port {waybill}, "
+                                   "declaration {decl}.", "目的国不一致：订单 {order}，运单港口 {waybill}，报关单 {decl}。"),
+    "THREE_DOC_LINE_COUNT_MISMATCH": ("three_document", "error", "Order has {order} line(s), declaration {decl}.",
+                                      "订单 {order} 个商品行，报关单 {decl} 个。"),
+    "THREE_DOC_QUANTITY_MISMATCH": ("three_document", "error", "Quantities differ between order and declaration on "
+                                    "line(s) {lines}.", "订单与报关单第 {lines} 行数量不一致。"),
+    "THREE_DOC_UNIT_MISMATCH": ("three_document", "warning", "Units differ between order and declaration on line(s) "
+                                "{lines}.", "订单与报关单第 {lines} 行计量单位不一致。"),
+    "THREE_DOC_HS_MISMATCH": ("three_document", "error", "HS codes differ (at 6 digits) between order and declaration "
+                              "on line(s) {lines}.", "订单与报关单第 {lines} 行 HS 编码（前 6 位）不一致。"),
+    "THREE_DOC_CURRENCY_MISMATCH": ("three_document", "error", "Order currency {order} differs from declaration "
+                                    "currency {decl}.", "订单币制 {order} 与报关单币制 {decl} 不一致。"),
+    "THREE_DOC_VALUE_MISMATCH": ("three_document", "error", "Order total {order:.2f} {ocur} differs from declared value "
+                                 "{decl:.2f} {dcur} beyond tolerance.",
+                                 "订单总额 {order:.2f} {ocur} 与申报总价 {decl:.2f} {dcur} 差异超出容差。"),
+    "THREE_DOC_WEIGHT_MISMATCH": ("three_document", "error", "Waybill gross weight {waybill:.2f} kg differs from "
+                                  "declaration gross weight {decl:.2f} kg.",
+                                  "运单毛重 {waybill:.2f} 千克与报关单毛重 {decl:.2f} 千克不一致。"),
+    "WEIGHT_NET_EXCEEDS_GROSS": ("three_document", "warning", "Order net weight {net:.2f} kg exceeds waybill gross "
+                                 "weight {gross:.2f} kg.", "订单净重 {net:.2f} 千克超过运单毛重 {gross:.2f} 千克。"),
+    "LITHIUM_UNDECLARED": ("dangerous_goods", "error", "Line(s) {lines} are lithium batteries but the waybill has no "
+                           "lithium-battery flag.", "第 {lines} 行为锂电池，但运单未标注锂电池。"),
+    "LITHIUM_US_UNCERTIFIED_CHANNEL": ("dangerous_goods", "warning", "Lithium-battery goods to the US on a channel "
+                                       "that is not battery-certified are usually held.",
+                                       "含锂电池货物经非带电认证渠道发往美国，通常会被扣留。"),
+}
+SEVERITIES = ("info", "warning", "error")
+CATEGORIES = ("mandatory", "format", "hs_code", "value", "three_document", "dangerous_goods", "declaration_mode")
+
+_DOCS_ZH = {"waybill": "运单", "declaration": "报关单"}
+
+
+def _finding(code: str, fields: list[str], **kw) -> Finding:
+    category, severity, en, zh = CATALOGUE[code]
+    return Finding(code=code, fields=fields, severity=severity, message_en=en.format(**kw), message_zh=zh.format(**kw),
+                   category=category)
+
+
+# ------------------------------------------------------------------------------------------------ formats
+# Postcode formats by destination country. pycountry has no postcode formats and phonenumbers has none either (the
+# data that has them, e.g. Google's libaddressinput, is not a maintained PyPI package), so this small table covers the
+# destination countries we ship to; other countries get an info finding instead of a guess.
+POSTCODE_FORMATS: dict[str, tuple[re.Pattern[str], str]] = {
+    "US": (re.compile(r"\d{5}(-\d{4})?"), "90210 or 90210-1234"),
+    "CA": (re.compile(r"[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z] ?\d[ABCEGHJ-NPRSTV-Z]\d"), "K1A 0B1"),
+    "GB": (re.compile(r"(GIR ?0AA|[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2})"), "SW1A 1AA"),
+    "DE": (re.compile(r"(0[1-9]|[1-9]\d)\d{3}"), "20095"),
+    "FR": (re.compile(r"\d{5}"), "75008"),
+    "NL": (re.compile(r"[1-9]\d{3} ?[A-Z]{2}"), "1012 AB"),
+    "JP": (re.compile(r"\d{3}-?\d{4}"), "100-0001"),
+    "AU": (re.compile(r"\d{4}"), "2000"),
+}
+
+
+@lru_cache(maxsize=65_536)
+def phone_status(phone: str, country: str) -> tuple[str, str | None]:
+    """("ok"|"invalid"|"other_country", region). Cached: B2B consignees repeat, and parsing costs ~20 µs."""
+    try:
+        num = phonenumbers.parse(phone, country)
+    except phonenumbers.NumberParseException:
+        return "invalid", None
+    # the region-specific test is the common case and is cheaper than resolving the number's region
+    if phonenumbers.is_valid_number_for_region(num, country):
+        return "ok", country
+    if not phonenumbers.is_valid_number(num):
+        return "invalid", None
+    return "other_country", phonenumbers.region_code_for_number(num)
+
+
+def postcode_ok(postcode: str, country: str) -> bool | None:
+    """True/False for countries with a known format, None where the format is unknown."""
+    fmt = POSTCODE_FORMATS.get(country)
+    if fmt is None:
+        return None
+    return fmt[0].fullmatch(postcode.upper()) is not None
+
+
+_NAME_JUNK = re.compile(r"[\W_]+", re.UNICODE)
+
+
+@lru_cache(maxsize=65_536)
+def _norm_name(name: str) -> str:
+    return _NAME_JUNK.sub("", name.casefold())
+
+
+# ------------------------------------------------------------------------------------------------ checks
+def _mandatory(s: Shipment, out: list[Finding]) -> None:
+    c = s.order.consignee
+    if not c.phone:
+        out.append(_finding("CONSIGNEE_PHONE_MISSING", ["order.consignee.phone"]))
+    if not c.postcode:
+        out.append(_finding("CONSIGNEE_POSTCODE_MISSING", ["order.consignee.postcode"]))
+    if not c.address:
+        out.append(_finding("CONSIGNEE_ADDRESS_MISSING", ["order.consignee.address"]))
+    missing_docs = [d for d, v in (("waybill", s.waybill.consignee_name), ("declaration", s.declaration.consignee_name))
+                    if not v]
+    if missing_docs:
+        out.append(_finding("CONSIGNEE_NAME_MISSING", [f"{d}.consignee_name" for d in missing_docs],
+                            docs=" and ".join(missing_docs), docs_zh="、".join(_DOCS_ZH[d] for d in missing_docs)))
+    missing = [f"order.lines.{i}.hs_code" for i, ln in enumerate(s.order.lines) if not ln.hs_code]
+    missing += [f"declaration.lines.{i}.hs_code" for i, ln in enumerate(s.declaration.lines) if not ln.hs_code]
+    if missing:
+        out.append(_finding("HS_CODE_MISSING", missing, n=len(missing)))
+
+
+def _formats(s: Shipment, out: list[Finding]) -> None:
+    c = s.order.consignee
+    if c.phone:
+        status, region = phone_status(c.phone, c.country)
+        if status == "invalid":
+            out.append(_finding("PHONE_INVALID", ["order.consignee.phone"], phone=c.phone, country=c.country))
+        elif status == "other_country":
+            out.append(_finding("PHONE_COUNTRY_MISMATCH", ["order.consignee.phone", "order.consignee.country"],
+                                phone=c.phone, other=region, country=c.country))
+    if c.postcode:
+        ok = postcode_ok(c.postcode, c.country)
+        if ok is None:
+            out.append(_finding("POSTCODE_FORMAT_UNCHECKED", ["order.consignee.postcode"], country=c.country))
+        elif not ok:
+            out.append(_finding("POSTCODE_INVALID", ["order.consignee.postcode"], postcode=c.postcode,
+                                country=c.country, example=POSTCODE_FORMATS[c.country][1]))
+
+
+# Validity of a code depends only on (nomenclature, code) and the same few hundred codes recur in every batch, so
+# statuses are memoised per nomenclature object (kept alive here so its id cannot be reused).
+_HS_MEMO: dict[int, tuple[NomenclatureLike, dict[str, str]]] = {}
+
+
+def _hs_status(code: str, nomenclature: NomenclatureLike) -> str:
+    entry = _HS_MEMO.get(id(nomenclature))
+    if entry is None:
+        if len(_HS_MEMO) > 8:
+            _HS_MEMO.clear()
+        entry = _HS_MEMO[id(nomenclature)] = (nomenclature, {})
+    memo = entry[1]
+    status = memo.get(code)
+    if status is None:
+        if len(code) < 6:
+            status = "short"
+        elif len(code) not in (6, 8, 10):
+            status = "invalid"
+        elif nomenclature.is_valid(code):
+            status = "ok"
+        elif len(code) > 6 and nomenclature.is_valid(code[:6]) and not getattr(nomenclature, "has_national", False):
+            # without a national tariff loaded a national line cannot be judged beyond its HS6
+            status = "national_unverified"
+        else:
+            status = "invalid"
+        if len(memo) < 100_000:
+            memo[code] = status
+    return status
+
+
+def _hs_codes(s: Shipment, nomenclature: NomenclatureLike, out: list[Finding]) -> None:
+    bad: dict[str, list[str]] = {"short": [], "invalid": [], "national_unverified": []}
+    codes: dict[str, list[str]] = {"short": [], "invalid": [], "national_unverified": []}
+    for doc, lines in (("order", s.order.lines), ("declaration", s.declaration.lines)):
+        for i, ln in enumerate(lines):
+            if ln.hs_code:
+                st = _hs_status(ln.hs_code, nomenclature)
+                if st != "ok":
+                    bad[st].append(f"{doc}.lines.{i}.hs_code")
+                    if ln.hs_code not in codes[st]:
+                        codes[st].append(ln.hs_code)
+    version = getattr(nomenclature, "version", "HS")
+    if bad["invalid"]:
+        out.append(_finding("HS_CODE_INVALID", bad["invalid"], codes=", ".join(codes["invalid"]), version=version))
+    if bad["short"]:
+        out.append(_finding("HS_CODE_TOO_SHORT", bad["short"], codes=", ".join(codes["short"])))
+    if bad["national_unverified"]:
+        out.append(_finding("HS_NATIONAL_LINE_UNVERIFIED", bad["national_unverified"],
+                            codes=", ".join(codes["national_unverified"])))
+
+
+def _outside(a: float, b: float, rel: float, abs_: float) -> bool:
+    return abs(a - b) > max(rel * max(abs(a), abs(b)), abs_)
+
+
+def _values(s: Shipment, out: list[Finding]) -> None:
+    d = s.declaration
+    if d.declared_value == 0:
+        out.append(_finding("DECLARED_VALUE_ZERO", ["declaration.declared_value"]))
+    lines_total = math.fsum(ln.value for ln in d.lines)
+    if _outside(d.declared_value, lines_total, VALUE_REL_TOLERANCE, VALUE_ABS_TOLERANCE):
+        out.append(_finding("DECLARATION_LINES_VALUE_MISMATCH", ["declaration.declared_value"] +
+                            [f"declaration.lines.{i}.value" for i in range(len(d.lines))],
+                            declared=d.declared_value, lines=lines_total, cur=d.currency))
+    rate = FX_USD_PER_UNIT.get(d.currency)
+    if rate is None:
+        out.append(_finding("CURRENCY_NO_FX_RATE", ["declaration.currency"], cur=d.currency))
+    else:
+        usd = d.declared_value * rate
+        if usd > SPLIT_ADVISORY_USD:
+            out.append(_finding("VALUE_OVER_50K_USD", ["declaration.declared_value"], usd=usd))
+        if d.mode == "9710_list":
+            cny = usd / FX_USD_PER_UNIT["CNY"]
+            if cny > LIST_MODE_MAX_CNY:
+                out.append(_finding("LIST_MODE_OVER_LIMIT", ["declaration.mode", "declaration.declared_value"], cny=cny))
+    outliers = []
+    for i, ln in enumerate(s.order.lines):
+        ref = REFERENCE_UNIT_PRICE_USD.get(ln.hs_code[:6]) if ln.hs_code else None
+        lr = FX_USD_PER_UNIT.get(ln.currency)
+        if ref is None or lr is None:
+            continue
+        ratio = ln.unit_price * lr / ref
+        if ratio > UNIT_PRICE_OUTLIER_FACTOR or ratio * UNIT_PRICE_OUTLIER_FACTOR < 1:
+            outliers.append(i)
+    if outliers:
+        out.append(_finding("UNIT_PRICE_OUTLIER", [f"order.lines.{i}.unit_price" for i in outliers],
+                            lines=", ".join(str(i + 1) for i in outliers), factor=UNIT_PRICE_OUTLIER_FACTOR))
+
+
+def _three_documents(s: Shipment, out: list[Finding]) -> None:
+    o, w, d = s.order, s.waybill, s.declaration
+    # consignee name
+    names = [("order.consignee.name", o.consignee.name), ("waybill.consignee_name", w.consignee_name),
+             ("declaration.consignee_name", d.consignee_name)]
+    present = [(f, v) for f, v in names if v]
+    if len({_norm_name(v) for _, v in present}) > 1:
+        out.append(_finding("THREE_DOC_CONSIGNEE_MISMATCH", [f for f, _ in present],
+                            names=" / ".join(f"'{v}'" for _, v in present)))
+    # destination country
+    port_country = w.destination_port[:2]
+    if not (o.consignee.country == port_country == d.destination_country):
+        out.append(_finding("THREE_DOC_COUNTRY_MISMATCH", ["order.consignee.country", "waybill.destination_port",
+                                                            "declaration.destination_country"],
+                            order=o.consignee.country, waybill=w.destination_port, decl=d.destination_country))
+    # lines: compared by position when both documents list the same number of lines
+    if len(o.lines) != len(d.lines):
+        out.append(_finding("THREE_DOC_LINE_COUNT_MISMATCH", ["order.lines", "declaration.lines"],
+                            order=len(o.lines), decl=len(d.lines)))
+    else:
+        qty, unit, hs = [], [], []
+        for i, (ol, dl) in enumerate(zip(o.lines, d.lines)):
+            weighed = ol.unit.upper() in WEIGHED_UNITS
+            tol = QUANTITY_WEIGHED_REL_TOLERANCE * max(ol.quantity, dl.quantity) if weighed else QUANTITY_ABS_TOLERANCE
+            if abs(ol.quantity - dl.quantity) > tol:
+                qty.append(i)
+            if ol.unit.upper() != dl.unit.upper():
+                unit.append(i)
+            if ol.hs_code and dl.hs_code and len(ol.hs_code) >= 6 and len(dl.hs_code) >= 6 \
+                    and ol.hs_code[:6] != dl.hs_code[:6]:
+                hs.append(i)
+        for code, idx, attr in (("THREE_DOC_QUANTITY_MISMATCH", qty, "quantity"), ("THREE_DOC_UNIT_MISMATCH", unit, "unit"),
+                                ("THREE_DOC_HS_MISMATCH", hs, "hs_code")):
+            if idx:
+                fields = [f for i in idx for f in (f"order.lines.{i}.{attr}", f"declaration.lines.{i}.{attr}")]
+                out.append(_finding(code, fields, lines=", ".join(str(i + 1) for i in idx)))
+    # currency and value
+    order_currencies = {ln.currency for ln in o.lines}
+    order_total = math.fsum(ln.quantity * ln.unit_price for ln in o.lines)
+    if order_currencies != {d.currency}:
+        bad = [f"order.lines.{i}.currency" for i, ln in enumerate(o.lines) if ln.currency != d.currency]
+        out.append(_finding("THREE_DOC_CURRENCY_MISMATCH", bad + ["declaration.currency"],
+                            order="/".join(sorted(order_currencies)), decl=d.currency))
+        # values can still be compared through USD when every currency has a fixed rate
+        rates = [FX_USD_PER_UNIT.get(ln.currency) for ln in o.lines]
+        drate = FX_USD_PER_UNIT.get(d.currency)
+        if drate is not None and all(r is not None for r in rates):
+            order_usd = math.fsum(ln.quantity * ln.unit_price * r for ln, r in zip(o.lines, rates))
+            if _outside(order_usd, d.declared_value * drate, VALUE_FX_REL_TOLERANCE, VALUE_ABS_TOLERANCE * drate):
+                out.append(_finding("THREE_DOC_VALUE_MISMATCH", ["order.lines", "declaration.declared_value"],
+                                    order=order_usd, ocur="USD", decl=d.declared_value * drate, dcur="USD"))
+    elif _outside(order_total, d.declared_value, VALUE_REL_TOLERANCE, VALUE_ABS_TOLERANCE):
+        out.append(_finding("THREE_DOC_VALUE_MISMATCH", ["order.lines", "declaration.declared_value"],
+                            order=order_total, ocur=d.currency, decl=d.declared_value, dcur=d.currency))
+    # weights
+    if d.gross_weight_kg is not None and _outside(w.gross_weight_kg, d.gross_weight_kg, WEIGHT_REL_TOLERANCE,
+                                                  WEIGHT_ABS_TOLERANCE_KG):
+        out.append(_finding("THREE_DOC_WEIGHT_MISMATCH", ["waybill.gross_weight_kg", "declaration.gross_weight_kg"],
+                            waybill=w.gross_weight_kg, decl=d.gross_weight_kg))
+    nets = [ln.net_weight_kg for ln in o.lines]
+    if all(n is not None for n in nets):
+        net = math.fsum(nets)  # type: ignore[arg-type]
+        if net > w.gross_weight_kg * (1 + WEIGHT_REL_TOLERANCE) + WEIGHT_ABS_TOLERANCE_KG:
+            out.append(_finding("WEIGHT_NET_EXCEEDS_GROSS", ["order.lines", "waybill.gross_weight_kg"], net=net,
+                                gross=w.gross_weight_kg))
+
+
+def _dangerous_goods(s: Shipment, out: list[Finding]) -> None:
+    w = s.waybill
+    lithium_lines = [i for i, ln in enumerate(s.order.lines) if ln.hs_code and ln.hs_code[:6] in LITHIUM_BATTERY_HS6]
+    if lithium_lines and not w.dangerous_goods.lithium_battery:
+        out.append(_finding("LITHIUM_UNDECLARED", [f"order.lines.{i}.hs_code" for i in lithium_lines] +
+                            ["waybill.dangerous_goods.lithium_battery"],
+                            lines=", ".join(str(i + 1) for i in lithium_lines)))
+    if (w.dangerous_goods.lithium_battery or lithium_lines) and s.declaration.destination_country == "US" \
+            and not w.battery_certified_channel:
+        out.append(_finding("LITHIUM_US_UNCERTIFIED_CHANNEL", ["waybill.battery_certified_channel",
+                                                               "waybill.dangerous_goods.lithium_battery"]))
+
+
+def run_checks(shipment: Shipment, nomenclature: NomenclatureLike) -> list[Finding]:
+    """All findings for one schema-valid shipment, in a stable order (check family, then position)."""
+    out: list[Finding] = []
+    _mandatory(shipment, out)
+    _formats(shipment, out)
+    _hs_codes(shipment, nomenclature, out)
+    _values(shipment, out)
+    _three_documents(shipment, out)
+    _dangerous_goods(shipment, out)
+    return out
