@@ -19,6 +19,7 @@ TABLE_MODULES: tuple[str, ...] = (
     "data.store.aliases",
     "data.store.keys",
     "data.store.reviews",
+    "data.store.rulings",
 )
 
 
