@@ -27,6 +27,8 @@ GROUPS: list[tuple[str, str]] = [
     ("train", "train"),
     ("keys", "keys"),
     ("serve", "serve"),
+    ("rulings", "rulings"),
+    ("nomenclature", "nomenclature"),
 ]
 
 for _module, _name in GROUPS:
