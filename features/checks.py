@@ -5,7 +5,8 @@ the schema's validation errors use), a severity and a message in English and Chi
 the API and counted into model features (``features.shipment_features``), so what a user is told to fix is exactly
 what the model saw.
 
-All tolerances are the named constants below; change them here and nowhere else.
+All tolerances are the named constants below; change them here and nowhere else. A relative tolerance is a share
+of the reference document's figure: the order total for values, the waybill for weights, the order for quantities.
 """
 
 from __future__ import annotations
@@ -282,8 +283,9 @@ def _hs_codes(s: Shipment, nomenclature: NomenclatureLike, out: list[Finding]) -
                             codes=", ".join(codes["national_unverified"])))
 
 
-def _outside(a: float, b: float, rel: float, abs_: float) -> bool:
-    return abs(a - b) > max(rel * max(abs(a), abs(b)), abs_)
+def _outside(reference: float, other: float, rel: float, abs_: float) -> bool:
+    """Relative tolerance is taken on the reference document's figure (order total, waybill weight, declared value)."""
+    return abs(reference - other) > max(rel * abs(reference), abs_)
 
 
 def _values(s: Shipment, out: list[Finding]) -> None:
