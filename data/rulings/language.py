@@ -9,7 +9,7 @@ Rule: count Han characters and English *words*. Latin tokens that carry no langu
 (model numbers "XR-2031", sizes "500ml", "E27"), units and other tokens of one or two letters ("W", "cm"), and short
 all-caps acronyms ("LED", "USB", "PVC", "TWS") that Chinese titles use as they are. A Chinese word averages about two
 characters, so two Han characters weigh as much as one English word. The text is ``zh`` when Chinese carries at least
-70% of that weight, ``en`` at most 30%, ``mixed`` in between; no language-bearing token at all falls back on any Han
+70% of that weight, ``en`` at most 20%, ``mixed`` in between; no language-bearing token at all falls back on any Han
 character (``zh``) or ``en``.
 """
 
@@ -26,7 +26,7 @@ _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebe
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:['\-][A-Za-z0-9]+)*")
 _HAN_CHARS_PER_WORD = 2.0
 _ZH_SHARE = 0.7
-_EN_SHARE = 0.3
+_EN_SHARE = 0.2
 
 
 def _is_english_word(token: str) -> bool:
