@@ -41,6 +41,11 @@ STRINGS: dict[str, dict[str, str]] = {
     "level": {"zh": "位数", "en": "Digits"},
     "confidence": {"zh": "置信度", "en": "Confidence"},
     "hierarchy": {"zh": "章 / 品目 / 子目", "en": "Chapter / heading / subheading"},
+    "level_2": {"zh": "章", "en": "Chapter"},
+    "level_4": {"zh": "品目", "en": "Heading"},
+    "level_6": {"zh": "子目", "en": "Subheading"},
+    "level_8": {"zh": "本国子目", "en": "National line"},
+    "level_10": {"zh": "本国子目", "en": "National line"},
     "evidence": {"zh": "依据（历史归类）", "en": "Evidence (past rulings)"},
     "similarity": {"zh": "相似度", "en": "Similarity"},
     "source": {"zh": "来源", "en": "Source"},
@@ -81,6 +86,8 @@ STRINGS: dict[str, dict[str, str]] = {
                    "en": "Paste JSON (one shipment, a list, or {\"shipments\": [...]})"},
     "or_upload_csv": {"zh": "或上传 CSV 文件（UTF-8 编码）", "en": "or upload a CSV file (UTF-8)"},
     "check": {"zh": "检查并评分", "en": "Check and score"},
+    "file_too_large": {"zh": "文件过大（{size} 字节，上限 {max} 字节），未上传。",
+                       "en": "The file is too large ({size} bytes; the limit is {max}); nothing was uploaded."},
     "csv_layout": {"zh": "CSV 格式说明", "en": "CSV layout"},
     "csv_layout_text": {
         "zh": "每行一个订单商品行；同一运单的多行使用相同的 shipment_id，运单级字段只需在第一行填写（其余行留空或相同）。"
@@ -100,6 +107,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "risk_medium": {"zh": "中", "en": "medium"},
     "risk_high": {"zh": "高", "en": "high"},
     "delay": {"zh": "预计通关时长（小时）P50 / P90", "en": "Clearance delay (hours) P50 / P90"},
+    "delay_short": {"zh": "时长", "en": "Delay"},
     "findings": {"zh": "检查发现", "en": "Findings"},
     "advisories": {"zh": "建议", "en": "Advisories"},
     "no_findings": {"zh": "无", "en": "none"},

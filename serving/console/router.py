@@ -230,15 +230,17 @@ async def classify_submit(request: Request) -> HTMLResponse:
                                     error=_error(exc), status=exc.status)
 
 
-def _decision_from_form(form, reviewer: str) -> tuple[_Context, Any]:
-    from serving.feedback.service import Decision
-
-    raw = _text(form, "context")
+def _parse_context(form) -> _Context:
     try:
-        ctx = _Context.model_validate_json(raw)
+        return _Context.model_validate_json(_text(form, "context"))
     except ValidationError:
         raise InvalidInputError("The suggestion this decision refers to is missing or damaged; classify again",
                                 details=[field_error("context", "missing or not valid JSON")]) from None
+
+
+def _decision_from_form(form, ctx: _Context, reviewer: str) -> Any:
+    from serving.feedback.service import Decision
+
     model = ctx.model or {}
     top = ctx.candidates[0] if ctx.candidates else {}
     accept_code = _text(form, "accept_code").strip()
@@ -260,7 +262,7 @@ def _decision_from_form(form, reviewer: str) -> tuple[_Context, Any]:
         decision = Decision(action=ReviewAction.override, final_code=_text(form, "override_code"),
                             suggested_code=top.get("code"), suggested_confidence=top.get("confidence"),
                             reason=_text(form, "reason"), evidence_ids=list(dict.fromkeys(evidence)), **common)
-    return ctx, decision
+    return decision
 
 
 @pages.post("/classify/feedback", response_class=HTMLResponse)
@@ -272,8 +274,9 @@ async def classify_feedback(request: Request) -> Response:
     try:
         form = await _form(request)
         reviewer = _text(form, "reviewer").strip()
-        ctx, decision = _decision_from_form(form, reviewer)
+        ctx = _parse_context(form)
         text, elements, top_k = ctx.text, ctx.declared_elements, ctx.top_k
+        decision = _decision_from_form(form, ctx, reviewer)
         served = _served(request)
         receipt = await run_in_threadpool(
             record_decision, _engine(request), served.suggester, decision,
@@ -288,6 +291,8 @@ async def classify_feedback(request: Request) -> Response:
                                         status=exc.status)
     # Post/redirect/get: a reload of the confirmation page must not record the decision twice.
     params = {"saved": receipt.review.id, "indexed": "1" if receipt.searchable else "0"}
+    if request.query_params.get("lang") in LANGS:
+        params["lang"] = request.query_params["lang"]
     response = RedirectResponse(f"/classify?{urlencode(params)}", status_code=303)
     response.set_cookie(REVIEWER_COOKIE, quote(decision.reviewer), max_age=COOKIE_MAX_AGE, samesite="lax")
     return response
@@ -302,7 +307,11 @@ def _models_info(request: Request) -> tuple[list[dict[str, Any]], str | None]:
     settings = _settings(request)
     rows: list[dict[str, Any]] = []
     problem = None
+    uri = settings.mlflow_tracking_uri or ""
     try:
+        # MLflow would create an empty registry at a missing sqlite path; a missing file means "not reachable".
+        if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+            raise FileNotFoundError("model registry database not found")
         mlflow_client = client(settings)
     except Exception as exc:  # noqa: BLE001 - the page still lists the served versions without the registry
         mlflow_client, problem = None, f"{type(exc).__name__}: {exc}"[:300]
@@ -424,6 +433,7 @@ def _shipments_page(request: Request, *, status: int = 200, **context: Any) -> H
     context.setdefault("json_text", "")
     context.setdefault("csv_data_uri", "")
     context.setdefault("text_of", shipments_io.text_of)
+    context.setdefault("max_bytes", _settings(request).max_request_bytes)
     return _render(request, "shipments.html", status=status, page="shipments", columns=shipments_io.COLUMNS,
                    line_lists=shipments_io.LINE_LISTS, **context)
 

@@ -249,7 +249,8 @@ def parse_csv(text: str, max_items: int) -> ParsedShipments:
     if not text.strip():
         raise InvalidInputError("The CSV file is empty", details=[field_error("file", "empty")])
     csv.field_size_limit(MAX_CSV_FIELD_CHARS)
-    reader = csv.reader(io.StringIO(text, newline=""))
+    # strict: an unbalanced quote is an error, not a cell that silently swallows the rest of the file.
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = [h.strip() for h in next(reader)]
         records = [(reader.line_num, row) for row in reader]

@@ -1,0 +1,204 @@
+"""Console pages through HTTP: classify, feedback, review log, language switch, and bad input on every form."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from data.nomenclature import Nomenclature
+from data.rulings.repository import RulingRepository
+from data.rulings.schema import RulingSource
+from data.store.reviews import count_reviews, list_reviews
+from tests.serving.console_fakes import FixedScorer, OverlaySuggester, StaticHolder, console_app, seed_rulings
+
+
+@pytest.fixture(scope="module")
+def nomenclature() -> Nomenclature:
+    return Nomenclature.default()
+
+
+@pytest.fixture
+def console(settings, nomenclature):
+    suggester = OverlaySuggester(seed_rulings(), nomenclature)
+    app = console_app(settings, StaticHolder(suggester, FixedScorer(nomenclature)))
+    RulingRepository(app.state.engine).upsert_many(seed_rulings())
+    with TestClient(app) as client:
+        client.suggester = suggester
+        client.engine = app.state.engine
+        yield client
+
+
+def _context(page: str) -> str:
+    match = re.search(r'name="context" value="([^"]*)"', page)
+    assert match, "the result page carries the suggestion context into the feedback form"
+    return html.unescape(match.group(1))
+
+
+def _stored(client) -> tuple[int, int]:
+    return RulingRepository(client.engine).count(), count_reviews(client.engine)
+
+
+# ------------------------------------------------------------------------------------------------------ language
+def test_language_switch_sets_cookie_and_translates(console):
+    zh = console.get("/?lang=zh")
+    assert zh.status_code == 200
+    assert "商品归类建议" in zh.text and 'href="/?lang=en"' in zh.text
+    assert console.cookies.get("clearance_lang") == "zh"
+    en = console.get("/classify?lang=en")
+    assert "HS code suggestion" in en.text and "商品归类建议" not in en.text
+    # The cookie remembers the choice on the next page without ?lang=
+    assert "Review log" in console.get("/reviews").text
+
+
+def test_accept_language_picks_english_when_no_choice_was_made(console):
+    console.cookies.clear()
+    page = console.get("/", headers={"Accept-Language": "en-US,en;q=0.9"})
+    assert "HS code suggestion" in page.text
+
+
+# ------------------------------------------------------------------------------------------------------ classify
+def test_classify_shows_candidates_bars_hierarchy_and_evidence(console):
+    page = console.post("/classify?lang=en", data={"text": "不锈钢真空保温杯 600ml", "el_key": ["材质"],
+                                                   "el_value": ["不锈钢"], "top_k": "3"})
+    assert page.status_code == 200
+    text = page.text
+    assert 'data-testid="confident"' in text and 'data-needs-review="false"' in text
+    assert 'data-code="961700"' in text  # top candidate
+    assert re.search(r'class="bar"[^>]*><span style="width: \d+\.\d%"', text)
+    # Hierarchy names from the nomenclature: chapter 96 and heading 9617 are named.
+    assert "Miscellaneous manufactured articles" in text and "Vacuum flasks" in text
+    # Evidence: the closest ruling is listed with its code and source.
+    assert 'data-testid="top-evidence-row"' in text and "不锈钢真空保温杯 500ml" in text
+    ctx = _context(text)
+    assert '"材质": "不锈钢"' in ctx and '"top_k": 3' in ctx
+
+
+def test_needs_review_is_distinct_and_suggests_pre_classification(console):
+    console.suggester.threshold = 0.99  # nothing is confident
+    page = console.post("/classify?lang=zh", data={"text": "不锈钢 杯 壶", "top_k": "5"})
+    assert page.status_code == 200
+    assert 'data-testid="needs-review"' in page.text and 'class="result review"' in page.text
+    assert 'data-testid="pre-classification"' in page.text and "预归类" in page.text
+    missing = re.search(r'data-testid="missing-elements">(.*?)</ul>', page.text, re.S).group(1)
+    assert "材质" in missing and "用途" in missing
+
+
+@pytest.mark.parametrize("form,field", [
+    ({"text": "   "}, "text"),
+    ({"text": "x" * 2001}, "text"),
+    ({"text": "保温杯", "el_key": [""], "el_value": ["不锈钢"]}, "declared_elements[1]"),
+    ({"text": "保温杯", "el_key": ["材质", "材质"], "el_value": ["a", "b"]}, "declared_elements[2]"),
+    ({"text": "保温杯", "top_k": "99"}, "top_k"),
+])
+def test_classify_bad_input_is_named_on_the_page(console, form, field):
+    page = console.post("/classify?lang=en", data=form)
+    assert page.status_code == 422
+    assert 'data-testid="error"' in page.text and f"<code>{html.escape(field)}</code>" in page.text
+    assert 'data-testid="result"' not in page.text
+
+
+# ------------------------------------------------------------------------------------------------------ feedback
+def test_override_commits_a_reviewer_ruling_and_is_searchable_at_once(console):
+    before_rulings, before_reviews = _stored(console)
+    page = console.post("/classify", data={"text": "不锈钢真空保温杯 600ml 户外", "top_k": "5"})
+    response = console.post("/classify/feedback", data={
+        "context": _context(page.text), "reviewer": "王芳", "override_code": "7323.93.00",
+        "reason": "锅具类 per ruling 2024-17"}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"].startswith("/classify?saved=")
+    # Committed before the response: a fresh read of the store sees both rows.
+    assert _stored(console) == (before_rulings + 1, before_reviews + 1)
+    review = list_reviews(console.engine, limit=1)[0]
+    assert (review.reviewer, review.action.value, review.final_code) == ("王芳", "override", "73239300")
+    assert review.suggested_code == "961700" and review.model_version == "3"
+    assert review.index_fingerprint == "fake-index-0001" and review.evidence_ids
+    ruling = RulingRepository(console.engine).get(review.ruling_id)
+    assert ruling.source == RulingSource.reviewer and ruling.reviewer == "王芳"
+    assert ruling.hs_code == "73239300" and ruling.model_version.endswith("@3")
+    # The reviewer cookie remembers the name, percent-encoded.
+    assert console.cookies.get("clearance_reviewer")
+    confirmation = console.get(response.headers["location"])
+    assert 'data-testid="saved"' in confirmation.text and "7323.93.00" in confirmation.text
+    # A near-identical product now shows the override as its closest evidence.
+    again = console.post("/classify", data={"text": "不锈钢真空保温杯 600ml 户外款"})
+    first = re.search(r'data-testid="top-evidence-row" data-ruling-id="([^"]+)" data-source="([^"]+)" '
+                      r'data-code="([^"]+)"', again.text)
+    assert first.groups() == (review.ruling_id, "reviewer", "73239300")
+    assert 'value="王芳"' in again.text  # reviewer name pre-filled from the cookie
+
+
+def test_accept_records_the_chosen_candidate(console):
+    page = console.post("/classify", data={"text": "LED desk lamp usb", "top_k": "5"})
+    ctx = _context(page.text)
+    second = re.findall(r'name="accept_code" value="(\d+)"', page.text)
+    assert len(second) >= 2
+    response = console.post("/classify/feedback", data={"context": ctx, "reviewer": "Li Lei",
+                                                        "accept_code": second[0]}, follow_redirects=False)
+    assert response.status_code == 303
+    review = list_reviews(console.engine, limit=1)[0]
+    assert review.action.value == "accept" and review.final_code == second[0] == review.suggested_code
+    assert review.reason == ""
+
+
+@pytest.mark.parametrize("fields,field", [
+    ({"reviewer": "", "override_code": "7323.93.00", "reason": "r"}, "reviewer"),
+    ({"reviewer": "王芳", "override_code": "7323.93.00", "reason": ""}, "reason"),
+    ({"reviewer": "王芳", "override_code": "7323", "reason": "r"}, "final_code"),
+    ({"reviewer": "王芳", "override_code": "7777.77.77", "reason": "r"}, "final_code"),
+    ({"reviewer": "王芳", "override_code": "abc", "reason": "r"}, "final_code"),
+    ({"reviewer": "王芳", "override_code": "9617.00", "reason": "same as suggested"}, "final_code"),
+    ({"reviewer": "王芳", "accept_code": "010121"}, "accept_code"),
+    ({"reviewer": "王芳", "override_code": "7323.93.00", "reason": "r", "context": "{not json"}, "context"),
+])
+def test_bad_feedback_writes_nothing_and_names_the_field(console, fields, field):
+    page = console.post("/classify", data={"text": "不锈钢真空保温杯 600ml"})
+    before = _stored(console)
+    data = {"context": _context(page.text), **fields}
+    response = console.post("/classify/feedback?lang=en", data=data, follow_redirects=False)
+    assert response.status_code == 422
+    assert f"<code>{field}</code>" in response.text
+    assert _stored(console) == before
+    if field != "context":  # the suggestion is shown again so the reviewer can fix the form and resend
+        assert 'data-testid="candidates"' in response.text
+
+
+def test_overlay_failure_keeps_the_ruling_and_says_so(console):
+    page = console.post("/classify", data={"text": "儿童塑料积木玩具 1000片"})
+    console.suggester.fail_next_add = True
+    before = _stored(console)
+    response = console.post("/classify/feedback?lang=en", data={
+        "context": _context(page.text), "reviewer": "王芳", "override_code": "9503.00.90", "reason": "toy"},
+        follow_redirects=False)
+    assert response.status_code == 303 and "indexed=0" in response.headers["location"]
+    assert _stored(console) == (before[0] + 1, before[1] + 1)
+    assert "after a restart" in console.get(response.headers["location"]).text
+
+
+# ------------------------------------------------------------------------------------------------------ review log
+def test_review_log_page_filters_and_exports_csv(console):
+    for reviewer, code in (("王芳", "7323.93.00"), ("Li Lei", "9503.00.90")):
+        page = console.post("/classify", data={"text": "不锈钢真空保温杯 600ml"})
+        console.post("/classify/feedback", data={"context": _context(page.text), "reviewer": reviewer,
+                                                 "override_code": code, "reason": "r"})
+    page = console.get("/reviews?lang=en")
+    assert page.status_code == 200 and page.text.count('data-testid="review-row"') == 2
+    assert "clearance-hs-suggester 3" in page.text
+    only = console.get("/reviews", params={"reviewer": "Li Lei"})
+    assert only.text.count('data-testid="review-row"') == 1
+    export = console.get("/reviews.csv")
+    assert export.status_code == 200 and "attachment" in export.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(export.text.lstrip("\ufeff"))))
+    assert [r["reviewer"] for r in rows] == ["Li Lei", "王芳"]  # newest first
+    assert rows[1]["final_code"] == "73239300" and rows[1]["model_version"] == "3" and rows[1]["ruling_id"]
+    assert console.get("/reviews", params={"action": "delete"}).status_code == 422
+    assert console.get("/reviews.csv", params={"action": "delete"}).status_code == 422
+
+
+def test_static_files_are_served_without_traversal(console):
+    assert console.get("/console-static/console.css").status_code == 200
+    assert console.get("/console-static/..%2Frouter.py").status_code == 404
+    assert console.get("/console-static/shipment-example.json").status_code == 404

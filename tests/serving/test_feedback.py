@@ -1,0 +1,205 @@
+"""Reviewer feedback: decisions become committed reviewer rulings, searchable at once, replayed after a restart."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from fastapi.testclient import TestClient
+
+from data.errors import InvalidInputError
+from data.nomenclature import Nomenclature
+from data.rulings.repository import RulingRepository
+from data.rulings.schema import Ruling, RulingSource
+from data.store.db import init_db, make_engine
+from data.store.keys import create_key
+from data.store.reviews import count_reviews, list_reviews
+from serving.feedback.service import Decision, record_decision, replay_reviewer_rulings
+from tests.serving.console_fakes import FixedScorer, OverlaySuggester, StaticHolder, console_app, seed_rulings
+
+
+@pytest.fixture(scope="module")
+def nomenclature() -> Nomenclature:
+    return Nomenclature.default()
+
+
+@pytest.fixture
+def engine(settings):
+    engine = make_engine(settings.database_url)
+    init_db(engine)
+    RulingRepository(engine).upsert_many(seed_rulings())
+    return engine
+
+
+def _decision(**kw) -> Decision:
+    base = dict(text="不锈钢真空保温杯 600ml", action="override", suggested_code="961700", final_code="7323.93.00",
+                reason="kitchenware", reviewer="王芳", model_name="clearance-hs-suggester", model_version="3",
+                index_fingerprint="idx-1", evidence_ids=["r1", "r2"])
+    base.update(kw)
+    return Decision(**base)
+
+
+def _top_evidence(answer: dict) -> dict:
+    return max((ev for c in answer["candidates"] for ev in c["evidence"]), key=lambda e: e["similarity"])
+
+
+# ------------------------------------------------------------------------------------------------- service
+def test_override_is_stored_with_provenance_then_searchable(engine, nomenclature):
+    suggester = OverlaySuggester(seed_rulings(), nomenclature)
+    receipt = record_decision(engine, suggester, _decision(), nomenclature=nomenclature)
+    stored = RulingRepository(engine).get(receipt.ruling.ruling_id)
+    assert stored.source == RulingSource.reviewer and stored.reviewer == "王芳"
+    assert stored.hs_code == "73239300" and stored.model_version == "clearance-hs-suggester@3"
+    assert '"index_fingerprint": "idx-1"' in stored.notes and '"r1"' in stored.notes
+    review = list_reviews(engine, limit=1)[0]
+    assert review.ruling_id == stored.ruling_id and review.evidence_ids == ["r1", "r2"]
+    assert receipt.searchable
+    top = _top_evidence(suggester.suggest("不锈钢真空保温杯 600ml"))
+    assert (top["ruling_id"], top["source"]) == (stored.ruling_id, "reviewer")
+
+
+def test_same_decision_twice_reuses_the_ruling_but_logs_both(engine, nomenclature):
+    a = record_decision(engine, None, _decision(), nomenclature=nomenclature)
+    b = record_decision(engine, None, _decision(reviewer="Li Lei"), nomenclature=nomenclature)
+    assert a.ruling.ruling_id == b.ruling.ruling_id
+    assert count_reviews(engine) == 2 and not a.searchable
+
+
+@pytest.mark.parametrize("kw,field", [
+    ({"text": "  "}, "text"),
+    ({"reviewer": ""}, "reviewer"),
+    ({"reason": ""}, "reason"),
+    ({"final_code": ""}, "final_code"),
+    ({"final_code": "8516.7"}, "final_code"),
+    ({"final_code": "0000000000"}, "final_code"),
+    ({"final_code": "961700"}, "final_code"),  # override to the suggested code
+    ({"action": "accept", "suggested_code": None, "final_code": None}, "suggested_code"),
+    ({"action": "accept", "final_code": "7323.93.00"}, "final_code"),  # accept must keep the suggestion
+    ({"declared_elements": {"": "x"}}, "declared_elements"),
+    ({"reason": "x" * 2001}, "reason"),
+])
+def test_invalid_decisions_write_nothing(engine, nomenclature, kw, field):
+    before = RulingRepository(engine).count(), count_reviews(engine)
+    with pytest.raises(InvalidInputError) as info:
+        record_decision(engine, None, _decision(**kw), nomenclature=nomenclature)
+    assert field in {d["field"] for d in info.value.details}
+    assert (RulingRepository(engine).count(), count_reviews(engine)) == before
+
+
+def test_all_problems_are_reported_at_once(engine, nomenclature):
+    with pytest.raises(InvalidInputError) as info:
+        record_decision(engine, None, _decision(reviewer="", reason="", final_code="12"), nomenclature=nomenclature)
+    assert {"reviewer", "reason", "final_code"} <= {d["field"] for d in info.value.details}
+
+
+def test_concurrent_searches_never_fail_while_rulings_are_added(engine, nomenclature):
+    suggester = OverlaySuggester(seed_rulings(), nomenclature)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def search():
+        while not stop.is_set():
+            try:
+                suggester.suggest("不锈钢真空保温杯")
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+
+    threads = [threading.Thread(target=search) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for i in range(15):
+        record_decision(engine, suggester, _decision(text=f"保温杯 型号 {i}"), nomenclature=nomenclature)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert errors == [] and suggester.n_rulings == len(seed_rulings()) + 15
+
+
+# --------------------------------------------------------------------------------------------- restart/replay
+def test_restart_replays_every_acknowledged_decision(settings, nomenclature):
+    engine = make_engine(settings.database_url)
+    init_db(engine)
+    RulingRepository(engine).upsert_many(seed_rulings())
+    before = OverlaySuggester(seed_rulings(), nomenclature)
+    receipts = [record_decision(engine, before, _decision(text=f"不锈钢真空保温杯 {n}ml"), nomenclature=nomenclature)
+                for n in (600, 700)]
+    engine.dispose()
+
+    # "Restart": a new engine on the same store and a suggester loaded from the bundle (seed rulings only).
+    engine = make_engine(settings.database_url)
+    after = OverlaySuggester(seed_rulings(), nomenclature)
+    assert replay_reviewer_rulings(engine, after) == 2
+    top = _top_evidence(after.suggest("不锈钢真空保温杯 700ml"))
+    assert top["ruling_id"] == receipts[1].ruling.ruling_id and top["source"] == "reviewer"
+
+
+def test_replay_skips_rulings_already_in_the_bundle_snapshot(engine, nomenclature):
+    old = Ruling(product_name="旧的审核", hs_code="9617009000", source="reviewer",
+                 created_at=datetime.now(timezone.utc) - timedelta(days=3))
+    RulingRepository(engine).add(old)
+    record_decision(engine, None, _decision(), nomenclature=nomenclature)
+    suggester = OverlaySuggester(seed_rulings(), nomenclature)
+    suggester.snapshot_at = datetime.now(timezone.utc) - timedelta(days=1)
+    assert replay_reviewer_rulings(engine, suggester) == 1  # the 3-day-old one is inside the bundle already
+    assert replay_reviewer_rulings(engine, OverlaySuggester(seed_rulings(), nomenclature)) == 2  # no snapshot time
+
+
+# ------------------------------------------------------------------------------------------------- API route
+@pytest.fixture
+def api(settings, nomenclature):
+    settings = settings.model_copy(update={"auth_disabled": False})
+    suggester = OverlaySuggester(seed_rulings(), nomenclature)
+    app = console_app(settings, StaticHolder(suggester, FixedScorer(nomenclature)))
+    RulingRepository(app.state.engine).upsert_many(seed_rulings())
+    _, suggest_key = create_key(app.state.engine, "erp-bot", ["suggest"])
+    _, score_key = create_key(app.state.engine, "router", ["score"])
+    with TestClient(app) as client:
+        client.keys = {"suggest": suggest_key, "score": score_key}
+        client.engine = app.state.engine
+        client.suggester = suggester
+        yield client
+
+
+BODY = {"text": "不锈钢真空保温杯 600ml", "action": "override", "suggested_code": "961700",
+        "final_code": "7323.93.00", "reason": "kitchenware", "reviewer": "ignored when a key is used"}
+
+
+def test_feedback_api_needs_the_suggest_scope(api):
+    assert api.post("/v1/hs/feedback", json=BODY).status_code == 401
+    wrong = api.post("/v1/hs/feedback", json=BODY, headers={"X-API-Key": api.keys["score"]})
+    assert wrong.status_code == 403 and wrong.json()["error"]["code"] == "forbidden"
+    assert count_reviews(api.engine) == 0
+
+
+def test_feedback_api_records_under_the_key_name(api):
+    response = api.post("/v1/hs/feedback", json=BODY, headers={"Authorization": f"Bearer {api.keys['suggest']}"})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["reviewer"] == "erp-bot" and body["hs_code"] == "73239300" and body["searchable"] is True
+    assert body["model_versions"] == {"clearance-hs-suggester": 3}
+    review = list_reviews(api.engine, limit=1)[0]
+    assert review.channel == "api" and review.model_version == "3" and review.index_fingerprint == "fake-index-0001"
+    top = _top_evidence(api.suggester.suggest("不锈钢真空保温杯 600ml"))
+    assert top["ruling_id"] == body["ruling_id"]
+
+
+@pytest.mark.parametrize("patch,field", [
+    ({"action": "maybe"}, "body.action"),
+    ({"final_code": "7323"}, "final_code"),
+    ({"reason": ""}, "reason"),
+    ({"colour": "red"}, "body.colour"),
+])
+def test_feedback_api_errors_name_the_field(api, patch, field):
+    response = api.post("/v1/hs/feedback", json={**BODY, **patch}, headers={"X-API-Key": api.keys["suggest"]})
+    assert response.status_code == 422
+    assert field in {d["field"] for d in response.json()["error"]["details"]}
+    assert count_reviews(api.engine) == 0
+
+
+def test_feedback_api_without_auth_needs_a_reviewer(api):
+    api.app.state.authenticator.disabled = True
+    no_name = api.post("/v1/hs/feedback", json={**BODY, "reviewer": None})
+    assert no_name.status_code == 422 and no_name.json()["error"]["details"][0]["field"] == "reviewer"
+    named = api.post("/v1/hs/feedback", json={**BODY, "reviewer": "Li Lei"})
+    assert named.status_code == 201 and named.json()["reviewer"] == "Li Lei"
