@@ -43,3 +43,55 @@ def registry_settings(fake_registry: Path, tmp_path: Path) -> Settings:
         if (fake_registry / db).exists():
             shutil.copy(fake_registry / db, data_dir / db)
     return Settings(data_dir=data_dir, reload_interval_s=3600)
+
+
+def wait_ready(client, timeout: float = 60.0) -> dict:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = client.get("/readyz")
+        if response.status_code == 200:
+            return response.json()
+        time.sleep(0.05)
+    raise AssertionError(f"service not ready after {timeout}s: {response.json()}")
+
+
+@pytest.fixture
+def make_app(registry_settings):
+    """Build the app over the fake champions; ``auth_disabled`` defaults to False as in production."""
+    from serving.app import create_app
+    from serving.holder import ModelHolder
+    from tests.serving.fakes import compose_fakes
+
+    def make(settings: Settings | None = None, **overrides):
+        settings = (settings or registry_settings).model_copy(update=overrides)
+        return create_app(settings, holder=ModelHolder(settings, compose=compose_fakes), poll=False)
+
+    return make
+
+
+@pytest.fixture
+def client(make_app):
+    from fastapi.testclient import TestClient
+
+    app = make_app()
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        wait_ready(test_client)
+        yield test_client
+
+
+def make_key(app, *scopes: str, name: str | None = None) -> str:
+    from data.store.keys import create_key
+
+    _, key = create_key(app.state.engine, name or f"test-{'-'.join(scopes)}-{id(scopes)}", list(scopes))
+    return key
+
+
+@pytest.fixture
+def keys(client) -> dict[str, dict[str, str]]:
+    """Headers for keys with each single scope and one with all scopes."""
+    app = client.app
+    out = {scope: {"Authorization": f"Bearer {make_key(app, scope)}"} for scope in ("suggest", "score", "admin")}
+    out["all"] = {"X-API-Key": make_key(app, "suggest", "score", "admin")}
+    return out

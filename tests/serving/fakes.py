@@ -63,7 +63,13 @@ class FakeSuggester:
     def validate(self, text, declared_code, declared_elements=None):
         from models.suggester.answer import ValidationAnswer
 
-        return ValidationAnswer.model_validate({"declared_code": declared_code, "agrees": declared_code == "961700"})
+        suggestion = self.suggest(text, declared_elements, 3)
+        agrees = declared_code.replace(".", "").startswith("961700")
+        return ValidationAnswer.model_validate({
+            "declared_code": declared_code, "agreement": {"hs6": agrees, "hs4": agrees},
+            "declared_confidence": 0.9 if agrees else 0.01, "declared_confidence_hs4": 0.9 if agrees else 0.02,
+            "suggested": suggestion.answer, "alternatives": suggestion.candidates, "needs_review": not agrees,
+            "reasons": [], "suggestion": suggestion})
 
 
 class FakeNative(mlflow.pyfunc.PythonModel):
@@ -74,7 +80,10 @@ class FakeNative(mlflow.pyfunc.PythonModel):
         self.tag = tag
 
     def load_context(self, context):
-        self.native = FakeSuggester(self.tag) if self.kind == HS else {"kind": self.kind, "tag": self.tag}
+        # A tag ending in "-slow" makes every answer take 0.3 s: in-flight requests during a swap.
+        delay = 0.3 if self.tag.endswith("-slow") else 0.0
+        self.native = (FakeSuggester(self.tag, delay) if self.kind == HS
+                       else {"kind": self.kind, "tag": self.tag, "delay_s": delay})
 
     def predict(self, context, model_input, params=None):
         return [self.tag] * len(model_input)
@@ -83,9 +92,11 @@ class FakeNative(mlflow.pyfunc.PythonModel):
 class FakeScorer:
     """Scores every shipment as 'low' and names the risk tag that answered."""
 
-    def __init__(self, delay: dict, risk: dict, delay_s: float = 0.0):
-        self.delay, self.risk, self.delay_s = delay, risk, delay_s
-        self.nomenclature = None
+    def __init__(self, delay: dict, risk: dict):
+        from data.nomenclature import Nomenclature
+
+        self.delay, self.risk, self.delay_s = delay, risk, risk.get("delay_s", 0.0)
+        self.nomenclature = Nomenclature.default()
 
     def score(self, shipment, *, explain=True, route_options=None):
         from models.scoring import ScoreResult

@@ -1,0 +1,86 @@
+"""Request and response bodies of the HS routes. Answers are the suggester's own shapes plus ``model_versions``."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from models.suggester.answer import SuggestionAnswer, ValidationAnswer
+from serving.common import MODEL_VERSIONS_EXAMPLE, BatchItemError
+
+_ELEMENTS_EXAMPLE = {"品名": "保温杯", "材质": "不锈钢", "容量": "500ml", "品牌": "无品牌"}
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must contain non-whitespace text")
+    return value
+
+
+class SuggestRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"text": "不锈钢真空保温杯 500ml", "declared_elements": _ELEMENTS_EXAMPLE, "top_k": 5},
+        {"text": "LED desk lamp with USB charging port, 5W", "top_k": 3},
+    ]})
+
+    text: str = Field(min_length=1, description="Product description, Chinese and/or English")
+    declared_elements: dict[str, str] | None = Field(None, description="Declaration elements (申报要素), key → value")
+    top_k: int = Field(5, ge=1, le=20, description="How many candidate codes to return")
+
+    _check_text = field_validator("text")(_not_blank)
+
+
+class SuggestBatchItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1)
+    declared_elements: dict[str, str] | None = None
+
+    _check_text = field_validator("text")(_not_blank)
+
+
+class SuggestBatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[SuggestBatchItem] = Field(min_length=1, description="At most settings.max_suggest_batch items")
+    top_k: int = Field(5, ge=1, le=20)
+
+
+class SuggestBatchOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    top_k: int = Field(5, ge=1, le=20)
+
+
+class ValidateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"text": "不锈钢真空保温杯 500ml", "declared_code": "9617.00", "declared_elements": _ELEMENTS_EXAMPLE},
+    ]})
+
+    text: str = Field(min_length=1, description="Product description")
+    declared_code: str = Field(min_length=2, max_length=20, description="The HS code the declarant intends to use")
+    declared_elements: dict[str, str] | None = None
+
+    _check_text = field_validator("text")(_not_blank)
+
+
+class SuggestResponse(SuggestionAnswer):
+    model_versions: dict[str, int] = Field(description="Registry versions of the models that answered")
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"model_versions": MODEL_VERSIONS_EXAMPLE}]})
+
+
+class SuggestBatchResponse(BaseModel):
+    results: list[SuggestionAnswer | None] = Field(description="One answer per item, null where the item was invalid")
+    errors: list[BatchItemError]
+    model_versions: dict[str, int]
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "results": [None], "errors": [{"index": 0, "field": "body.items.0.text", "reason": "String should have at "
+                                       "least 1 character", "type": "string_too_short"}],
+        "model_versions": MODEL_VERSIONS_EXAMPLE}]})
+
+
+class ValidateResponse(ValidationAnswer):
+    model_versions: dict[str, int]
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"model_versions": MODEL_VERSIONS_EXAMPLE}]})

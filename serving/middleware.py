@@ -1,0 +1,122 @@
+"""The outermost ASGI layer: request id, body-size limit, model-version headers, access log, metrics, last-resort 500.
+
+Written as plain ASGI rather than ``BaseHTTPMiddleware`` because that wrapper adds a task and a stream per request,
+which costs measurable throughput on the scoring route.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from starlette.datastructures import MutableHeaders
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from serving.errors import error_body, internal_error_response
+from serving.logging import new_request_id, request_id_var
+from serving.metrics import UNMATCHED_ROUTE, Metrics
+
+access_log = logging.getLogger("clearance.access")
+log = logging.getLogger("clearance.errors")
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int, served_header: Callable[[], str | None]):
+        self.app = app
+        self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
+        self.served_header = served_header
+
+    async def _read_body(self, receive: Receive) -> list[Message]:
+        """Buffer the body, refusing it as soon as the streamed size passes the limit (Content-Length can lie)."""
+        messages, size = [], 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                return messages
+            size += len(message.get("body", b""))
+            if size > self.max_body_bytes:
+                raise _TooLarge
+            if not message.get("more_body", False):
+                return messages
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k: v for k, v in scope["headers"] if k in (b"x-request-id", b"content-length")}
+        rid = new_request_id(headers.get(b"x-request-id", b"").decode("latin-1"))
+        token = request_id_var.set(rid)
+        state = scope.setdefault("state", {})
+        state["request_id"] = rid
+        started = time.perf_counter()
+        status = {"code": 500, "sent": False}
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"], status["sent"] = message["status"], True
+                out = MutableHeaders(scope=message)
+                out["X-Request-ID"] = rid
+                served = state.get("served")
+                value = served.header() if served is not None else self.served_header()
+                if value:
+                    out["X-Model-Versions"] = value
+            await send(message)
+
+        try:
+            length = headers.get(b"content-length")
+            try:
+                declared = int(length) if length is not None else 0
+            except ValueError:
+                await JSONResponse(error_body("bad_request", "Content-Length is not a number"), 400)(
+                    scope, receive, send_with_headers)
+                return
+            if declared > self.max_body_bytes:
+                await self._too_large(scope, receive, send_with_headers)
+                return
+            if scope["method"] in ("POST", "PUT", "PATCH"):
+                try:
+                    buffered = await self._read_body(receive)
+                except _TooLarge:
+                    await self._too_large(scope, receive, send_with_headers)
+                    return
+                receive = _replay(buffered, receive)
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            log.exception("unhandled error")
+            if status["sent"]:
+                raise
+            await internal_error_response()(scope, receive, send_with_headers)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            template = getattr(route, "path", None) or UNMATCHED_ROUTE
+            self.metrics.observe_request(scope["method"], template, status["code"], elapsed)
+            access_log.info("request", extra={
+                "request_id": rid, "method": scope["method"], "path": scope["path"], "route": template, "status": status["code"],
+                "duration_ms": round(elapsed * 1000, 3), "api_key": state.get("api_key_name"),
+                "model_versions": (state["served"].header() if state.get("served") is not None else None)})
+            request_id_var.reset(token)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = error_body("payload_too_large", f"request body exceeds {self.max_body_bytes} bytes",
+                          {"limit_bytes": self.max_body_bytes})
+        await JSONResponse(body, 413, headers={"Connection": "close"})(scope, receive, send)
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    pending = list(messages)
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replay

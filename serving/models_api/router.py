@@ -1,0 +1,34 @@
+"""``GET /v1/models`` and ``POST /v1/admin/reload``."""
+
+from __future__ import annotations
+
+import anyio.to_thread
+from fastapi import APIRouter, Depends, Request
+
+from serving.auth import require_scope
+from serving.deps import served_models
+from serving.holder import ServedModels
+from serving.models_api.schemas import ModelsResponse, ReloadResponse
+
+router = APIRouter(prefix="/v1", tags=["models"])
+
+
+@router.get("/models", response_model=ModelsResponse, dependencies=[Depends(require_scope(None))],
+            summary="Served model versions, run ids, metrics and since when each is served")
+async def list_models(request: Request, served: ServedModels = Depends(served_models)) -> ModelsResponse:
+    status = request.app.state.holder.status()
+    return ModelsResponse(status=status["status"], stale=served.stale, source=status["source"],
+                          error=status["error"], last_check=status["last_check"],
+                          models=[v.to_json() for _, v in sorted(served.versions.items())],
+                          model_versions=served.version_map())
+
+
+@router.post("/admin/reload", response_model=ReloadResponse, dependencies=[Depends(require_scope("admin"))],
+             summary="Load the registry's current champions now and swap them in atomically")
+async def reload_models(request: Request) -> ReloadResponse:
+    holder = request.app.state.holder
+    # Loading a new version takes seconds of CPU: a worker thread, not the event loop (and not the model limiter,
+    # so scoring keeps its threads while the new version loads).
+    result = await anyio.to_thread.run_sync(holder.reload)
+    request.state.served = holder.current()
+    return ReloadResponse(changed=result.changed, previous=result.previous, model_versions=result.current)

@@ -1,0 +1,95 @@
+"""Request and response bodies of the shipment routes: check, score, batch score."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from data.shipments.schema import Shipment
+from models.scoring import ScoreResult
+from serving.common import MODEL_VERSIONS_EXAMPLE, BatchItemError
+from serving.shipments.examples import SHIPMENT_EXAMPLE
+
+
+
+class RouteOption(BaseModel):
+    """One alternative for routing systems: any of channel, carrier and ports replaced in the shipment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Literal["express", "air", "sea_fcl", "sea_lcl", "rail"] | None = None
+    carrier: str | None = Field(None, min_length=1, max_length=100)
+    export_port: str | None = Field(None, pattern=r"^[A-Za-z]{2}[A-Za-z2-9]{3}$")
+    destination_port: str | None = Field(None, pattern=r"^[A-Za-z]{2}[A-Za-z2-9]{3}$")
+
+    @model_validator(mode="after")
+    def _something(self) -> "RouteOption":
+        if not self.model_dump(exclude_none=True):
+            raise ValueError("a route option changes at least one of channel, carrier, export_port, destination_port")
+        return self
+
+
+class ScoreRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"shipment": SHIPMENT_EXAMPLE, "explain": True,
+         "route_options": [{"channel": "air"}, {"destination_port": "USSEA", "carrier": "COSCO"}]}]})
+
+    shipment: Shipment
+    explain: bool = Field(True, description="Include the reasons behind delay and risk")
+    route_options: list[RouteOption] | None = Field(None, max_length=20,
+                                                    description="Alternatives to score and rank for routing")
+
+
+class ScoreBatchOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    explain: bool = Field(False, description="Reasons per shipment (slower)")
+
+
+class ScoreBatchRequest(ScoreBatchOptions):
+    shipments: list[Shipment] = Field(min_length=1, description="At most settings.max_score_batch shipments")
+
+
+class FindingOut(BaseModel):
+    code: str
+    fields: list[str]
+    severity: Literal["info", "warning", "error"]
+    message_en: str
+    message_zh: str
+    category: str = Field(description="mandatory, format, hs_code, value, three_document, dangerous_goods, "
+                                      "declaration_mode, or schema (the document does not parse)")
+
+
+class CheckResponse(BaseModel):
+    shipment_id: str | None
+    schema_valid: bool = Field(description="False when the document does not parse as a shipment; the findings say "
+                                           "which fields and why")
+    findings: list[FindingOut]
+    counts: dict[str, int] = Field(description="Findings per severity")
+    model_versions: dict[str, int]
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "shipment_id": "SHP-2026-000123", "schema_valid": True,
+        "findings": [{"code": "consignee_mismatch", "fields": ["order.consignee.name", "waybill.consignee_name"],
+                      "severity": "warning", "message_en": "Consignee differs between order and waybill",
+                      "message_zh": "订单与运单收货人不一致", "category": "three_document"}],
+        "counts": {"error": 0, "warning": 1, "info": 0}, "model_versions": MODEL_VERSIONS_EXAMPLE}]})
+
+
+class ScoreResponse(ScoreResult):
+    model_versions: dict[str, int]
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"model_versions": MODEL_VERSIONS_EXAMPLE}]})
+
+
+class ScoreBatchResponse(BaseModel):
+    results: list[ScoreResult | None] = Field(description="One result per shipment, null where it was invalid")
+    errors: list[BatchItemError]
+    model_versions: dict[str, int]
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "results": [None], "errors": [{"index": 0, "field": "body.shipments.0.declaration.currency",
+                                       "reason": "Value error, 'ZZZ' is not an ISO 4217 currency code",
+                                       "type": "value_error"}],
+        "model_versions": MODEL_VERSIONS_EXAMPLE}]})

@@ -1,0 +1,129 @@
+"""``/v1/hs/*``: happy paths, field-path errors, limits, batches that keep their valid items."""
+
+from __future__ import annotations
+
+import json
+
+from tests.serving.fakes import DELAY, HS, RISK
+
+VERSIONS = {DELAY: 1, HS: 1, RISK: 1}
+HEADER = f"{DELAY}=1,{HS}=1,{RISK}=1"
+
+
+def test_suggest_answers_with_candidates_and_model_versions(client, keys):
+    r = client.post("/v1/hs/suggest", json={"text": "不锈钢真空保温杯 500ml", "declared_elements": {"材质": "不锈钢"},
+                                            "top_k": 3}, headers=keys["suggest"])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["candidates"][0]["code"] == "961700" and body["answer"]["code"] == "961700"
+    assert body["query"]["declared_elements"] == {"材质": "不锈钢"}
+    assert body["model_versions"] == VERSIONS
+    assert r.headers["X-Model-Versions"] == HEADER
+    assert r.headers["X-Request-ID"]
+
+
+def test_suggest_errors_name_the_field(client, keys):
+    cases = [({"text": ""}, "body.text"), ({"text": "   "}, "body.text"), ({"text": "cup", "top_k": 0}, "body.top_k"),
+             ({"txt": "cup"}, "body.text"), ({"text": "cup", "declared_elements": {"a": 1}}, "body.declared_elements.a"),
+             ({"text": "cup", "colour": "red"}, "body.colour")]
+    for payload, field in cases:
+        r = client.post("/v1/hs/suggest", json=payload, headers=keys["suggest"])
+        assert r.status_code == 422, (payload, r.text)
+        error = r.json()["error"]
+        assert error["code"] == "invalid_input"
+        assert field in [d["field"] for d in error["details"]], (payload, error)
+
+
+def test_suggest_rejects_malformed_json(client, keys):
+    r = client.post("/v1/hs/suggest", content=b'{"text": "cup"', headers={**keys["suggest"],
+                                                                         "Content-Type": "application/json"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_input"
+
+
+def test_text_length_limit(make_app):
+    from fastapi.testclient import TestClient
+
+    from tests.serving.conftest import wait_ready
+
+    with TestClient(make_app(auth_disabled=True, max_text_chars=20)) as c:
+        wait_ready(c)
+        r = c.post("/v1/hs/suggest", json={"text": "x" * 21})
+        assert r.status_code == 422
+        detail = r.json()["error"]["details"][0]
+        assert detail["field"] == "body.text" and "21" in detail["reason"] and "20" in detail["reason"]
+        r = c.post("/v1/hs/suggest", json={"text": "cup", "declared_elements": {"材质": "y" * 30}})
+        assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "body.declared_elements.材质"
+        assert c.post("/v1/hs/suggest", json={"text": "x" * 20}).status_code == 200
+
+
+def test_batch_keeps_valid_items_and_reports_bad_ones_by_index(client, keys):
+    r = client.post("/v1/hs/suggest/batch", json={"items": [{"text": "vacuum flask"}, {"text": ""},
+                                                            {"text": "cup", "extra": 1}, {"text": "mug"}],
+                                                  "top_k": 2}, headers=keys["suggest"])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [res is None for res in body["results"]] == [False, True, True, False]
+    assert body["results"][0]["query"]["text"] == "vacuum flask" and body["results"][3]["query"]["text"] == "mug"
+    assert {(e["index"], e["field"]) for e in body["errors"]} == {(1, "body.items.1.text"),
+                                                                  (2, "body.items.2.extra")}
+    assert body["model_versions"] == VERSIONS
+
+
+def test_batch_limits_and_envelope_errors(make_app):
+    from fastapi.testclient import TestClient
+
+    from tests.serving.conftest import wait_ready
+
+    with TestClient(make_app(auth_disabled=True, max_suggest_batch=3)) as c:
+        wait_ready(c)
+        r = c.post("/v1/hs/suggest/batch", json={"items": [{"text": "a"}] * 4})
+        assert r.status_code == 422
+        assert r.json()["error"]["details"] == [{"field": "body.items", "reason": "at most 3 items per request"}]
+        r = c.post("/v1/hs/suggest/batch", json={"items": []})
+        assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "body.items"
+        r = c.post("/v1/hs/suggest/batch", json={"items": [{"text": "a"}], "top_k": 99})
+        assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "body.top_k"
+        r = c.post("/v1/hs/suggest/batch", content=b"[1, 2]", headers={"Content-Type": "application/json"})
+        assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "body"
+        assert c.post("/v1/hs/suggest/batch", json={"items": [{"text": "a"}] * 3}).status_code == 200
+
+
+def test_validate_returns_agreement_confidence_and_alternatives(client, keys):
+    r = client.post("/v1/hs/validate", json={"text": "vacuum flask", "declared_code": "9617.00"},
+                    headers=keys["suggest"])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["agreement"] == {"hs6": True, "hs4": True} and body["declared_code"] == "9617.00"
+    assert body["alternatives"] and body["model_versions"] == VERSIONS
+    r = client.post("/v1/hs/validate", json={"text": "vacuum flask"}, headers=keys["suggest"])
+    assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "body.declared_code"
+
+
+OWN_ROUTES = {"/v1/hs/suggest", "/v1/hs/suggest/batch", "/v1/hs/validate", "/v1/shipments/check", "/v1/risk/score",
+              "/v1/risk/score/batch", "/v1/models", "/v1/admin/reload"}
+
+
+def test_openapi_has_examples_for_every_route(client):
+    spec = client.get("/openapi.json").json()
+    missing = []
+    for path, methods in spec["paths"].items():
+        if path not in OWN_ROUTES:
+            continue
+        for method, op in methods.items():
+            if method == "post" and "requestBody" in op:
+                content = op["requestBody"]["content"].get("application/json", {})
+                schema = content.get("schema", {})
+                ref = schema.get("$ref", "").rsplit("/", 1)[-1]
+                has = bool(content.get("examples") or content.get("example")
+                           or spec["components"]["schemas"].get(ref, {}).get("examples"))
+                if not has:
+                    missing.append(f"{method} {path} request")
+            response = op["responses"]["200"]["content"]["application/json"]
+            ref = response.get("schema", {}).get("$ref", "").rsplit("/", 1)[-1]
+            if not (response.get("example") or response.get("examples")
+                    or spec["components"]["schemas"].get(ref, {}).get("examples")):
+                missing.append(f"{method} {path} response")
+    assert not missing, missing
+    assert OWN_ROUTES <= set(spec["paths"])
+    assert "SuggestBatchRequest" in spec["components"]["schemas"]
+    json.dumps(spec)

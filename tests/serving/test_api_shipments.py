@@ -1,0 +1,102 @@
+"""``/v1/shipments/check`` and ``/v1/risk/score[/batch]``: findings, scores, field paths, per-item batch errors."""
+
+from __future__ import annotations
+
+import copy
+
+from serving.shipments.examples import SHIPMENT_EXAMPLE
+from tests.serving.fakes import DELAY, HS, RISK
+
+VERSIONS = {DELAY: 1, HS: 1, RISK: 1}
+
+
+def _shipment(**changes):
+    doc = copy.deepcopy(SHIPMENT_EXAMPLE)
+    doc.update(changes)
+    return doc
+
+
+def test_check_clean_shipment_has_no_findings(client, keys):
+    r = client.post("/v1/shipments/check", json=SHIPMENT_EXAMPLE, headers=keys["score"])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body == {"shipment_id": "SHP-2026-000123", "schema_valid": True, "findings": [],
+                    "counts": {"error": 0, "warning": 0, "info": 0}, "model_versions": VERSIONS}
+
+
+def test_check_reports_data_quality_and_three_document_findings(client, keys):
+    doc = _shipment()
+    doc["waybill"]["consignee_name"] = "Somebody Else Trading Co"
+    doc["declaration"]["lines"][0]["quantity"] = 1000
+    r = client.post("/v1/shipments/check", json=doc, headers=keys["score"])
+    assert r.status_code == 200, r.text
+    findings = r.json()["findings"]
+    fields = {f for finding in findings for f in finding["fields"]}
+    assert "waybill.consignee_name" in fields and any("quantity" in f for f in fields)
+    assert all(f["message_en"] and f["message_zh"] for f in findings)
+
+
+def test_check_turns_schema_errors_into_findings_with_paths(client, keys):
+    doc = _shipment()
+    doc["waybill"]["channel"] = "teleport"
+    del doc["order"]["consignee"]["country"]
+    r = client.post("/v1/shipments/check", json=doc, headers=keys["score"])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["schema_valid"] is False and body["counts"]["error"] == 2
+    assert {f["fields"][0] for f in body["findings"]} == {"waybill.channel", "order.consignee.country"}
+    assert all(f["category"] == "schema" and f["severity"] == "error" for f in body["findings"])
+    r = client.post("/v1/shipments/check", json=[1, 2], headers=keys["score"])
+    assert r.status_code == 422
+
+
+def test_score_returns_delay_risk_and_versions(client, keys):
+    r = client.post("/v1/risk/score", json={"shipment": SHIPMENT_EXAMPLE, "route_options": [{"channel": "air"}]},
+                    headers=keys["score"])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["shipment_id"] == "SHP-2026-000123"
+    assert body["risk"]["level"] in {"low", "medium", "high"} and body["delay"]["p90_hours"] >= 0
+    assert body["model_versions"] == VERSIONS
+    assert r.headers["X-Model-Versions"] == f"{DELAY}=1,{HS}=1,{RISK}=1"
+
+
+def test_score_errors_name_nested_fields(client, keys):
+    doc = _shipment()
+    doc["waybill"]["channel"] = "teleport"
+    doc["order"]["lines"][0]["quantity"] = -5
+    r = client.post("/v1/risk/score", json={"shipment": doc}, headers=keys["score"])
+    assert r.status_code == 422
+    fields = {d["field"] for d in r.json()["error"]["details"]}
+    assert {"body.shipment.waybill.channel", "body.shipment.order.lines.0.quantity"} <= fields
+    r = client.post("/v1/risk/score", json={"shipment": SHIPMENT_EXAMPLE, "route_options": [{}]},
+                    headers=keys["score"])
+    assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "body.route_options.0"
+
+
+def test_score_batch_scores_the_valid_and_reports_the_invalid(client, keys):
+    bad = _shipment(shipment_id="BAD-1")
+    bad["declaration"]["currency"] = "ZZZ"
+    good2 = _shipment(shipment_id="SHP-2")
+    r = client.post("/v1/risk/score/batch", json={"shipments": [SHIPMENT_EXAMPLE, bad, good2]},
+                    headers=keys["score"])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [x and x["shipment_id"] for x in body["results"]] == ["SHP-2026-000123", None, "SHP-2"]
+    assert body["errors"] == [{"index": 1, "field": "body.shipments.1.declaration.currency",
+                               "reason": body["errors"][0]["reason"], "type": body["errors"][0]["type"]}]
+    assert "ZZZ" in body["errors"][0]["reason"]
+    assert body["model_versions"] == VERSIONS
+
+
+def test_score_batch_limit(make_app):
+    from fastapi.testclient import TestClient
+
+    from tests.serving.conftest import wait_ready
+
+    with TestClient(make_app(auth_disabled=True, max_score_batch=2)) as c:
+        wait_ready(c)
+        r = c.post("/v1/risk/score/batch", json={"shipments": [SHIPMENT_EXAMPLE] * 3})
+        assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "body.shipments"
+        r = c.post("/v1/risk/score/batch", json={"shipments": [SHIPMENT_EXAMPLE], "explain": "maybe"})
+        assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "body.explain"
