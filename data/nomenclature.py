@@ -132,6 +132,8 @@ class Nomenclature:
                 zh_by_parent[code[:6]].append(zh)
         # Chinese names upwards from the official 8-digit names only (never from names derived here), and only where
         # those names support one (see the module docstring).
+        uncovered = [c for c, e in base.items() if e.level == 6 and c not in zh_by_parent]
+        incomplete = {c[:4] for c in uncovered} | {c[:2] for c in uncovered}
         for level in (6, 4, 2):
             names_below: dict[str, list[str]] = defaultdict(list)
             for code8, names in zh_by_parent.items():
@@ -140,6 +142,8 @@ class Nomenclature:
                 entry = entries.get(code)
                 if entry is None or entry.zh:
                     continue
+                if level < 6 and code in incomplete:
+                    continue  # a partial table: the shared ending of a few lines does not name the whole heading
                 zh = names[0] if level == 6 and len(names) == 1 else _shared_ending(names)
                 if zh:
                     entries[code] = NomenclatureEntry(entry.code, entry.level, entry.en, zh, entry.parent)
