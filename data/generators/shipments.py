@@ -38,7 +38,7 @@ Delay (hours from declaration to release; for returned shipments, to the return 
     base = channel base (express 6, air 14, sea_fcl 30, sea_lcl 44, rail 26) x carrier factor x lognormal(0, 0.35),
     x 0.8 when pre-declared (提前申报), x 1.1 for discredited exporters;
     + carrier late event (probability per carrier, 3%–14%): gamma(2, 18) (mean 36 h);
-    + Los Angeles / Long Beach in November–December: sea gamma(3, 16) (mean 48 h), air/express gamma(2, 8) (16 h);
+    + Los Angeles / Long Beach (USLAX/USLGB) in November–December: sea gamma(3, 16) (mean 48 h), air/express gamma(2, 8) (16 h);
     + inspected: gamma(2, 12) (mean 24 h; x1.5 for sea);  + held: 72 + gamma(2, 36) (mean 144 h);
     returned: 48 + gamma(2, 24) (mean 96 h).
     Carriers (factor, late probability): express SF Express 0.85/3%, DHL Express 0.9/4%, FedEx 1.0/6%, UPS 1.0/6%,
