@@ -97,7 +97,7 @@ class Family:
 
 FAMILIES: dict[str, Family] = {
     "furniture": Family(
-        brands=("森居", "木之语", "Homelux", "Nordwood", "栖家", "Oakline", "宜美家"),
+        brands=("森居", "木之语", "Homelux", "Nordwood", "栖家", "Casaline", "宜美家"),
         uses=(("家用", "home"), ("卧室", "bedroom"), ("客厅", "living room"), ("办公", "office"), ("酒店", "hotel"),
               ("户外", "outdoor"), ("儿童房", "kids room")),
         attrs=(("可折叠", "foldable"), ("北欧风", "Nordic style"), ("简约", "minimalist"), ("免安装", "no assembly"),
