@@ -15,10 +15,10 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from data.errors import ConflictError, InvalidInputError, field_error
-from data.rulings.repository import RulingRepository
+from data.rulings.repository import RulingRepository, row_to_ruling
 from data.rulings.schema import (
     MAX_ELEMENT_KEY_CHARS,
     MAX_ELEMENT_VALUE_CHARS,
@@ -30,6 +30,7 @@ from data.rulings.schema import (
     normalise_hs_code,
 )
 from data.store.reviews import ReviewAction, ReviewEntry, add_review
+from data.store.rulings import RulingRow
 
 log = logging.getLogger(__name__)
 
@@ -209,12 +210,22 @@ def record_decision(engine: Engine, suggester: Any | None, decision: Decision, *
     searchable, index_error = False, None
     if suggester is not None:
         try:
-            suggester.add_rulings([stored])
+            # A repeated decision (same text and code) is already searchable: adding it again would double evidence.
+            if not _holds(suggester, stored.ruling_id):
+                suggester.add_rulings([stored])
             searchable = True
         except Exception as exc:  # noqa: BLE001 - the decision is stored; the overlay catches up on the next load
             index_error = str(exc) or type(exc).__name__
             log.exception("reviewer ruling %s stored but not added to the served index", stored.ruling_id)
     return FeedbackReceipt(ruling=stored, review=review, searchable=searchable, index_error=index_error)
+
+
+def _holds(suggester: Any, ruling_id: str) -> bool:
+    overlay = getattr(suggester, "overlay_rulings", None)
+    if callable(overlay) and any(r.ruling_id == ruling_id for r in overlay()):
+        return True
+    ids = getattr(suggester, "ruling_ids", None)
+    return ids is not None and ruling_id in set(ids)
 
 
 def _snapshot_time(suggester: Any) -> datetime | None:
@@ -225,24 +236,37 @@ def _snapshot_time(suggester: Any) -> datetime | None:
     return None
 
 
+def _known_ids(suggester: Any) -> set[str]:
+    """Ruling ids the suggester already searches: its library plus its overlay (both are saved in the bundle)."""
+    known = {str(i) for i in getattr(suggester, "ruling_ids", ()) or ()}
+    overlay = getattr(suggester, "overlay_rulings", None)
+    if callable(overlay):
+        known.update(r.ruling_id for r in overlay())
+    return known
+
+
+def reviewer_rulings(engine: Engine, since: datetime | None = None) -> list[Ruling]:
+    """Every ruling with ``source=reviewer`` (created after ``since`` when given), oldest first."""
+    table = RulingRow.__table__
+    query = select(table).where(table.c.source == RulingSource.reviewer.value)
+    if since is not None:
+        query = query.where(table.c.created_at > (since if since.tzinfo else since.replace(tzinfo=timezone.utc)))
+    query = query.order_by(table.c.created_at, table.c.ruling_id)
+    with engine.connect() as conn:
+        return [row_to_ruling(row) for row in conn.execute(query)]
+
+
 def replay_reviewer_rulings(engine: Engine, suggester: Any, since: datetime | None = None) -> int:
-    """Add to ``suggester`` every reviewer ruling stored after its library snapshot; returns how many.
+    """Add to ``suggester`` every stored reviewer ruling it does not search yet; returns how many were added.
 
     The service calls this each time it loads a suggester (start-up and hot swap), so a restart keeps every
-    acknowledged decision searchable even before the next rebuild folds them into the bundle. ``since`` defaults to
-    the suggester's own snapshot time; without one every reviewer ruling is replayed, minus those the suggester
-    already holds when it can tell.
+    acknowledged decision searchable before the next rebuild folds them into the library. Rulings already in the
+    bundle (its library or its saved overlay) are skipped by id, so nothing is doubled; ``since`` (default: the
+    suggester's snapshot time, when it has one) narrows the store query further.
     """
     since = since or _snapshot_time(suggester)
-    repo = RulingRepository(engine)
-    if since is not None:
-        candidates = repo.created_since(since)
-    else:
-        candidates = list(repo.iter_all())
-    rulings = [r for r in candidates if r.source == RulingSource.reviewer]
-    contains = getattr(suggester, "has_ruling", None)
-    if callable(contains):
-        rulings = [r for r in rulings if not contains(r.ruling_id)]
+    known = _known_ids(suggester)
+    rulings = [r for r in reviewer_rulings(engine, since) if r.ruling_id not in known]
     if rulings:
         suggester.add_rulings(rulings)
     log.info("replayed %d reviewer rulings into the served suggester", len(rulings))

@@ -203,3 +203,21 @@ def test_feedback_api_without_auth_needs_a_reviewer(api):
     assert no_name.status_code == 422 and no_name.json()["error"]["details"][0]["field"] == "reviewer"
     named = api.post("/v1/hs/feedback", json={**BODY, "reviewer": "Li Lei"})
     assert named.status_code == 201 and named.json()["reviewer"] == "Li Lei"
+
+
+def test_replay_skips_rulings_the_suggester_already_holds(engine, nomenclature):
+    a = record_decision(engine, None, _decision(text="保温杯 A"), nomenclature=nomenclature)
+    record_decision(engine, None, _decision(text="保温杯 B"), nomenclature=nomenclature)
+    suggester = OverlaySuggester(seed_rulings(), nomenclature)
+    suggester.ruling_ids = [a.ruling.ruling_id]  # folded into the bundle's library by a rebuild
+    assert replay_reviewer_rulings(engine, suggester) == 1
+    suggester.overlay_rulings = lambda: list(suggester._rulings)
+    assert replay_reviewer_rulings(engine, suggester) == 0  # a second load of the same bundle doubles nothing
+
+
+def test_repeated_decision_does_not_double_the_evidence(engine, nomenclature):
+    suggester = OverlaySuggester(seed_rulings(), nomenclature)
+    suggester.overlay_rulings = lambda: list(suggester._rulings[len(seed_rulings()):])
+    record_decision(engine, suggester, _decision(), nomenclature=nomenclature)
+    again = record_decision(engine, suggester, _decision(reviewer="Li Lei"), nomenclature=nomenclature)
+    assert again.searchable and suggester.n_rulings == len(seed_rulings()) + 1
