@@ -1,0 +1,141 @@
+"""Feature rows: declared list, effects expressed from documents only, and training/serving parity."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from data.generators.shipments import generate_shipments
+from data.nomenclature import Nomenclature
+from data.shipments.examples import example_shipment
+from data.shipments.schema import Shipment
+from features.checks import run_checks
+from features.shipment_features import (
+    CATEGORICAL, CATEGORY_LEVELS, FEATURE_NAMES, FEATURES, FEATURES_VERSION, GROUPS, LABEL_COLUMNS, NUMERIC,
+    feature_frame, feature_row, history_frame,
+)
+
+
+@pytest.fixture(scope="module")
+def nom() -> Nomenclature:
+    return Nomenclature.default()
+
+
+@pytest.fixture(scope="module")
+def small_frame(tmp_path_factory, nom) -> tuple[pd.DataFrame, object]:
+    cache = tmp_path_factory.mktemp("cache")
+    return history_frame(600, seed=9, nomenclature=nom, cache_dir=cache), cache
+
+
+def _row(doc: dict, nom) -> dict:
+    s = Shipment.model_validate(doc)
+    return feature_row(s, run_checks(s, nom))
+
+
+def test_feature_definitions():
+    assert len(FEATURES) == len(FEATURE_NAMES) == len(set(FEATURE_NAMES))
+    for f in FEATURES:
+        assert f.kind in ("categorical", "numeric")
+        assert f.group in GROUPS and f.en and f.zh
+    for g, (en, zh) in GROUPS.items():
+        assert en and zh
+    assert set(CATEGORICAL) | set(NUMERIC) == set(FEATURE_NAMES)
+    required_groups = {"channel", "carrier", "destination", "port_congestion_season",
+                       "lithium_battery_without_certified_channel", "declared_value", "three_document_match",
+                       "data_quality", "credit_grade", "hs_chapter", "policy_period"}
+    assert required_groups <= {f.group for f in FEATURES}
+
+
+def test_row_has_every_feature_in_order(nom):
+    row = _row(example_shipment(), nom)
+    assert list(row) == FEATURE_NAMES
+    assert all(isinstance(v, (int, float, str)) or v is None for v in row.values())
+
+
+def test_row_expresses_the_effects_from_the_documents(nom):
+    doc = example_shipment()
+    doc["waybill"].update(destination_port="USLAX", dangerous_goods={"lithium_battery": True})
+    doc["declaration"]["declared_at"] = doc["timestamps"]["declared"] = "2025-11-20T10:00:00+08:00"
+    doc["declaration"]["credit_grade"] = "advanced_certified"
+    row = _row(doc, nom)
+    assert row["declared_month"] == 11 and row["is_nov_dec"] == 1 and row["us_west_coast_peak"] == 1
+    assert row["lithium_battery"] == 1 and row["lithium_us_uncertified"] == 1
+    assert row["credit_grade"] == 2 and row["hs_chapter"] == "61" and row["n_hs_chapters"] == 2
+    assert row["after_policy_change"] == 1 and row["days_since_policy_change"] > 250
+    assert row["n_findings_warning"] == 1  # LITHIUM_US_UNCERTIFIED_CHANNEL
+    doc["waybill"]["battery_certified_channel"] = True
+    assert _row(doc, nom)["lithium_us_uncertified"] == 0
+
+
+def test_month_is_taken_in_china_time(nom):
+    doc = example_shipment()
+    # 2025-10-31 17:00 UTC is already November 1st in China
+    doc["declaration"]["declared_at"] = doc["timestamps"]["declared"] = "2025-10-31T17:00:00+00:00"
+    assert _row(doc, nom)["declared_month"] == 11
+
+
+def test_value_features_and_findings(nom):
+    doc = example_shipment()
+    doc["order"]["lines"][0].update(quantity=20000)
+    doc["declaration"]["lines"][0].update(quantity=20000, value=52000.0)
+    doc["declaration"]["declared_value"] = 52660.0
+    doc["order"]["consignee"]["phone"] = None
+    doc["waybill"]["consignee_name"] = "Someone Else Ltd"
+    row = _row(doc, nom)
+    assert row["over_50k_usd"] == 1 and row["declared_value_usd"] == pytest.approx(52660.0)
+    assert row["log_declared_value_usd"] == pytest.approx(math.log1p(52660.0))
+    assert row["f_phone_missing"] == 1 and row["f_consignee_mismatch"] == 1 and row["f_value_mismatch"] == 0
+    assert row["n_findings_error"] == 2 and row["n_findings_info"] == 1 and row["n_three_document_findings"] == 1
+
+
+def test_unknown_fx_currency_gives_missing_value_not_zero(nom):
+    doc = example_shipment()
+    for ln in doc["order"]["lines"]:
+        ln["currency"] = "CHF"
+    doc["declaration"]["currency"] = "CHF"
+    row = _row(doc, nom)
+    assert row["declared_value_usd"] is None and row["over_50k_usd"] is None
+    frame = feature_frame([Shipment.model_validate(doc)], [[]])
+    assert math.isnan(frame.loc[0, "declared_value_usd"])
+
+
+def test_frame_dtypes_and_unknown_category(nom):
+    doc = example_shipment()
+    doc["waybill"]["carrier"] = "Brand New Carrier"
+    s = Shipment.model_validate(doc)
+    frame = feature_frame([s], [run_checks(s, nom)])
+    assert list(frame.columns) == FEATURE_NAMES
+    for name in CATEGORICAL:
+        assert list(frame[name].cat.categories) == CATEGORY_LEVELS[name]
+    assert pd.isna(frame.loc[0, "carrier"])  # never silently renumbered into another carrier's code
+    assert all(frame[name].dtype == "float64" for name in NUMERIC)
+
+
+def test_history_frame_columns_and_labels(small_frame):
+    frame, _ = small_frame
+    assert list(frame.columns) == ["shipment_id", "declared_at", *FEATURE_NAMES, *LABEL_COLUMNS]
+    assert len(frame) == 600 and frame.shipment_id.is_unique
+    assert set(frame.risk_level) <= {"low", "medium", "high"}
+
+
+def test_history_frame_is_cached_by_version(small_frame, nom):
+    frame, cache = small_frame
+    files = list(cache.glob("*.parquet"))
+    assert len(files) == 1 and FEATURES_VERSION in files[0].name
+    again = history_frame(600, seed=9, nomenclature=nom, cache_dir=cache)
+    pd.testing.assert_frame_equal(frame, again)
+
+
+def test_training_serving_parity(small_frame, nom):
+    """A generated document served as JSON yields exactly its training row."""
+    frame, _ = small_frame
+    docs = generate_shipments(600, seed=9).shipments
+    for i in range(0, 600, 7):
+        s = Shipment.model_validate_json(json.dumps(docs[i]))
+        served = feature_frame([s], [run_checks(s, nom)])
+        trained = frame.iloc[[i]][FEATURE_NAMES].reset_index(drop=True)
+        pd.testing.assert_frame_equal(served, trained)
+        assert frame.shipment_id.iloc[i] == s.shipment_id
