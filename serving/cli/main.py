@@ -28,6 +28,7 @@ GROUPS: list[tuple[str, str]] = [
     ("keys", "keys"),
     ("serve", "serve"),
     ("rulings", "rulings"),
+    ("shipments", "shipments"),
     ("nomenclature", "nomenclature"),
 ]
 
