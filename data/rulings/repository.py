@@ -84,7 +84,7 @@ def _bulk_execute(conn, stmt, rows: list[dict]) -> None:
     compiled = stmt.compile(dialect=conn.dialect, column_keys=keys)
     procs = {}
     for key in keys:
-        proc = _T.c[key].type._cached_bind_processor(conn.dialect)
+        proc = _T.c[key].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
         if proc is not None:
             procs[key] = proc
     if compiled.positional and compiled.positiontup:
