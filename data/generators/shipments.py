@@ -581,3 +581,14 @@ def _build_documents(n, seed, pools, exporter, consignee, country, channel, carr
                            "released": None if outcome[i] == "returned" else iso_rel[i]},
         })
     return docs
+
+
+def history_frame(n: int = 200_000, seed: int = 42, **kwargs):
+    """Features + labels for a generated history; see :func:`features.shipment_features.history_frame`.
+
+    Kept here because the team contract names it next to the generator; the work lives in ``features`` (it runs the
+    checks and the feature rows, which sit above ``data``), so it is imported only when called.
+    """
+    from features.shipment_features import history_frame as _history_frame
+
+    return _history_frame(n, seed, **kwargs)
