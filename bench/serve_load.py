@@ -1,0 +1,286 @@
+"""Load benchmark of the service on loopback, side by side with ``mlflow models serve`` on the same risk model.
+
+Measures latency p50/p99 and throughput of ``/v1/hs/suggest`` and ``/v1/risk/score`` at 1, 8 and 32 concurrent
+clients, and of ``mlflow models serve --env-manager local`` serving the same registered risk version
+(``models:/clearance-risk/<v>``) with the same shipments as feature rows (``/invocations``, ``dataframe_split``).
+Target: the service's risk route at ≥ 3× mlflow's throughput with an equal or lower p99.
+
+Fairness: both servers are uvicorn with ONE worker on 127.0.0.1, the same thread caps (CLEARANCE_THREADS /
+OMP_NUM_THREADS), the same load generator (a separate process: httpx + asyncio, keep-alive connections, one per
+client), the same number of requests and the same rows. The service does more per request than mlflow (schema
+validation, data-quality and three-document checks, the delay model, and — by default — explanations), so it is
+measured both with and without explanations. The service runs with auth on (a real API key), as in production.
+
+    python bench/serve_load.py [--quick] [--data-dir DIR] [--requests N] [--out bench/results/serve_load.json]
+
+Uses the champions in ``--data-dir`` (default: the settings' data dir, filled by ``make demo``). With ``--quick`` and
+no champions there, it trains tiny ones into a temporary folder first. The run stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CONCURRENCY = (1, 8, 32)
+
+
+# ---------------------------------------------------------------------------------------------- load generator
+async def _drive(url: str, path: str, bodies: list[bytes], headers: dict[str, str], concurrency: int, n: int,
+                 warmup: int) -> dict:
+    import httpx
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120,
+                                 headers={**headers, "Content-Type": "application/json"}) as client:
+        for i in range(warmup):
+            await client.post(path, content=bodies[i % len(bodies)])
+        latencies: list[float] = []
+        errors: list[str] = []
+        next_index = iter(range(n))
+
+        async def worker() -> None:
+            for i in next_index:
+                started = time.perf_counter()
+                response = await client.post(path, content=bodies[i % len(bodies)])
+                latencies.append(time.perf_counter() - started)
+                if response.status_code != 200:
+                    errors.append(f"{response.status_code}: {response.text[:200]}")
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        wall = time.perf_counter() - started
+    latencies.sort()
+
+    def pct(q: float) -> float:
+        return round(1000 * latencies[min(len(latencies) - 1, int(q * len(latencies)))], 3)
+
+    return {"requests": n, "concurrency": concurrency, "errors": len(errors), "first_error": errors[0] if errors else None,
+            "p50_ms": pct(0.50), "p99_ms": pct(0.99), "mean_ms": round(1000 * sum(latencies) / len(latencies), 3),
+            "throughput_rps": round(n / wall, 1), "wall_s": round(wall, 3)}
+
+
+def client_main(spec_path: str) -> None:
+    spec = json.loads(Path(spec_path).read_text())
+    bodies = [b.encode() for b in spec["bodies"]]
+    result = asyncio.run(_drive(spec["url"], spec["path"], bodies, spec["headers"], spec["concurrency"], spec["n"],
+                                spec["warmup"]))
+    print(json.dumps(result))
+
+
+def run_load(url: str, path: str, bodies: list[str], headers: dict[str, str], concurrency: int, n: int,
+             workdir: Path) -> dict:
+    """One measurement, generated from a separate process so the client does not share the server's interpreter."""
+    spec = workdir / "load-spec.json"
+    spec.write_text(json.dumps({"url": url, "path": path, "bodies": bodies, "headers": headers,
+                                "concurrency": concurrency, "n": n, "warmup": min(20, n)}))
+    out = subprocess.run([sys.executable, __file__, "--client", str(spec)], capture_output=True, text=True,
+                         check=True, env=_env())
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------------------------------------- servers
+def _env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    threads = env.get("CLEARANCE_THREADS", "2")
+    env.update({"OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
+                "CLEARANCE_THREADS": threads, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+                "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
+                "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"})
+    env.update(extra)
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(url: str, proc: subprocess.Popen, timeout: float, log: Path) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited early (rc={proc.returncode}); log: {log}\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.25)
+    raise SystemExit(f"server at {url} not ready after {timeout}s; log: {log}")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+# ---------------------------------------------------------------------------------------------- setup
+def _settings(data_dir: Path | None):
+    from data.settings import Settings, get_settings
+
+    return Settings(data_dir=data_dir) if data_dir else get_settings()
+
+
+def _champions(settings) -> dict[str, int] | None:
+    from training import registry
+
+    try:
+        return {n: registry.get_version(n, settings, alias=registry.CHAMPION).version for n in registry.MODEL_NAMES}
+    except Exception:
+        return None
+
+
+def _rows(settings, n: int, seed: int = 2024):
+    """The same shipments as service requests and as mlflow feature rows."""
+    from data.generators.shipments import generate_shipments
+    from data.nomenclature import Nomenclature
+    from data.shipments.schema import Shipment
+    from features.checks import run_checks
+    from features.shipment_features import feature_frame
+
+    docs = generate_shipments(n=n, months=24, seed=seed).shipments[:n]
+    nomenclature = Nomenclature.default()
+    shipments = [Shipment.model_validate(d) for d in docs]
+    frame = feature_frame(shipments, [run_checks(s, nomenclature) for s in shipments])
+    rows = []
+    for i in range(len(frame)):
+        split = json.loads(frame.iloc[[i]].to_json(orient="split", date_format="iso", index=False))
+        rows.append(json.dumps({"dataframe_split": split}))
+    return docs, rows
+
+
+def _texts(n: int) -> list[str]:
+    from data.generators.rulings import generate_demo_rulings
+
+    return [r.product_name + (" " + r.description if r.description else "") for r in
+            generate_demo_rulings(n=max(n, 200), seed=99)[:n]]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--client", help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true", help="Few requests; train tiny champions if none exist.")
+    parser.add_argument("--data-dir", type=Path, help="Data dir with champions (default: settings.data_dir).")
+    parser.add_argument("--requests", type=int, help="Requests per measurement (default 2000, --quick 150).")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "serve_load.json")
+    args = parser.parse_args()
+    if args.client:
+        client_main(args.client)
+        return
+
+    import data  # noqa: F401
+    from data.store.db import init_db, make_engine
+    from data.store.keys import create_key
+
+    n = args.requests or (150 if args.quick else 2000)
+    workdir = Path(tempfile.mkdtemp(prefix="serve-load-"))
+    settings = _settings(args.data_dir)
+    champions = _champions(settings)
+    trained_here = False
+    if champions is None:
+        if not args.quick:
+            raise SystemExit(f"no champions in {settings.data_dir}: run `make demo` first (or use --quick)")
+        from training.pipeline import train_all
+
+        settings = _settings(workdir / "var")
+        print(f"training tiny champions in {settings.data_dir} …", file=sys.stderr)
+        train_all(settings, skip_existing=False, promote=True, rulings_n=600, shipments_n=20_000)
+        champions = _champions(settings)
+        trained_here = True
+    risk_version = champions["clearance-risk"]
+    engine = make_engine(settings.database_url)
+    init_db(engine)
+    _, key = create_key(engine, f"bench-serve-load-{int(time.time())}", ["suggest", "score"])
+    headers = {"Authorization": f"Bearer {key}"}
+
+    docs, mlflow_rows = _rows(settings, 200 if not args.quick else 60)
+    score_bodies = [json.dumps({"shipment": d}) for d in docs]
+    score_bodies_plain = [json.dumps({"shipment": d, "explain": False}) for d in docs]
+    suggest_bodies = [json.dumps({"text": t}) for t in _texts(200 if not args.quick else 60)]
+
+    env = _env(CLEARANCE_DATA_DIR=str(settings.data_dir), CLEARANCE_DATABASE_URL=settings.database_url,
+               CLEARANCE_MLFLOW_TRACKING_URI=settings.mlflow_tracking_uri,
+               CLEARANCE_MODEL_CACHE_DIR=str(settings.model_cache_dir), CLEARANCE_AUTH_DISABLED="false",
+               MLFLOW_TRACKING_URI=settings.mlflow_tracking_uri)
+    ours_port, mlflow_port = _free_port(), _free_port()
+    ours_log, mlflow_log = workdir / "clearance.log", workdir / "mlflow.log"
+    results: dict = {"clearance": {}, "mlflow_serve": {}}
+    procs = []
+    try:
+        with open(ours_log, "w") as log:
+            ours = subprocess.Popen([sys.executable, "-m", "serving.cli.main", "serve", "--host", "127.0.0.1",
+                                     "--port", str(ours_port), "--reload-interval", "3600", "--log-level", "warning"],
+                                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        procs.append(ours)
+        with open(mlflow_log, "w") as log:
+            mlflow_proc = subprocess.Popen([sys.executable, "-m", "mlflow", "models", "serve", "-m",
+                                            f"models:/clearance-risk/{risk_version}", "--env-manager", "local",
+                                            "-h", "127.0.0.1", "-p", str(mlflow_port), "-w", "1"],
+                                           cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
+        procs.append(mlflow_proc)
+        ours_url, mlflow_url = f"http://127.0.0.1:{ours_port}", f"http://127.0.0.1:{mlflow_port}"
+        _wait(f"{ours_url}/readyz", ours, 600, ours_log)
+        _wait(f"{mlflow_url}/ping", mlflow_proc, 600, mlflow_log)
+        print("both servers ready", file=sys.stderr)
+
+        plan = [("clearance", "/v1/risk/score", ours_url, score_bodies, headers, "risk_score"),
+                ("clearance", "/v1/risk/score", ours_url, score_bodies_plain, headers, "risk_score_no_explain"),
+                ("mlflow_serve", "/invocations", mlflow_url, mlflow_rows, {}, "invocations"),
+                ("clearance", "/v1/hs/suggest", ours_url, suggest_bodies, headers, "hs_suggest")]
+        for server, path, url, bodies, hdrs, label in plan:
+            for c in CONCURRENCY:
+                m = run_load(url, path, bodies, hdrs, c, n, workdir)
+                results[server].setdefault(label, {})[str(c)] = m
+                print(f"{server:13s} {label:22s} c={c:<3d} p50={m['p50_ms']:8.2f}ms p99={m['p99_ms']:8.2f}ms "
+                      f"{m['throughput_rps']:8.1f} req/s errors={m['errors']}", file=sys.stderr)
+    finally:
+        for proc in procs:
+            _stop(proc)
+
+    comparison = {}
+    for label in ("risk_score", "risk_score_no_explain"):
+        comparison[label] = {}
+        for c in map(str, CONCURRENCY):
+            ours_m, theirs = results["clearance"][label][c], results["mlflow_serve"]["invocations"][c]
+            comparison[label][c] = {
+                "throughput_ratio": round(ours_m["throughput_rps"] / theirs["throughput_rps"], 2),
+                "p99_ms": {"clearance": ours_m["p99_ms"], "mlflow_serve": theirs["p99_ms"]},
+                "target_met": ours_m["throughput_rps"] >= 3 * theirs["throughput_rps"]
+                and ours_m["p99_ms"] <= theirs["p99_ms"]}
+    report = {
+        "config": {"requests_per_measurement": n, "concurrency": list(CONCURRENCY), "quick": args.quick,
+                   "clearance": "clearance serve: uvicorn, 1 worker, auth on, model thread limiter = CLEARANCE_THREADS",
+                   "mlflow_serve": f"mlflow models serve -m models:/clearance-risk/{risk_version} --env-manager local "
+                                   "-w 1 (uvicorn)",
+                   "threads": os.environ.get("CLEARANCE_THREADS", "2"), "client": "httpx AsyncClient, separate process",
+                   "champions": champions, "trained_tiny_champions": trained_here, "cpu_count": os.cpu_count(),
+                   "python": platform.python_version()},
+        "results": results, "comparison_with_mlflow_serve": comparison,
+        "target": "clearance /v1/risk/score ≥ 3× mlflow serve throughput at equal or lower p99",
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    print(f"wrote {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
