@@ -65,7 +65,9 @@ class ColumnMapping(BaseModel):
     version_col: str = "nomenclature_version"
     reviewer_col: str = "reviewer"
     model_version_col: str = "model_version"
-    created_at_col: str = "created_at"
+    # Off by default: ``created_at`` is when a ruling entered *this* library (what ``created_since`` and the
+    # service's live overlay rely on), so an imported file's own timestamps are kept only when asked for.
+    created_at_col: str | None = None
     default_source: RulingSource = Field(RulingSource.customs_ruling,
                                          description="Source of rows whose source column is absent or empty.")
 
@@ -86,6 +88,8 @@ class ColumnMapping(BaseModel):
         missing = []
         for option, field in self._FIELDS.items():
             column = getattr(self, option)
+            if column is None:
+                continue
             if column in present:
                 out[field] = column
             elif option in self._REQUIRED or option in self.model_fields_set:
