@@ -86,10 +86,13 @@ class ColumnMapping(BaseModel):
         present = set(columns)
         out: dict[str, str] = {}
         missing = []
+        explicit = {getattr(self, o) for o in self._FIELDS if o in self.model_fields_set or o in self._REQUIRED}
         for option, field in self._FIELDS.items():
             column = getattr(self, option)
             if column is None:
                 continue
+            if option not in self.model_fields_set and option not in self._REQUIRED and column in explicit:
+                continue  # "--text-col description": the default description column must not repeat the name
             if column in present:
                 out[field] = column
             elif option in self._REQUIRED or option in self.model_fields_set:

@@ -121,6 +121,12 @@ def test_column_mapping_and_unknown_column(tmp_path):
         read_rulings(path, ColumnMapping(text_col="title_tokens", code_col="hs10", date_col="when"))
 
 
+def test_column_used_as_text_is_not_also_the_description(tmp_path):
+    path = write_csv(tmp_path / "c.csv", [{"description": "boot band", "hts_code": "3926.20.9050"}])
+    report = read_rulings(path, ColumnMapping(text_col="description", code_col="hts_code"))
+    assert report.rulings[0].product_name == "boot band" and report.rulings[0].description == ""
+
+
 def test_gbk_file_is_detected_and_decoded(tmp_path):
     path = write_csv(tmp_path / "gbk.csv", ROWS[:1], encoding="gbk")
     with pytest.raises(UnicodeDecodeError):
