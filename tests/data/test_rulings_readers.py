@@ -192,3 +192,21 @@ def test_reader_property_every_row_accounted_for(tmp_path_factory, rows):
     assert all(e.line >= 2 and e.reason for e in report.errors)
     for r in report.rulings:
         assert r.product_name.strip() and len(r.hs_code) in (6, 8, 10)
+
+
+@pytest.mark.datasets
+def test_real_cbec_titles_and_cbp_rulings(datasets_dir, nomenclature):
+    cbec = datasets_dir / "cbec-zh-titles" / "train.tsv"
+    cbp = datasets_dir / "cbp-cross-rulings" / "rulings.json"
+    if not (cbec.is_file() and cbp.is_file()):
+        pytest.skip("cbec-zh-titles or cbp-cross-rulings missing")
+    report = read_rulings(cbec, ColumnMapping(text_col="title_tokens", code_col="hs10", default_source="declaration"),
+                          nomenclature=nomenclature)
+    assert report.total_rows == 30_000 and len(report.rulings) > 29_000
+    # the rejects are codes of older HS editions (e.g. 3402.20, split in HS2022), each named with its reason
+    assert all("in HS2022" in e.reason and e.field == "hs10" for e in report.errors)
+    assert sum(r.language == "zh" for r in report.rulings) > 25_000
+    report = read_rulings(cbp, ColumnMapping(text_col="description", code_col="hts_code", id_col="ruling_number",
+                                             date_col="ruling_date"), nomenclature=nomenclature)
+    assert len(report.rulings) > 450 and report.rulings[0].ruling_id == "N361710"
+    assert all(r.language == "en" or r.language == "mixed" for r in report.rulings)
