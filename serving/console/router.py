@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from data.errors import ClearanceError, InvalidInputError, NotFoundError, UnavailableError, field_error
 from data.store.reviews import EXPORT_COLUMNS, ReviewAction, count_reviews, get_review, iter_reviews, list_reviews
 from serving.console import service
+from serving.holder import HS_SUGGESTER
 from serving.console.i18n import LANG_COOKIE, LANGS, pick, resolve_lang, translator
 
 log = logging.getLogger(__name__)
@@ -191,6 +192,12 @@ async def _classify_page(request: Request, text: str, elements: dict[str, str], 
         served = _served(request)
         answer = await run_in_threadpool(served.suggester.suggest, text, elements or None, top_k)
         view = service.classify_view(answer, _nomenclature(request, served), resolve_lang(request))
+        model = view.answer.setdefault("model", {}) or {}
+        served_version = served.versions.get(HS_SUGGESTER) if getattr(served, "versions", None) else None
+        if not model.get("version") and served_version is not None:
+            # A bundle does not know the registry version it was registered under; the holder does.
+            model["version"] = str(served_version.version)
+            view.answer["model"] = model
         top_evidence = _top_evidence(view)
         context_json = _context_json(text, elements, top_k, view)
     return _render(request, "classify.html", status=status, page="classify", view=view, top_evidence=top_evidence,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta, timezone
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -209,7 +210,7 @@ def test_replay_skips_rulings_the_suggester_already_holds(engine, nomenclature):
     a = record_decision(engine, None, _decision(text="保温杯 A"), nomenclature=nomenclature)
     record_decision(engine, None, _decision(text="保温杯 B"), nomenclature=nomenclature)
     suggester = OverlaySuggester(seed_rulings(), nomenclature)
-    suggester.ruling_ids = [a.ruling.ruling_id]  # folded into the bundle's library by a rebuild
+    suggester.ruling_ids = np.array([a.ruling.ruling_id, "r-other"], dtype=object)  # folded into the bundle's library by a rebuild
     assert replay_reviewer_rulings(engine, suggester) == 1
     suggester.overlay_rulings = lambda: list(suggester._rulings)
     assert replay_reviewer_rulings(engine, suggester) == 0  # a second load of the same bundle doubles nothing

