@@ -238,7 +238,8 @@ def _snapshot_time(suggester: Any) -> datetime | None:
 
 def _known_ids(suggester: Any) -> set[str]:
     """Ruling ids the suggester already searches: its library plus its overlay (both are saved in the bundle)."""
-    known = {str(i) for i in getattr(suggester, "ruling_ids", ()) or ()}
+    ids = getattr(suggester, "ruling_ids", None)  # a numpy array in HSSuggester: no truthiness tests on it
+    known = {str(i) for i in ids} if ids is not None else set()
     overlay = getattr(suggester, "overlay_rulings", None)
     if callable(overlay):
         known.update(r.ruling_id for r in overlay())
