@@ -354,6 +354,9 @@ def read_rulings(path: str | Path, mapping: ColumnMapping | None = None, fmt: st
             except json.JSONDecodeError as exc:
                 raise InvalidInputError(f"'{path.name}' is not valid JSON: {exc.msg} at line {exc.lineno}",
                                         details=[field_error("file", f"malformed JSON at line {exc.lineno}")]) from None
+            except (ValueError, RecursionError) as exc:  # over-long integers, absurd nesting
+                raise InvalidInputError(f"'{path.name}' cannot be read as JSON: {exc}",
+                                        details=[field_error("file", "unreadable JSON")]) from None
             for i, item in enumerate(items, 1):
                 if isinstance(item, dict):
                     objects.append((i, item))
@@ -374,6 +377,10 @@ def read_rulings(path: str | Path, mapping: ColumnMapping | None = None, fmt: st
                 except json.JSONDecodeError as exc:
                     total += 1
                     errors.append(RowError(line=i, field="json", reason=f"malformed JSON: {exc.msg} (column {exc.colno})"))
+                    continue
+                except (ValueError, RecursionError) as exc:  # over-long integers, absurd nesting
+                    total += 1
+                    errors.append(RowError(line=i, field="json", reason=f"unreadable JSON: {str(exc)[:120]}"))
                     continue
                 if not isinstance(obj, dict):
                     total += 1

@@ -137,6 +137,8 @@ def parse_declared_elements(value: Any) -> dict[str, str]:
 def _clean_text(value: Any, limit: int, what: str, required: bool) -> str:
     if value is None or (isinstance(value, float) and value != value):
         value = ""
+    if isinstance(value, (dict, list, tuple, set, bytes)):
+        raise ValueError(f"{what} must be a string, not {type(value).__name__}")
     text = str(value).replace("\x00", "").strip()
     if required and not text:
         raise ValueError("empty text")

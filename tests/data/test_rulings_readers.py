@@ -80,13 +80,15 @@ def test_jsonl_malformed_line_is_a_row_error(tmp_path, nomenclature):
     text.insert(2, '{"product_name": "broken", ')  # becomes line 3
     text.insert(3, "")  # blank lines are skipped, not counted
     text.insert(4, "[1, 2]")
+    text.append("[" * 100_000)  # nesting deep enough to exhaust the parser's recursion: a row error too
     path.write_text("\n".join(text) + "\n", encoding="utf-8")
     report = read_rulings(path, nomenclature=nomenclature)
     reasons = {e.line: e for e in report.errors}
     assert reasons[3].field == "json" and "malformed JSON" in reasons[3].reason
     assert "not a JSON object" in reasons[5].reason
     assert reasons[2].reason == "empty text"
-    assert len(report.rulings) == 2 and report.total_rows == 7
+    assert len(report.rulings) == 2 and report.total_rows == 8
+    assert "JSON" in report.errors[-1].reason
 
 
 def test_parquet_and_json_array(tmp_path, nomenclature):
@@ -210,3 +212,16 @@ def test_real_cbec_titles_and_cbp_rulings(datasets_dir, nomenclature):
                                              date_col="ruling_date"), nomenclature=nomenclature)
     assert len(report.rulings) > 450 and report.rulings[0].ruling_id == "N361710"
     assert all(r.language == "en" or r.language == "mixed" for r in report.rulings)
+
+
+@given(st.binary(max_size=300), st.sampled_from(["csv", "tsv", "jsonl", "json", "parquet"]))
+@hsettings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_reader_property_arbitrary_bytes_never_crash(tmp_path_factory, data, fmt):
+    path = tmp_path_factory.mktemp("bytes") / f"junk.{fmt}"
+    path.write_bytes(b"product_name,hs_code\n" + data if fmt == "csv" else data)
+    try:
+        report = read_rulings(path)
+    except InvalidInputError as exc:
+        assert exc.message  # a file-level problem, said clearly
+        return
+    assert len(report.rulings) + report.rejected_rows == report.total_rows

@@ -83,6 +83,7 @@ def test_ruling_defaults_and_validation():
     ({"source": "rumour"}, "source", "unknown source"),
     ({"language": "fr"}, "language", "unknown language"),
     ({"ruling_date": "31.12.2024"}, "ruling_date", "invalid date"),
+    ({"product_name": {"zh": "杯"}}, "product_name", "must be a string"),
 ])
 def test_ruling_errors_name_field_and_reason(kwargs, field, reason):
     base = {"product_name": "LED bulb", "hs_code": "853952", "source": "customs_ruling"}
