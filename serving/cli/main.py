@@ -28,6 +28,7 @@ GROUPS: list[tuple[str, str]] = [
     ("keys", "keys"),
     ("serve", "serve"),
     ("rulings", "rulings"),
+    ("hs", "hs"),
     ("shipments", "shipments"),
     ("nomenclature", "nomenclature"),
 ]
