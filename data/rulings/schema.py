@@ -241,6 +241,10 @@ class Ruling(BaseModel):
             return v.date()
         if isinstance(v, str):
             text = v.strip()
+            try:  # ISO dates (the common case) without strptime's locale machinery
+                return date.fromisoformat(text[:10])
+            except ValueError:
+                pass
             for fmt in ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d", "%m/%d/%Y"):
                 try:
                     return datetime.strptime(text[:10] if fmt == "%Y-%m-%d" else text, fmt).date()
