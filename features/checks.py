@@ -203,13 +203,18 @@ def _mandatory(s: Shipment, out: list[Finding]) -> None:
         out.append(_finding("CONSIGNEE_POSTCODE_MISSING", ["order.consignee.postcode"]))
     if not c.address:
         out.append(_finding("CONSIGNEE_ADDRESS_MISSING", ["order.consignee.address"]))
-    missing_docs = [d for d, v in (("waybill", s.waybill.consignee_name), ("declaration", s.declaration.consignee_name))
-                    if not v]
-    if missing_docs:
+    if not s.waybill.consignee_name or not s.declaration.consignee_name:
+        missing_docs = [d for d, v in (("waybill", s.waybill.consignee_name),
+                                       ("declaration", s.declaration.consignee_name)) if not v]
         out.append(_finding("CONSIGNEE_NAME_MISSING", [f"{d}.consignee_name" for d in missing_docs],
                             docs=" and ".join(missing_docs), docs_zh="、".join(_DOCS_ZH[d] for d in missing_docs)))
-    missing = [f"order.lines.{i}.hs_code" for i, ln in enumerate(s.order.lines) if not ln.hs_code]
-    missing += [f"declaration.lines.{i}.hs_code" for i, ln in enumerate(s.declaration.lines) if not ln.hs_code]
+    missing = None
+    for doc, lines in (("order", s.order.lines), ("declaration", s.declaration.lines)):
+        for i, ln in enumerate(lines):
+            if not ln.hs_code:
+                if missing is None:
+                    missing = []
+                missing.append(f"{doc}.lines.{i}.hs_code")
     if missing:
         out.append(_finding("HS_CODE_MISSING", missing, n=len(missing)))
 
@@ -237,13 +242,16 @@ def _formats(s: Shipment, out: list[Finding]) -> None:
 _HS_MEMO: dict[int, tuple[NomenclatureLike, dict[str, str]]] = {}
 
 
-def _hs_status(code: str, nomenclature: NomenclatureLike) -> str:
+def _hs_memo(nomenclature: NomenclatureLike) -> dict[str, str]:
     entry = _HS_MEMO.get(id(nomenclature))
     if entry is None:
         if len(_HS_MEMO) > 8:
             _HS_MEMO.clear()
         entry = _HS_MEMO[id(nomenclature)] = (nomenclature, {})
-    memo = entry[1]
+    return entry[1]
+
+
+def _hs_status(code: str, nomenclature: NomenclatureLike, memo: dict[str, str]) -> str:
     status = memo.get(code)
     if status is None:
         if len(code) < 6:
@@ -263,22 +271,29 @@ def _hs_status(code: str, nomenclature: NomenclatureLike) -> str:
 
 
 def _hs_codes(s: Shipment, nomenclature: NomenclatureLike, out: list[Finding]) -> None:
-    bad: dict[str, list[str]] = {"short": [], "invalid": [], "national_unverified": []}
-    codes: dict[str, list[str]] = {"short": [], "invalid": [], "national_unverified": []}
+    memo = _hs_memo(nomenclature)
+    bad: dict[str, list[str]] | None = None
+    codes: dict[str, list[str]] = {}
     for doc, lines in (("order", s.order.lines), ("declaration", s.declaration.lines)):
         for i, ln in enumerate(lines):
-            if ln.hs_code:
-                st = _hs_status(ln.hs_code, nomenclature)
+            code = ln.hs_code
+            if code:
+                st = memo.get(code) or _hs_status(code, nomenclature, memo)
                 if st != "ok":
-                    bad[st].append(f"{doc}.lines.{i}.hs_code")
-                    if ln.hs_code not in codes[st]:
-                        codes[st].append(ln.hs_code)
+                    if bad is None:
+                        bad = {}
+                    bad.setdefault(st, []).append(f"{doc}.lines.{i}.hs_code")
+                    seen = codes.setdefault(st, [])
+                    if code not in seen:
+                        seen.append(code)
+    if bad is None:
+        return
     version = getattr(nomenclature, "version", "HS")
-    if bad["invalid"]:
+    if "invalid" in bad:
         out.append(_finding("HS_CODE_INVALID", bad["invalid"], codes=", ".join(codes["invalid"]), version=version))
-    if bad["short"]:
+    if "short" in bad:
         out.append(_finding("HS_CODE_TOO_SHORT", bad["short"], codes=", ".join(codes["short"])))
-    if bad["national_unverified"]:
+    if "national_unverified" in bad:
         out.append(_finding("HS_NATIONAL_LINE_UNVERIFIED", bad["national_unverified"],
                             codes=", ".join(codes["national_unverified"])))
 
@@ -292,7 +307,7 @@ def _values(s: Shipment, out: list[Finding]) -> None:
     d = s.declaration
     if d.declared_value == 0:
         out.append(_finding("DECLARED_VALUE_ZERO", ["declaration.declared_value"]))
-    lines_total = math.fsum(ln.value for ln in d.lines)
+    lines_total = math.fsum([ln.value for ln in d.lines])
     if _outside(d.declared_value, lines_total, VALUE_REL_TOLERANCE, VALUE_ABS_TOLERANCE):
         out.append(_finding("DECLARATION_LINES_VALUE_MISMATCH", ["declaration.declared_value"] +
                             [f"declaration.lines.{i}.value" for i in range(len(d.lines))],
@@ -324,69 +339,88 @@ def _values(s: Shipment, out: list[Finding]) -> None:
 
 def _three_documents(s: Shipment, out: list[Finding]) -> None:
     o, w, d = s.order, s.waybill, s.declaration
-    # consignee name
-    names = [("order.consignee.name", o.consignee.name), ("waybill.consignee_name", w.consignee_name),
-             ("declaration.consignee_name", d.consignee_name)]
-    present = [(f, v) for f, v in names if v]
-    if len({_norm_name(v) for _, v in present}) > 1:
+    # consignee name (identical strings are the common case; normalise only when they differ)
+    oname, wname, dname = o.consignee.name, w.consignee_name, d.consignee_name
+    if (wname and wname != oname and _norm_name(wname) != _norm_name(oname)) or \
+            (dname and dname != oname and _norm_name(dname) != _norm_name(oname)) or \
+            (wname and dname and wname != dname and _norm_name(wname) != _norm_name(dname)):
+        present = [(f, v) for f, v in (("order.consignee.name", oname), ("waybill.consignee_name", wname),
+                                       ("declaration.consignee_name", dname)) if v]
         out.append(_finding("THREE_DOC_CONSIGNEE_MISMATCH", [f for f, _ in present],
                             names=" / ".join(f"'{v}'" for _, v in present)))
     # destination country
-    port_country = w.destination_port[:2]
-    if not (o.consignee.country == port_country == d.destination_country):
+    if not (o.consignee.country == w.destination_port[:2] == d.destination_country):
         out.append(_finding("THREE_DOC_COUNTRY_MISMATCH", ["order.consignee.country", "waybill.destination_port",
                                                             "declaration.destination_country"],
                             order=o.consignee.country, waybill=w.destination_port, decl=d.destination_country))
     # lines: compared by position when both documents list the same number of lines
-    if len(o.lines) != len(d.lines):
+    olines, dlines = o.lines, d.lines
+    if len(olines) != len(dlines):
         out.append(_finding("THREE_DOC_LINE_COUNT_MISMATCH", ["order.lines", "declaration.lines"],
-                            order=len(o.lines), decl=len(d.lines)))
+                            order=len(olines), decl=len(dlines)))
     else:
-        qty, unit, hs = [], [], []
-        for i, (ol, dl) in enumerate(zip(o.lines, d.lines)):
-            weighed = ol.unit.upper() in WEIGHED_UNITS
-            tol = QUANTITY_WEIGHED_REL_TOLERANCE * max(ol.quantity, dl.quantity) if weighed else QUANTITY_ABS_TOLERANCE
-            if abs(ol.quantity - dl.quantity) > tol:
-                qty.append(i)
-            if ol.unit.upper() != dl.unit.upper():
-                unit.append(i)
-            if ol.hs_code and dl.hs_code and len(ol.hs_code) >= 6 and len(dl.hs_code) >= 6 \
-                    and ol.hs_code[:6] != dl.hs_code[:6]:
-                hs.append(i)
-        for code, idx, attr in (("THREE_DOC_QUANTITY_MISMATCH", qty, "quantity"), ("THREE_DOC_UNIT_MISMATCH", unit, "unit"),
-                                ("THREE_DOC_HS_MISMATCH", hs, "hs_code")):
-            if idx:
-                fields = [f for i in idx for f in (f"order.lines.{i}.{attr}", f"declaration.lines.{i}.{attr}")]
-                out.append(_finding(code, fields, lines=", ".join(str(i + 1) for i in idx)))
+        bad: dict[str, list[int]] | None = None
+        for i, (ol, dl) in enumerate(zip(olines, dlines)):
+            oq, dq = ol.quantity, dl.quantity
+            if oq != dq:
+                tol = QUANTITY_WEIGHED_REL_TOLERANCE * max(oq, dq) if ol.unit.upper() in WEIGHED_UNITS \
+                    else QUANTITY_ABS_TOLERANCE
+                if abs(oq - dq) > tol:
+                    bad = bad or {}
+                    bad.setdefault("quantity", []).append(i)
+            if ol.unit != dl.unit and ol.unit.upper() != dl.unit.upper():
+                bad = bad or {}
+                bad.setdefault("unit", []).append(i)
+            oc, dc = ol.hs_code, dl.hs_code
+            if oc and dc and oc[:6] != dc[:6] and len(oc) >= 6 and len(dc) >= 6:
+                bad = bad or {}
+                bad.setdefault("hs_code", []).append(i)
+        if bad:
+            for code, attr in (("THREE_DOC_QUANTITY_MISMATCH", "quantity"), ("THREE_DOC_UNIT_MISMATCH", "unit"),
+                               ("THREE_DOC_HS_MISMATCH", "hs_code")):
+                idx = bad.get(attr)
+                if idx:
+                    fields = [f for i in idx for f in (f"order.lines.{i}.{attr}", f"declaration.lines.{i}.{attr}")]
+                    out.append(_finding(code, fields, lines=", ".join(str(i + 1) for i in idx)))
     # currency and value
-    order_currencies = {ln.currency for ln in o.lines}
-    order_total = math.fsum(ln.quantity * ln.unit_price for ln in o.lines)
-    if order_currencies != {d.currency}:
-        bad = [f"order.lines.{i}.currency" for i, ln in enumerate(o.lines) if ln.currency != d.currency]
-        out.append(_finding("THREE_DOC_CURRENCY_MISMATCH", bad + ["declaration.currency"],
-                            order="/".join(sorted(order_currencies)), decl=d.currency))
+    dcur = d.currency
+    same_currency = True
+    for ln in olines:
+        if ln.currency != dcur:
+            same_currency = False
+            break
+    if not same_currency:
+        order_currencies = {ln.currency for ln in olines}
+        bad_fields = [f"order.lines.{i}.currency" for i, ln in enumerate(olines) if ln.currency != dcur]
+        out.append(_finding("THREE_DOC_CURRENCY_MISMATCH", bad_fields + ["declaration.currency"],
+                            order="/".join(sorted(order_currencies)), decl=dcur))
         # values can still be compared through USD when every currency has a fixed rate
-        rates = [FX_USD_PER_UNIT.get(ln.currency) for ln in o.lines]
-        drate = FX_USD_PER_UNIT.get(d.currency)
+        rates = [FX_USD_PER_UNIT.get(ln.currency) for ln in olines]
+        drate = FX_USD_PER_UNIT.get(dcur)
         if drate is not None and all(r is not None for r in rates):
-            order_usd = math.fsum(ln.quantity * ln.unit_price * r for ln, r in zip(o.lines, rates))
+            order_usd = math.fsum(ln.quantity * ln.unit_price * r for ln, r in zip(olines, rates))
             if _outside(order_usd, d.declared_value * drate, VALUE_FX_REL_TOLERANCE, VALUE_ABS_TOLERANCE * drate):
                 out.append(_finding("THREE_DOC_VALUE_MISMATCH", ["order.lines", "declaration.declared_value"],
                                     order=order_usd, ocur="USD", decl=d.declared_value * drate, dcur="USD"))
-    elif _outside(order_total, d.declared_value, VALUE_REL_TOLERANCE, VALUE_ABS_TOLERANCE):
-        out.append(_finding("THREE_DOC_VALUE_MISMATCH", ["order.lines", "declaration.declared_value"],
-                            order=order_total, ocur=d.currency, decl=d.declared_value, dcur=d.currency))
+    else:
+        order_total = math.fsum([ln.quantity * ln.unit_price for ln in olines])
+        if _outside(order_total, d.declared_value, VALUE_REL_TOLERANCE, VALUE_ABS_TOLERANCE):
+            out.append(_finding("THREE_DOC_VALUE_MISMATCH", ["order.lines", "declaration.declared_value"],
+                                order=order_total, ocur=dcur, decl=d.declared_value, dcur=dcur))
     # weights
-    if d.gross_weight_kg is not None and _outside(w.gross_weight_kg, d.gross_weight_kg, WEIGHT_REL_TOLERANCE,
+    gross = w.gross_weight_kg
+    if d.gross_weight_kg is not None and _outside(gross, d.gross_weight_kg, WEIGHT_REL_TOLERANCE,
                                                   WEIGHT_ABS_TOLERANCE_KG):
         out.append(_finding("THREE_DOC_WEIGHT_MISMATCH", ["waybill.gross_weight_kg", "declaration.gross_weight_kg"],
-                            waybill=w.gross_weight_kg, decl=d.gross_weight_kg))
-    nets = [ln.net_weight_kg for ln in o.lines]
-    if all(n is not None for n in nets):
-        net = math.fsum(nets)  # type: ignore[arg-type]
-        if net > w.gross_weight_kg * (1 + WEIGHT_REL_TOLERANCE) + WEIGHT_ABS_TOLERANCE_KG:
-            out.append(_finding("WEIGHT_NET_EXCEEDS_GROSS", ["order.lines", "waybill.gross_weight_kg"], net=net,
-                                gross=w.gross_weight_kg))
+                            waybill=gross, decl=d.gross_weight_kg))
+    net = 0.0
+    for ln in olines:
+        if ln.net_weight_kg is None:
+            return
+        net += ln.net_weight_kg
+    if net > gross * (1 + WEIGHT_REL_TOLERANCE) + WEIGHT_ABS_TOLERANCE_KG:
+        out.append(_finding("WEIGHT_NET_EXCEEDS_GROSS", ["order.lines", "waybill.gross_weight_kg"], net=net,
+                            gross=gross))
 
 
 def _dangerous_goods(s: Shipment, out: list[Finding]) -> None:

@@ -192,7 +192,6 @@ def feature_row(shipment: Shipment, findings: Sequence[Finding]) -> dict[str, ob
     month = local.month
     nov_dec = month >= 11
     west = w.destination_port in US_WEST_COAST_PORTS
-    lithium = w.dangerous_goods.lithium_battery
     us = d.destination_country == "US"
     dg = w.dangerous_goods
     rate = FX_USD_PER_UNIT.get(d.currency)
@@ -207,6 +206,8 @@ def feature_row(shipment: Shipment, findings: Sequence[Finding]) -> dict[str, ob
         if f.category == "three_document":
             n_three += 1
         codes.add(f.code)
+    # A battery line without the waybill flag is still lithium goods: the checks see it, so the features do too.
+    lithium = w.dangerous_goods.lithium_battery or "LITHIUM_UNDECLARED" in codes
     row: dict[str, object] = {
         "channel": w.channel,
         "carrier": w.carrier,
@@ -220,7 +221,7 @@ def feature_row(shipment: Shipment, findings: Sequence[Finding]) -> dict[str, ob
         "us_west_coast_peak": int(west and nov_dec),
         "lithium_battery": int(lithium),
         "battery_certified_channel": int(w.battery_certified_channel),
-        "lithium_us_uncertified": int(lithium and us and not w.battery_certified_channel),
+        "lithium_us_uncertified": int("LITHIUM_US_UNCERTIFIED_CHANNEL" in codes),
         "other_dangerous_goods": int(dg.liquid) + int(dg.magnetic) + int(dg.powder),
         "declared_value_usd": usd,
         "log_declared_value_usd": math.log1p(usd) if usd is not None else None,

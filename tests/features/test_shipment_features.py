@@ -139,3 +139,14 @@ def test_training_serving_parity(small_frame, nom):
         trained = frame.iloc[[i]][FEATURE_NAMES].reset_index(drop=True)
         pd.testing.assert_frame_equal(served, trained)
         assert frame.shipment_id.iloc[i] == s.shipment_id
+
+
+def test_undeclared_battery_line_still_counts_as_lithium(nom):
+    doc = example_shipment()
+    doc["order"]["lines"][1]["hs_code"] = doc["declaration"]["lines"][1]["hs_code"] = "850760"
+    row = _row(doc, nom)
+    assert row["f_lithium_undeclared"] == 1 and row["lithium_battery"] == 1 and row["lithium_us_uncertified"] == 1
+    doc["waybill"]["battery_certified_channel"] = True
+    doc["waybill"]["dangerous_goods"] = {"lithium_battery": True}
+    row = _row(doc, nom)
+    assert row["f_lithium_undeclared"] == 0 and row["lithium_battery"] == 1 and row["lithium_us_uncertified"] == 0
