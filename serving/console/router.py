@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from data.errors import ClearanceError, InvalidInputError, NotFoundError, UnavailableError, field_error
 from data.store.reviews import EXPORT_COLUMNS, ReviewAction, count_reviews, get_review, iter_reviews, list_reviews
 from serving.console import service
+from serving.deps import run_model
 from serving.holder import HS_SUGGESTER
 from serving.console.i18n import LANG_COOKIE, LANGS, pick, resolve_lang, translator
 
@@ -190,7 +191,7 @@ async def _classify_page(request: Request, text: str, elements: dict[str, str], 
     context_json = ""
     if run and text:
         served = _served(request)
-        answer = await run_in_threadpool(served.suggester.suggest, text, elements or None, top_k)
+        answer = await run_model(request, served.suggester.suggest, text, elements or None, top_k)
         view = service.classify_view(answer, _nomenclature(request, served), resolve_lang(request))
         model = view.answer.setdefault("model", {}) or {}
         served_version = served.versions.get(HS_SUGGESTER) if getattr(served, "versions", None) else None
@@ -285,8 +286,8 @@ async def classify_feedback(request: Request) -> Response:
         text, elements, top_k = ctx.text, ctx.declared_elements, ctx.top_k
         decision = _decision_from_form(form, ctx, reviewer)
         served = _served(request)
-        receipt = await run_in_threadpool(
-            record_decision, _engine(request), served.suggester, decision,
+        receipt = await run_model(
+            request, record_decision, _engine(request), served.suggester, decision,
             nomenclature=_nomenclature(request, served), channel="console", max_text_chars=settings.max_text_chars)
     except ClearanceError as exc:
         # Nothing was written: show the same suggestion again with the problem, so the reviewer can fix and resend.
@@ -504,7 +505,7 @@ async def shipments_submit(request: Request) -> HTMLResponse:
         results: list[dict[str, Any]] = []
         if parsed.shipments:
             served = _served(request)
-            scored = await run_in_threadpool(served.scorer.score_batch, parsed.shipments, explain=True)
+            scored = await run_model(request, served.scorer.score_batch, parsed.shipments, explain=True)
             results = [r.model_dump(mode="json") if hasattr(r, "model_dump") else dict(r) for r in scored]
     except ClearanceError as exc:
         return _shipments_page(request, status=exc.status, error=_error(exc), json_text=json_text[:limit])
