@@ -202,3 +202,32 @@ def test_static_files_are_served_without_traversal(console):
     assert console.get("/console-static/console.css").status_code == 200
     assert console.get("/console-static/..%2Frouter.py").status_code == 404
     assert console.get("/console-static/shipment-example.json").status_code == 404
+
+
+# ------------------------------------------------------------------------------------------------------ i18n
+def test_every_string_exists_in_both_languages():
+    from serving.console.i18n import LANGS, STRINGS
+
+    assert all(set(texts) == set(LANGS) and all(texts.values()) for texts in STRINGS.values())
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("path", ["/", "/classify", "/shipments", "/reviews", "/models"])
+def test_every_page_renders_in_both_languages(console, path, lang):
+    page = console.get(path, params={"lang": lang})
+    assert page.status_code == 200 and f'<html lang="{"zh-CN" if lang == "zh" else "en"}">' in page.text
+
+
+def test_hierarchy_names_are_chinese_where_the_nomenclature_has_them():
+    from serving.console.service import classify_view
+
+    nomenclature = Nomenclature.with_national([("96170090", "其他真空保温瓶", "Other vacuum flasks", "CN2025")])
+    answer = {"candidates": [{"code": "96170090", "level": 8, "description_en": "Other vacuum flasks",
+                              "description_zh": "其他真空保温瓶", "confidence": 0.8, "evidence": []}],
+              "answer": None, "needs_review": True, "model": {}}
+    zh = classify_view(answer, nomenclature, "zh").candidates[0]
+    en = classify_view(answer, nomenclature, "en").candidates[0]
+    assert [h.code for h in zh.hierarchy] == ["96", "9617", "961700", "96170090"]
+    assert zh.hierarchy[-1].name == "其他真空保温瓶" and zh.name == "其他真空保温瓶"
+    assert en.hierarchy[-1].name == "Other vacuum flasks"
+    assert zh.hierarchy[0].name == "Miscellaneous manufactured articles"  # no Chinese chapter name: English shown
