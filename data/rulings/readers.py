@@ -246,7 +246,6 @@ class _RowConverter:
 
     def __init__(self, fields: dict[str, str], default_source: RulingSource, nomenclature: "Nomenclature | None"):
         self.fields = fields
-        self.columns = {v: k for k, v in fields.items()}
         self.field_to_column = fields
         self.default_source = default_source
         self.nomenclature = nomenclature
