@@ -143,3 +143,18 @@ def test_error_details_are_json_serialisable():
     details = error_details(exc.value)
     assert json.loads(json.dumps(details)) == details
     assert all(set(d) == {"field", "reason"} for d in details)
+
+
+def test_blank_text_rejected_and_compared_fields_stripped():
+    doc = example_shipment()
+    doc["order"]["lines"][0]["description"] = "   "
+    assert "order.lines.0.description" in _fields(doc)
+    doc = example_shipment()
+    doc["order"]["consignee"].update(name="  Pacific Trading LLC ", postcode=" 90021 ", phone=" +1 213-555-0142 ")
+    doc["waybill"]["carrier"] = " COSCO "
+    s = Shipment.model_validate(doc)
+    assert (s.order.consignee.name, s.order.consignee.postcode, s.waybill.carrier) == \
+        ("Pacific Trading LLC", "90021", "COSCO")
+    assert s.order.consignee.phone == "+1 213-555-0142"
+    doc["order"]["consignee"]["name"] = "   "
+    assert "order.consignee.name" in _fields(doc)
