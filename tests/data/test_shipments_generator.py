@@ -168,3 +168,13 @@ def test_effects_are_documented_with_their_numbers():
                    "85: +0.6", "2025-03-01", "high = held or returned or delay > 120 h", "YunExpress 1.3"):
         assert needle in doc, needle
         assert needle in gen.__doc__, needle
+
+
+def test_catalogue_codes_are_real_and_invalid_codes_are_not():
+    from data.nomenclature import Nomenclature
+    from data.shipments.reference import INVALID_HS6, PORTS, PRODUCTS
+
+    nom = Nomenclature.default()
+    assert all(nom.is_valid(p.hs6) and len(p.hs6) == 6 for p in PRODUCTS)
+    assert not any(nom.is_valid(c) for c in INVALID_HS6)
+    assert all(len(code) == 5 and code[:2] == p.country for code, p in PORTS.items())
