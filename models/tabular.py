@@ -1,0 +1,520 @@
+"""Spec-driven LightGBM estimators for tables: binary/multiclass classifiers (calibrated) and quantile regressors.
+
+Two pieces:
+
+* :class:`TabularPreprocessor` turns a table (DataFrame) or plain dict rows into one float matrix. Categorical
+  columns become integer codes from levels *stored in the model* (unseen or missing -> NaN), so predictions never
+  depend on pandas category order at load time -- the known pyfunc pitfall. High-cardinality keys (ids, wide HS
+  levels, crossed keys) get a smoothed target encoding, out-of-fold on the training split, plus a frequency
+  encoding; both are fitted on train only. Derived columns (HS hierarchy, ratios, logs, calendar parts) come from
+  the spec.
+* :class:`TabularModel` trains one booster per task (one per quantile for quantile tasks) with early stopping on a
+  validation split, and calibrates probabilities on that split.
+
+The dict-row path exists so the serving path can score one shipment without building a DataFrame.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from data.errors import InvalidInputError, field_error
+from data.specs.schema import Cross, DatasetSpec, DatePart, Equal, HSPrefix, Log, Ratio, derived_sources
+
+_NAN = float("nan")
+
+
+def _key(v: Any) -> str | None:
+    """Canonical string for a categorical value: ``30``, ``30.0`` and ``"30"`` are the same level; missing is None."""
+    if v is None:
+        return None
+    if isinstance(v, float):
+        if math.isnan(v):
+            return None
+        if v.is_integer():
+            return str(int(v))
+        return repr(v)
+    if isinstance(v, (np.floating,)):
+        return _key(float(v))
+    if isinstance(v, (bool, np.bool_)):
+        return "true" if v else "false"
+    if isinstance(v, (np.integer,)):
+        return str(int(v))
+    if v is pd.NA or v is pd.NaT:
+        return None
+    s = str(v)
+    return s if s != "" else None
+
+
+def _to_float(v: Any) -> float:
+    if v is None:
+        return _NAN
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return _NAN
+
+
+@dataclass
+class _KeyEncoding:
+    """Smoothed target encoding (one column per target statistic) and log frequency of one high-cardinality key."""
+
+    means: dict[str, np.ndarray]
+    counts: dict[str, int]
+    prior: np.ndarray
+
+    def transform(self, keys: Sequence[str | None]) -> np.ndarray:
+        k = len(self.prior)
+        out = np.empty((len(keys), k + 1))
+        means, counts, prior = self.means, self.counts, self.prior
+        for i, key in enumerate(keys):
+            m = means.get(key) if key is not None else None
+            if m is None:
+                out[i, :k] = prior
+                out[i, k] = 0.0
+            else:
+                out[i, :k] = m
+                out[i, k] = math.log1p(counts[key])
+        return out
+
+
+def _encode_fit(keys: np.ndarray, targets: np.ndarray, smoothing: float, min_frequency: int) -> _KeyEncoding:
+    """Per-level smoothed means: (sum + m * prior) / (n + m)."""
+    prior = targets.mean(axis=0)
+    codes, uniques = pd.factorize(pd.Series(keys, dtype=object), use_na_sentinel=True)
+    ok = codes >= 0
+    n_levels = len(uniques)
+    counts = np.bincount(codes[ok], minlength=n_levels)
+    sums = np.zeros((n_levels, targets.shape[1]))
+    np.add.at(sums, codes[ok], targets[ok])
+    means = (sums + smoothing * prior) / (counts[:, None] + smoothing)
+    keep = counts >= min_frequency
+    return _KeyEncoding(
+        means={uniques[i]: means[i] for i in np.flatnonzero(keep)},
+        counts={uniques[i]: int(counts[i]) for i in np.flatnonzero(keep)},
+        prior=prior,
+    )
+
+
+@dataclass
+class TabularPreprocessor:
+    """Fitted transformation from raw columns to the model matrix. Build with :meth:`fit`."""
+
+    spec: DatasetSpec
+    levels: dict[str, dict[str, int]] = field(default_factory=dict)
+    encodings: dict[str, _KeyEncoding] = field(default_factory=dict)
+    feature_names: list[str] = field(default_factory=list)
+    # For each matrix column, the business feature (spec column or derived name) it comes from.
+    feature_sources: list[str] = field(default_factory=list)
+    categorical_indices: list[int] = field(default_factory=list)
+
+    # ---- column plumbing ---------------------------------------------------------------------------------------
+    def _cat_columns(self) -> list[str]:
+        return [*self.spec.categorical, *[d.name for d in self.spec.derived if isinstance(d, HSPrefix)]]
+
+    def _encoded_columns(self) -> list[str]:
+        cols = list(self.spec.encoded_ids)
+        cols += [d.name for d in self.spec.derived if isinstance(d, HSPrefix) and d.encode]
+        cols += [d.name for d in self.spec.derived if isinstance(d, Cross)]
+        return cols
+
+    def _numeric_derived(self) -> list[str]:
+        return [d.name for d in self.spec.derived if isinstance(d, (Ratio, Log, DatePart, Equal))]
+
+    def _raw_columns(self, get: Any, n: int) -> dict[str, np.ndarray]:
+        """Raw + derived columns as numpy arrays; ``get(name)`` returns the raw column as a sequence."""
+        cols: dict[str, np.ndarray] = {}
+        for c in self.spec.required_columns():
+            cols[c] = get(c)
+        for d in self.spec.derived:
+            if isinstance(d, HSPrefix):
+                src = cols[d.source]
+                out = np.empty(n, dtype=object)
+                for i, v in enumerate(src):
+                    k = _key(v)
+                    out[i] = None if k is None else k.zfill(d.width)[: d.digits]
+                cols[d.name] = out
+            elif isinstance(d, Ratio):
+                num = _float_array(cols[d.numerator])
+                den = _float_array(cols[d.denominator])
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    r = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+                    cols[d.name] = np.log1p(np.clip(r, 0, None)) if d.log else r
+            elif isinstance(d, Log):
+                v = _float_array(cols[d.source])
+                with np.errstate(invalid="ignore"):
+                    cols[d.name] = np.log1p(np.clip(v, 0, None))
+            elif isinstance(d, DatePart):
+                ts = pd.to_datetime(pd.Series(cols[d.source]), errors="coerce")
+                attr = {"month": ts.dt.month, "dayofweek": ts.dt.dayofweek, "dayofyear": ts.dt.dayofyear,
+                        "day": ts.dt.day, "hour": ts.dt.hour}[d.part]
+                cols[d.name] = attr.to_numpy(dtype=float, na_value=np.nan)
+            elif isinstance(d, Equal):
+                left, right = cols[d.left], cols[d.right]
+                out = np.empty(n)
+                for i in range(n):
+                    a, b = _key(left[i]), _key(right[i])
+                    out[i] = np.nan if a is None or b is None else float(a == b)
+                cols[d.name] = out
+            elif isinstance(d, Cross):
+                parts = [cols[s] for s in d.sources]
+                out = np.empty(n, dtype=object)
+                for i in range(n):
+                    ks = [_key(p[i]) for p in parts]
+                    out[i] = None if any(k is None for k in ks) else "|".join(ks)
+                cols[d.name] = out
+        return cols
+
+    @staticmethod
+    def _frame_getter(df: pd.DataFrame) -> Any:
+        def get(c: str) -> np.ndarray:
+            if c not in df.columns:
+                raise InvalidInputError(f"column '{c}' is missing from the table",
+                                        details=[field_error(c, "missing column")])
+            return df[c].to_numpy(dtype=object, na_value=None)
+
+        return get
+
+    @staticmethod
+    def _records_getter(records: Sequence[dict]) -> Any:
+        def get(c: str) -> np.ndarray:
+            out = np.empty(len(records), dtype=object)
+            for i, r in enumerate(records):
+                out[i] = r.get(c)
+            return out
+
+        return get
+
+    # ---- fit / transform ---------------------------------------------------------------------------------------
+    @classmethod
+    def fit(cls, spec: DatasetSpec, df: pd.DataFrame, targets: np.ndarray, *, seed: int = 0) -> tuple[
+            "TabularPreprocessor", np.ndarray]:
+        """Fit on the training table and return (preprocessor, training matrix with out-of-fold encodings).
+
+        ``targets`` is a (n, k) float array of the statistics to encode (class indicators or the target value).
+        """
+        self = cls(spec=spec)
+        n = len(df)
+        cols = self._raw_columns(self._frame_getter(df), n)
+        for c in self._cat_columns():
+            keys = pd.Series([_key(v) for v in cols[c]], dtype=object)
+            vc = keys.value_counts(dropna=True)
+            # Most frequent first: the code order is stored, never taken from pandas at predict time.
+            self.levels[c] = {k: i for i, k in enumerate(vc.index)}
+        enc = spec.encoding
+        train_oof: dict[str, np.ndarray] = {}
+        rng = np.random.default_rng(seed)
+        fold_of = rng.integers(0, enc.folds, size=n)
+        for c in self._encoded_columns():
+            keys = np.array([_key(v) for v in cols[c]], dtype=object)
+            self.encodings[c] = full = _encode_fit(keys, targets, enc.smoothing, enc.min_frequency)
+            # Out-of-fold on train: a row never sees its own label, so the booster cannot learn the leak.
+            oof = np.empty((n, targets.shape[1] + 1))
+            for f in range(enc.folds):
+                inside = fold_of == f
+                part = _encode_fit(keys[~inside], targets[~inside], enc.smoothing, enc.min_frequency)
+                oof[inside] = part.transform(list(keys[inside]))
+            # Frequencies are not labels: use the full-train counts so train and predict see the same scale.
+            oof[:, -1] = full.transform(list(keys))[:, -1]
+            train_oof[c] = oof
+        self._build_names()
+        return self, self._assemble(cols, n, train_oof)
+
+    def _build_names(self) -> None:
+        names, sources, cats = [], [], []
+        for c in self._cat_columns():
+            cats.append(len(names))
+            names.append(c)
+            sources.append(c)
+        for c in [*self.spec.numeric, *self._numeric_derived()]:
+            names.append(c)
+            sources.append(c)
+        for c in self._encoded_columns():
+            k = len(self.encodings[c].prior)
+            for j in range(k):
+                names.append(f"{c}__te{j}" if k > 1 else f"{c}__te")
+                sources.append(self._source_of(c))
+            names.append(f"{c}__freq")
+            sources.append(self._source_of(c))
+        self.feature_names, self.feature_sources, self.categorical_indices = names, sources, cats
+
+    def _source_of(self, name: str) -> str:
+        """Business feature of a derived/crossed column: a cross belongs to its first source (e.g. the importer)."""
+        for d in self.spec.derived:
+            if d.name == name and isinstance(d, Cross):
+                return self._source_of(d.sources[0])
+        return name
+
+    def _assemble(self, cols: dict[str, np.ndarray], n: int, encoded: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        x = np.empty((n, len(self.feature_names)))
+        j = 0
+        for c in self._cat_columns():
+            lv = self.levels[c]
+            col = x[:, j]
+            for i, v in enumerate(cols[c]):
+                code = lv.get(_key(v))
+                col[i] = _NAN if code is None else code
+            j += 1
+        for c in [*self.spec.numeric, *self._numeric_derived()]:
+            x[:, j] = _float_array(cols[c])
+            j += 1
+        for c in self._encoded_columns():
+            block = encoded[c] if encoded is not None and c in encoded else \
+                self.encodings[c].transform([_key(v) for v in cols[c]])
+            x[:, j: j + block.shape[1]] = block
+            j += block.shape[1]
+        return x
+
+    def transform(self, df: pd.DataFrame) -> np.ndarray:
+        return self._assemble(self._raw_columns(self._frame_getter(df), len(df)), len(df))
+
+    def transform_records(self, records: Sequence[dict]) -> np.ndarray:
+        """Same matrix from plain dict rows (serving path: no DataFrame)."""
+        n = len(records)
+        return self._assemble(self._raw_columns(self._records_getter(records), n), n)
+
+
+def _float_array(values: Iterable[Any]) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.dtype.kind in "fiub":
+        return arr.astype(float)
+    return np.fromiter((_to_float(v) for v in arr), dtype=float, count=len(arr))
+
+
+# ---- calibration ---------------------------------------------------------------------------------------------------
+@dataclass
+class BinaryCalibrator:
+    """Monotone map of raw probabilities, kept as interpolation knots so predict needs no sklearn object."""
+
+    method: str
+    x: np.ndarray
+    y: np.ndarray
+
+    @classmethod
+    def fit(cls, p: np.ndarray, y: np.ndarray, method: str) -> "BinaryCalibrator":
+        if method == "isotonic":
+            from sklearn.isotonic import IsotonicRegression
+
+            iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(p, y)
+            return cls(method, np.asarray(iso.X_thresholds_, float), np.asarray(iso.y_thresholds_, float))
+        # sigmoid (Platt) on the logit, tabulated on a fine grid
+        from sklearn.linear_model import LogisticRegression
+
+        z = np.log(np.clip(p, 1e-6, 1 - 1e-6) / np.clip(1 - p, 1e-6, 1))
+        lr = LogisticRegression(C=1e6).fit(z[:, None], y)
+        grid = np.linspace(0, 1, 1001)
+        zg = np.log(np.clip(grid, 1e-6, 1 - 1e-6) / np.clip(1 - grid, 1e-6, 1))
+        return cls(method, grid, lr.predict_proba(zg[:, None])[:, 1])
+
+    def __call__(self, p: np.ndarray) -> np.ndarray:
+        return np.interp(p, self.x, self.y)
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def fit_temperature(raw: np.ndarray, y: np.ndarray) -> float:
+    """Temperature T minimising the validation log loss of softmax(raw / T); keeps the arg-max, fixes confidence."""
+    from scipy.optimize import minimize_scalar
+
+    def nll(log_t: float) -> float:
+        p = softmax(raw / math.exp(log_t))
+        return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-12, None))))
+
+    res = minimize_scalar(nll, bounds=(-3, 3), method="bounded")
+    return float(math.exp(res.x))
+
+
+# ---- the estimator -------------------------------------------------------------------------------------------------
+DEFAULT_PARAMS: dict[str, Any] = {
+    "learning_rate": 0.05,
+    "num_leaves": 31,
+    "min_data_in_leaf": 40,
+    "feature_fraction": 0.8,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambda_l2": 1.0,
+    "verbosity": -1,
+    "max_cat_to_onehot": 8,
+    "cat_smooth": 20,
+}
+
+
+class TabularModel:
+    """LightGBM on a spec. ``fit(df, valid_df=...)`` then ``predict_proba`` / ``predict_quantiles`` / ``predict``."""
+
+    def __init__(self, spec: DatasetSpec, params: dict[str, Any] | None = None, *, num_boost_round: int | None = None,
+                 early_stopping_rounds: int | None = None, calibration: str | None = None, num_threads: int = 2,
+                 seed: int = 0):
+        self.spec = spec
+        self.params = params
+        self.num_boost_round = num_boost_round
+        self.early_stopping_rounds = early_stopping_rounds
+        self.calibration = calibration
+        self.num_threads = num_threads
+        self.seed = seed
+
+    # ---- targets ---------------------------------------------------------------------------------------------------
+    def encode_target(self, y: Sequence[Any] | pd.Series) -> np.ndarray:
+        """Labels as model targets: 0/1 (binary), class index (multiclass), float (regression/quantile)."""
+        spec = self.spec
+        y = pd.Series(y).reset_index(drop=True)
+        if y.isna().any():
+            raise InvalidInputError(f"target '{spec.target}' has {int(y.isna().sum())} missing values",
+                                    details=[field_error(spec.target, "missing values")])
+        if spec.task == "binary":
+            pos = _key(spec.positive_class)
+            keys = y.map(_key)
+            return (keys == pos).to_numpy(dtype=float)
+        if spec.task == "multiclass":
+            index = {c: i for i, c in enumerate(spec.classes or [])}
+            keys = y.map(_key)
+            bad = sorted(set(keys) - set(index))
+            if bad:
+                raise InvalidInputError(f"target '{spec.target}' has values not in classes {spec.classes}: {bad[:5]}",
+                                        details=[field_error(spec.target, f"unknown classes {bad[:5]}")])
+            return keys.map(index).to_numpy(dtype=int)
+        return pd.to_numeric(y, errors="raise").to_numpy(dtype=float)
+
+    def _encoding_targets(self, t: np.ndarray) -> np.ndarray:
+        if self.spec.task == "multiclass":
+            k = len(self.spec.classes or [])
+            return np.eye(k)[t]
+        return t.reshape(-1, 1).astype(float)
+
+    # ---- fit ---------------------------------------------------------------------------------------------------------
+    def _lgb_params(self, objective: str, extra: dict[str, Any]) -> dict[str, Any]:
+        p = {**DEFAULT_PARAMS, **self.spec.model.params, **(self.params or {})}
+        p.update(objective=objective, num_threads=self.num_threads, seed=self.seed, verbosity=-1, **extra)
+        return p
+
+    def fit(self, df: pd.DataFrame, y: Sequence[Any] | None = None, *, valid_df: pd.DataFrame | None = None,
+            valid_y: Sequence[Any] | None = None, preprocessed: tuple | None = None) -> "TabularModel":
+        """Train on ``df``; early stopping and calibration use the validation table when given.
+
+        ``preprocessed`` = (preprocessor, X_train, t_train, X_valid, t_valid) lets a tuning loop reuse one fitted
+        preprocessor across grid points.
+        """
+        import lightgbm as lgb
+
+        spec = self.spec
+        if preprocessed is None:
+            t = self.encode_target(df[spec.target] if y is None else y)
+            pre, x = TabularPreprocessor.fit(spec, df, self._encoding_targets(t), seed=self.seed)
+            xv = tv = None
+            if valid_df is not None:
+                tv = self.encode_target(valid_df[spec.target] if valid_y is None else valid_y)
+                xv = pre.transform(valid_df)
+        else:
+            pre, x, t, xv, tv = preprocessed
+        self.preprocessor_ = pre
+        rounds = self.num_boost_round or spec.model.num_boost_round
+        es = self.early_stopping_rounds or spec.model.early_stopping_rounds
+        cats = pre.categorical_indices
+
+        def train(objective: str, extra: dict[str, Any]) -> Any:
+            params = self._lgb_params(objective, extra)
+            ds = lgb.Dataset(x, label=t, feature_name=pre.feature_names, categorical_feature=cats,
+                             free_raw_data=False, params={"verbosity": -1})
+            callbacks = []
+            valid_sets = []
+            if xv is not None:
+                valid_sets = [lgb.Dataset(xv, label=tv, reference=ds, categorical_feature=cats)]
+                callbacks.append(lgb.early_stopping(es, verbose=False))
+            return lgb.train(params, ds, num_boost_round=rounds, valid_sets=valid_sets, callbacks=callbacks)
+
+        self.boosters_: list[Any] = []
+        if spec.task == "binary":
+            self.boosters_.append(train("binary", {"metric": "auc"}))
+        elif spec.task == "multiclass":
+            self.boosters_.append(train("multiclass", {"num_class": len(spec.classes or []),
+                                                       "metric": "multi_logloss"}))
+        elif spec.task == "quantile":
+            for q in spec.quantiles or []:
+                self.boosters_.append(train("quantile", {"alpha": q, "metric": "quantile"}))
+        else:
+            self.boosters_.append(train("regression", {"metric": "l2"}))
+        self.best_iterations_ = [int(b.best_iteration or b.current_iteration()) for b in self.boosters_]
+
+        method = self.calibration or spec.model.calibration
+        self.calibrator_: BinaryCalibrator | None = None
+        self.temperature_: float = 1.0
+        if xv is not None and method != "none":
+            if spec.task == "binary":
+                self.calibrator_ = BinaryCalibrator.fit(self._raw_binary(xv), tv, "isotonic" if method == "temperature"
+                                                        else method)
+            elif spec.task == "multiclass":
+                self.temperature_ = fit_temperature(self.raw_scores(xv), tv)
+        return self
+
+    # ---- predict ---------------------------------------------------------------------------------------------------
+    def matrix(self, data: pd.DataFrame | Sequence[dict]) -> np.ndarray:
+        if isinstance(data, pd.DataFrame):
+            return self.preprocessor_.transform(data)
+        return self.preprocessor_.transform_records(data)
+
+    def raw_scores(self, x: np.ndarray) -> np.ndarray:
+        b = self.boosters_[0]
+        return b.predict(x, raw_score=True, num_iteration=self.best_iterations_[0])
+
+    def _raw_binary(self, x: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-self.raw_scores(x)))
+
+    def proba_from_matrix(self, x: np.ndarray) -> np.ndarray:
+        if self.spec.task == "binary":
+            p = self._raw_binary(x)
+            return self.calibrator_(p) if self.calibrator_ is not None else p
+        if self.spec.task == "multiclass":
+            return softmax(self.raw_scores(x) / self.temperature_)
+        raise TypeError(f"predict_proba needs a classification spec, this one is '{self.spec.task}'")
+
+    def quantiles_from_matrix(self, x: np.ndarray) -> np.ndarray:
+        if self.spec.task not in ("quantile", "regression"):
+            raise TypeError(f"predict_quantiles needs a quantile spec, this one is '{self.spec.task}'")
+        out = np.column_stack([b.predict(x, num_iteration=it) for b, it in zip(self.boosters_, self.best_iterations_)])
+        if self.spec.task == "quantile":
+            # Separate boosters can cross; quantiles are sorted by level in the spec order.
+            order = np.argsort(self.spec.quantiles)
+            out[:, order] = np.maximum.accumulate(out[:, order], axis=1)
+        return out
+
+    def predict_proba(self, data: pd.DataFrame | Sequence[dict]) -> np.ndarray:
+        return self.proba_from_matrix(self.matrix(data))
+
+    def predict_quantiles(self, data: pd.DataFrame | Sequence[dict]) -> np.ndarray:
+        return self.quantiles_from_matrix(self.matrix(data))
+
+    def predict(self, data: pd.DataFrame | Sequence[dict]) -> np.ndarray:
+        x = self.matrix(data)
+        if self.spec.task == "binary":
+            return self.proba_from_matrix(x)
+        if self.spec.task == "multiclass":
+            return np.asarray(self.spec.classes, dtype=object)[self.proba_from_matrix(x).argmax(axis=1)]
+        q = self.quantiles_from_matrix(x)
+        return q[:, 0] if q.shape[1] == 1 else q
+
+    def contributions(self, x: np.ndarray, booster: int = 0) -> np.ndarray:
+        """Raw-score feature contributions (last column = bias); multiclass -> shape (n, k, features + 1)."""
+        b = self.boosters_[booster]
+        c = b.predict(x, pred_contrib=True, num_iteration=self.best_iterations_[booster])
+        if self.spec.task == "multiclass":
+            k = len(self.spec.classes or [])
+            return np.asarray(c).reshape(len(x), k, -1)
+        return np.asarray(c)
+
+    def feature_importance(self, booster: int = 0) -> pd.Series:
+        b = self.boosters_[booster]
+        return pd.Series(b.feature_importance("gain"), index=self.preprocessor_.feature_names).sort_values(
+            ascending=False)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return self.preprocessor_.feature_names
