@@ -91,15 +91,21 @@ STRINGS: dict[str, dict[str, str]] = {
     "csv_layout": {"zh": "CSV 格式说明", "en": "CSV layout"},
     "csv_layout_text": {
         "zh": "每行一个订单商品行；同一运单的多行使用相同的 shipment_id，运单级字段只需在第一行填写（其余行留空或相同）。"
-              "列名是 JSON 字段的路径（用“.”连接）；商品行的字段以 order.lines. 开头；列表字段用“|”分隔多个值；"
-              "true/false 表示是否。文件须为 UTF-8 编码（Excel：另存为“CSV UTF-8”）。",
+              "列名是 JSON 字段的路径（用“.”连接）；订单商品行字段以 order.lines. 开头，报关单商品行字段以 declaration.lines. 开头，"
+              "第 k 行填写各单据的第 k 个商品行；true/false 表示是否；时间用带时区的 ISO 8601 格式；数字不用千位分隔符。"
+              "文件须为 UTF-8 编码（Excel：另存为“CSV UTF-8”）。",
         "en": "One row per order line; rows of the same shipment share its shipment_id, and shipment-level columns need "
               "to be filled on its first row only (later rows blank or equal). Column names are JSON field paths joined "
-              "with '.'; order-line fields start with order.lines.; list fields separate values with '|'; booleans "
-              "are true/false. The file must be UTF-8 (Excel: save as 'CSV UTF-8').",
+              "with '.'; order-line fields start with order.lines. and declaration-line fields with declaration.lines.: "
+              "row k holds the k-th line of each document. Booleans are true/false, times ISO 8601 with a zone, "
+              "numbers without thousands separators. The file must be UTF-8 (Excel: save as 'CSV UTF-8').",
     },
     "download_template": {"zh": "下载 CSV 模板", "en": "Download the CSV template"},
     "columns": {"zh": "列", "en": "Columns"},
+    "type": {"zh": "类型", "en": "Type"},
+    "required": {"zh": "必填", "en": "required"},
+    "allowed_values": {"zh": "可选值", "en": "Allowed values"},
+    "example": {"zh": "示例", "en": "Example"},
     "results": {"zh": "结果", "en": "Results"},
     "shipment": {"zh": "运单", "en": "Shipment"},
     "risk": {"zh": "风险等级", "en": "Risk"},

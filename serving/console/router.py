@@ -442,6 +442,7 @@ def _shipments_page(request: Request, *, status: int = 200, **context: Any) -> H
     context.setdefault("csv_data_uri", "")
     context.setdefault("text_of", shipments_io.text_of)
     context.setdefault("max_bytes", _settings(request).max_request_bytes)
+    context.setdefault("example_row", shipments_io.flatten(_example_docs()[0])[0])
     return _render(request, "shipments.html", status=status, page="shipments", columns=shipments_io.COLUMNS,
                    line_lists=shipments_io.LINE_LISTS, **context)
 

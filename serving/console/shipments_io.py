@@ -9,6 +9,7 @@ the schema appears in the template and the reader at once:
   and its *k*-th declaration line; a side is left blank when that document has fewer lines;
 * shipment-level columns are read from the first row that fills them; a later row that disagrees is an error;
 * booleans are ``true``/``false`` (also 1/0, yes/no); datetimes are ISO 8601 with a zone (``2025-03-01T10:00:00+08:00``);
+  numbers use ``.`` as the decimal point and no thousands separators;
 * the file must be UTF-8 (a BOM is fine). Excel users save as "CSV UTF-8"; a GBK file is refused with that advice.
 
 Each shipment is validated on its own: bad ones are reported with their CSV line and field; good ones are scored.
@@ -43,6 +44,7 @@ class Column:
     kind: str          # str | float | int | bool | datetime
     required: bool
     line_list: str | None  # "order.lines" / "declaration.lines" for per-line columns
+    choices: tuple[str, ...] = ()  # allowed values of an enumerated field (channel, mode, credit grade)
 
 
 def _unwrap(annotation: Any) -> tuple[Any, bool]:
@@ -88,8 +90,9 @@ def _columns(model: type[BaseModel], prefix: str, line_list: str | None) -> list
         if isinstance(tp, type) and issubclass(tp, BaseModel):
             out.extend(_columns(tp, f"{path}.", line_list))
             continue
+        choices = tuple(str(a) for a in typing.get_args(tp)) if typing.get_origin(tp) is Literal else ()
         out.append(Column(path=path, kind=_kind(tp), required=info.is_required() and not optional,
-                          line_list=line_list))
+                          line_list=line_list, choices=choices))
     return out
 
 
@@ -172,7 +175,7 @@ def decode_upload(raw: bytes, field_name: str = "file") -> str:
             pass
         reason = (f"not UTF-8 text (invalid byte 0x{raw[exc.start]:02x} at byte {exc.start}).{hint} "
                   "Save the file as 'CSV UTF-8' and upload it again.")
-        raise InvalidInputError(f"The file is {reason}", details=[field_error(field_name, reason)]) from None
+        raise InvalidInputError(f"The uploaded file is not UTF-8 text.{hint}", details=[field_error(field_name, reason)]) from None
 
 
 def _convert(col: Column, text: str) -> Any:

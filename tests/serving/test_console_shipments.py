@@ -116,7 +116,8 @@ def test_gbk_upload_is_refused_with_advice():
     raw = "shipment_id,order.platform\nA,阿里巴巴\n".encode("gbk")
     with pytest.raises(Exception) as info:
         shipments_io.decode_upload(raw)
-    assert "not UTF-8" in info.value.message and "GBK" in info.value.message and "CSV UTF-8" in info.value.message
+    assert "not UTF-8" in info.value.message and "GBK" in info.value.message
+    assert "CSV UTF-8" in info.value.details[0]["reason"] and "byte 29" in info.value.details[0]["reason"]
 
 
 @pytest.mark.parametrize("text,needle", [
