@@ -95,8 +95,11 @@ OptionalText = Annotated[str | None, Field(strict=True, max_length=500)]
 Stripped = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), Field(strict=True)]
 ShortStripped = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120),
                           Field(strict=True)]
-Positive = Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)]
-NonNegative = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
+# Upper bounds far above any real shipment keep products and sums finite (a 1e308 quantity would make totals inf and
+# silently defeat the value comparisons).
+Positive = Annotated[float, Field(strict=True, gt=0, le=1e9, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(strict=True, ge=0, le=1e9, allow_inf_nan=False)]
+Money = Annotated[float, Field(strict=True, ge=0, le=1e12, allow_inf_nan=False)]
 Flag = Annotated[bool, Field(strict=True)]
 
 
@@ -147,7 +150,7 @@ class Waybill(_Model):
     consignee_name: Annotated[str | None, StringConstraints(strip_whitespace=True, max_length=500),
                               Field(strict=True)] = None
     gross_weight_kg: Positive
-    packages: Annotated[int, Field(strict=True, ge=1)]
+    packages: Annotated[int, Field(strict=True, ge=1, le=10_000_000)]
     dangerous_goods: DangerousGoods = DangerousGoods()
     battery_certified_channel: Flag = False
 
@@ -157,13 +160,13 @@ class DeclarationLine(_Model):
     description: OptionalText = None
     quantity: Positive
     unit: ShortStripped
-    value: NonNegative  # line value in the declaration currency
+    value: Money  # line value in the declaration currency
 
 
 class Declaration(_Model):
     declaration_no: Annotated[str | None, Field(strict=True, max_length=64)] = None
     mode: DeclarationMode
-    declared_value: NonNegative
+    declared_value: Money
     currency: CurrencyCode
     lines: Annotated[list[DeclarationLine], Field(min_length=1, max_length=500)]
     credit_grade: CreditGrade

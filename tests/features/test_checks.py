@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from data.nomenclature import Nomenclature
 from data.shipments.examples import example_shipment
-from data.shipments.schema import Shipment
+from data.shipments.schema import Shipment, error_details
 from features import checks
 from features.checks import CATALOGUE, Finding, phone_status, postcode_ok, run_checks
+from features.shipment_features import FEATURE_NAMES, feature_row
 
 
 @pytest.fixture(scope="module")
@@ -272,3 +278,54 @@ def test_checks_find_the_generators_injected_errors(nom):
     clean = lat.index[~lat[err_cols].any(axis=1)].tolist()
     errors_on_clean = [i for i in clean if any(CATALOGUE[c][1] == "error" for c in found[i])]
     assert len(errors_on_clean) <= 0.005 * len(clean), [found[i] for i in errors_on_clean[:5]]
+
+
+# ---- bad input never crashes: any mutation is rejected naming fields, or checked and featurised
+
+NOM = Nomenclature.default()
+
+
+def _paths(node, prefix=()):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield prefix + (k,)
+            yield from _paths(v, prefix + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield prefix + (i,)
+            yield from _paths(v, prefix + (i,))
+
+
+PATHS = list(_paths(example_shipment()))
+VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-10**6, 10**9), st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30), st.sampled_from(["", "  ", "US", "CN", "USD", "EUR", "CHF", "XXX", "610910", "850760",
+                                           "8516.71.00", "USLAX", "2025-11-20T10:00:00+08:00", "2025-11-20",
+                                           "+1 213-555-0142", "090-1234-5678", "SW1A 1AA", "9710_list", "rail"]),
+    st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(PATHS), VALUES), min_size=1, max_size=4))
+def test_mutated_shipment_is_rejected_with_fields_or_checked(mutations):
+    doc = example_shipment()
+    for path, value in mutations:
+        node = doc
+        try:
+            for p in path[:-1]:
+                node = node[p]
+            node[path[-1]] = value
+        except (KeyError, IndexError, TypeError):
+            continue  # an earlier mutation replaced a parent
+    try:
+        shipment = Shipment.model_validate(doc)
+    except ValidationError as exc:
+        details = error_details(exc)
+        assert details and all(d["field"] and d["reason"] for d in details)
+        return
+    findings = run_checks(shipment, NOM)
+    row = feature_row(shipment, findings)
+    assert list(row) == FEATURE_NAMES
+    for v in row.values():
+        assert v is None or isinstance(v, str) or math.isfinite(v)
