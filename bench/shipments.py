@@ -23,8 +23,10 @@ from data.generators.shipments import generate_shipments  # noqa: E402
 from data.nomenclature import Nomenclature  # noqa: E402
 from data.shipments.schema import Shipment  # noqa: E402
 from features.checks import run_checks  # noqa: E402
-from features.shipment_features import history_frame  # noqa: E402
-from features.shipment_features import feature_row  # noqa: E402
+from features.shipment_features import (
+    feature_row,  # noqa: E402
+    history_frame,  # noqa: E402
+)
 
 TARGET_BATCH_ROWS_PER_S = 20_000
 

@@ -20,7 +20,11 @@ import phonenumbers
 from pydantic import BaseModel, ConfigDict
 
 from data.shipments.reference import (
-    FX_USD_PER_UNIT, LIST_MODE_MAX_CNY, LITHIUM_BATTERY_HS6, REFERENCE_UNIT_PRICE_USD, SPLIT_ADVISORY_USD,
+    FX_USD_PER_UNIT,
+    LIST_MODE_MAX_CNY,
+    LITHIUM_BATTERY_HS6,
+    REFERENCE_UNIT_PRICE_USD,
+    SPLIT_ADVISORY_USD,
 )
 from data.shipments.schema import Shipment
 

@@ -14,13 +14,22 @@ from __future__ import annotations
 import gc
 import hashlib
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Literal, Sequence
+from typing import TYPE_CHECKING, Literal
 
 from data.shipments.reference import (
-    CHANNELS, CHINA_TZ, CREDIT_GRADE_ORDINAL, DECLARATION_MODES, FX_USD_PER_UNIT, POLICY_CHANGE_AT, PORTS,
-    PRODUCTS, SPLIT_ADVISORY_USD, US_WEST_COAST_PORTS,
+    CHANNELS,
+    CHINA_TZ,
+    CREDIT_GRADE_ORDINAL,
+    DECLARATION_MODES,
+    FX_USD_PER_UNIT,
+    POLICY_CHANGE_AT,
+    PORTS,
+    PRODUCTS,
+    SPLIT_ADVISORY_USD,
+    US_WEST_COAST_PORTS,
 )
 from features.checks import Finding
 
@@ -135,7 +144,7 @@ FEATURES: list[FeatureDef] = [
 FEATURE_NAMES: list[str] = [f.name for f in FEATURES]
 CATEGORICAL: list[str] = [f.name for f in FEATURES if f.kind == "categorical"]
 NUMERIC: list[str] = [f.name for f in FEATURES if f.kind == "numeric"]
-assert set(f.group for f in FEATURES) <= set(GROUPS), "every feature group needs en/zh names"
+assert {f.group for f in FEATURES} <= set(GROUPS), "every feature group needs en/zh names"
 assert len(set(FEATURE_NAMES)) == len(FEATURE_NAMES)
 
 

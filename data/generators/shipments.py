@@ -55,14 +55,23 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 import pandas as pd
 
 from data.shipments.reference import (
-    CHANNEL_MODE, CHINA_TZ, FX_USD_PER_UNIT, HISTORY_START, INVALID_HS6, LIST_MODE_MAX_CNY, POLICY_CHANGE_AT, PORTS,
-    PRODUCTS, SPLIT_ADVISORY_USD, US_WEST_COAST_PORTS,
+    CHANNEL_MODE,
+    CHINA_TZ,
+    FX_USD_PER_UNIT,
+    HISTORY_START,
+    INVALID_HS6,
+    LIST_MODE_MAX_CNY,
+    POLICY_CHANGE_AT,
+    PORTS,
+    PRODUCTS,
+    SPLIT_ADVISORY_USD,
+    US_WEST_COAST_PORTS,
 )
 
 # ================================================================================================ EFFECTS
@@ -186,7 +195,7 @@ def _postcode(rng: np.random.Generator, country: str) -> str:
     raise ValueError(country)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _example_number(country: str, kind: int) -> tuple[int, str]:
     import phonenumbers as pn
 

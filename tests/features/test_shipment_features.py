@@ -14,8 +14,17 @@ from data.shipments.examples import example_shipment
 from data.shipments.schema import Shipment
 from features.checks import run_checks
 from features.shipment_features import (
-    CATEGORICAL, CATEGORY_LEVELS, FEATURE_NAMES, FEATURES, FEATURES_VERSION, GROUPS, LABEL_COLUMNS, NUMERIC,
-    feature_frame, feature_row, history_frame,
+    CATEGORICAL,
+    CATEGORY_LEVELS,
+    FEATURE_NAMES,
+    FEATURES,
+    FEATURES_VERSION,
+    GROUPS,
+    LABEL_COLUMNS,
+    NUMERIC,
+    feature_frame,
+    feature_row,
+    history_frame,
 )
 
 
@@ -40,7 +49,7 @@ def test_feature_definitions():
     for f in FEATURES:
         assert f.kind in ("categorical", "numeric")
         assert f.group in GROUPS and f.en and f.zh
-    for g, (en, zh) in GROUPS.items():
+    for (en, zh) in GROUPS.values():
         assert en and zh
     assert set(CATEGORICAL) | set(NUMERIC) == set(FEATURE_NAMES)
     required_groups = {"channel", "carrier", "destination", "port_congestion_season",
