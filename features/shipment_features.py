@@ -230,7 +230,9 @@ def feature_row(shipment: Shipment, findings: Sequence[Finding]) -> dict[str, ob
         "us_west_coast_peak": int(west and nov_dec),
         "lithium_battery": int(lithium),
         "battery_certified_channel": int(w.battery_certified_channel),
-        "lithium_us_uncertified": int("LITHIUM_US_UNCERTIFIED_CHANNEL" in codes),
+        # from the waybill, not from the finding: route options re-score an alternative waybill with the findings of
+        # the submitted one, and a certified channel must then show its effect
+        "lithium_us_uncertified": int(lithium and us and not w.battery_certified_channel),
         "other_dangerous_goods": int(dg.liquid) + int(dg.magnetic) + int(dg.powder),
         "declared_value_usd": usd,
         "log_declared_value_usd": math.log1p(usd) if usd is not None else None,

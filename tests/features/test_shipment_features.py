@@ -159,3 +159,16 @@ def test_undeclared_battery_line_still_counts_as_lithium(nom):
     doc["waybill"]["dangerous_goods"] = {"lithium_battery": True}
     row = _row(doc, nom)
     assert row["f_lithium_undeclared"] == 0 and row["lithium_battery"] == 1 and row["lithium_us_uncertified"] == 0
+
+
+def test_route_alternative_with_original_findings_reflects_the_new_waybill(nom):
+    """Route options re-score an alternative waybill with the submitted shipment's findings."""
+    doc = example_shipment()
+    doc["waybill"]["dangerous_goods"] = {"lithium_battery": True}
+    s = Shipment.model_validate(doc)
+    findings = run_checks(s, nom)
+    alt = s.model_copy(update={"waybill": s.waybill.model_copy(update={"battery_certified_channel": True,
+                                                                      "destination_port": "USLAX"})})
+    before, after = feature_row(s, findings), feature_row(alt, findings)
+    assert before["lithium_us_uncertified"] == 1 and after["lithium_us_uncertified"] == 0
+    assert after["us_west_coast_port"] == 1 and after["destination_port"] == "USLAX"
