@@ -7,12 +7,18 @@ from pydantic import TypeAdapter
 from data.errors import InvalidInputError
 from serving.batch import parse_batch
 from serving.common import BatchItemError, elements_problems, text_problems
-from serving.holder import ServedModels
+from serving.holder import HS_SUGGESTER, ServedModels
 from serving.hs.schemas import (SuggestBatchItem, SuggestBatchOptions, SuggestBatchResponse, SuggestRequest,
                                 SuggestResponse, ValidateRequest, ValidateResponse)
 
 _ITEM = TypeAdapter(SuggestBatchItem)
 _OPTIONS = TypeAdapter(SuggestBatchOptions)
+
+
+def _stamp(answer, served: ServedModels):
+    """The answer's own ``model.version`` is the registry version that answered (the suggester cannot know it)."""
+    answer.model.version = str(served.versions[HS_SUGGESTER].version)
+    return answer
 
 
 def _limits(text: str, elements: dict[str, str] | None, prefix: str, max_chars: int) -> list[dict]:
@@ -24,7 +30,7 @@ def suggest(served: ServedModels, request: SuggestRequest, *, max_chars: int) ->
     problems = _limits(request.text, request.declared_elements, "body", max_chars)
     if problems:
         raise InvalidInputError("input exceeds the length limits", details=problems)
-    answer = served.suggester.suggest(request.text, request.declared_elements, top_k=request.top_k)
+    answer = _stamp(served.suggester.suggest(request.text, request.declared_elements, top_k=request.top_k), served)
     return SuggestResponse.model_construct(**dict(answer), model_versions=served.version_map())
 
 
@@ -45,7 +51,7 @@ def suggest_batch(served: ServedModels, body: bytes, *, max_items: int, max_char
             [{"text": item.text, "declared_elements": item.declared_elements} for _, item in accepted],
             top_k=parsed.envelope.top_k)
         for (index, _), answer in zip(accepted, answers, strict=True):
-            results[index] = answer
+            results[index] = _stamp(answer, served)
     errors = [BatchItemError(**e) for e in sorted(errors, key=lambda e: e["index"])]
     return SuggestBatchResponse.model_construct(results=results, errors=errors, model_versions=served.version_map())
 
@@ -55,4 +61,5 @@ def validate(served: ServedModels, request: ValidateRequest, *, max_chars: int) 
     if problems:
         raise InvalidInputError("input exceeds the length limits", details=problems)
     answer = served.suggester.validate(request.text, request.declared_code, request.declared_elements)
+    _stamp(answer.suggestion, served)
     return ValidateResponse.model_construct(**dict(answer), model_versions=served.version_map())

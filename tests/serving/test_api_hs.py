@@ -17,6 +17,7 @@ def test_suggest_answers_with_candidates_and_model_versions(client, keys):
     body = r.json()
     assert body["candidates"][0]["code"] == "961700" and body["answer"]["code"] == "961700"
     assert body["query"]["declared_elements"] == {"材质": "不锈钢"}
+    assert body["model"]["version"] == "1"  # the registry version, not whatever the suggester knew
     assert body["model_versions"] == VERSIONS
     assert r.headers["X-Model-Versions"] == HEADER
     assert r.headers["X-Request-ID"]
