@@ -167,9 +167,21 @@ CATEGORY_LEVELS: dict[str, list[str]] = {
 }
 assert set(CATEGORY_LEVELS) == set(CATEGORICAL)
 
-#: Changes whenever the feature list changes, so cached frames are never reused across versions.
-FEATURES_VERSION = hashlib.sha256(repr([(f.name, f.kind) for f in FEATURES] + sorted(CATEGORY_LEVELS.items()))
-                                  .encode()).hexdigest()[:12]
+#: Bump when a feature's computation changes without its name changing.
+FEATURE_LOGIC_REVISION = 2
+
+
+def _features_version() -> str:
+    from data.generators.shipments import GENERATOR_REVISION
+
+    key = repr([(f.name, f.kind) for f in FEATURES] + sorted(CATEGORY_LEVELS.items())
+               + [FEATURE_LOGIC_REVISION, GENERATOR_REVISION])
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+#: Changes whenever the feature list, the feature logic or the generator changes, so a cached history frame is never
+#: reused across versions.
+FEATURES_VERSION = _features_version()
 
 _SECONDS_PER_DAY = 86_400.0
 _POLICY_TS = POLICY_CHANGE_AT.timestamp()

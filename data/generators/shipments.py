@@ -74,6 +74,9 @@ from data.shipments.reference import (
     US_WEST_COAST_PORTS,
 )
 
+#: Bump when the generated data changes for the same seed (cached history frames are keyed on it).
+GENERATOR_REVISION = 1
+
 # ================================================================================================ EFFECTS
 CHANNEL_PROBS = {"express": 0.30, "air": 0.20, "sea_fcl": 0.18, "sea_lcl": 0.22, "rail": 0.10}
 RAIL_COUNTRIES = ("DE", "NL", "FR")  # China–Europe rail; rail elsewhere is redrawn as sea_lcl
