@@ -276,7 +276,30 @@ class TabularPreprocessor:
     def transform_records(self, records: Sequence[dict]) -> np.ndarray:
         """Same matrix from plain dict rows (serving path: no DataFrame)."""
         n = len(records)
+        if not self.spec.derived and not self.encodings:
+            return self._direct(records)
         return self._assemble(self._raw_columns(self._records_getter(records), n), n)
+
+    def _direct(self, records: Sequence[dict]) -> np.ndarray:
+        """Row-major fill for specs without derived or encoded columns: one pass, no intermediate arrays.
+
+        This is the single-shipment hot path (a few microseconds per row instead of one numpy array per column).
+        """
+        cats = [(c, self.levels[c]) for c in self._cat_columns()]
+        nums = self.spec.numeric
+        x = np.empty((len(records), len(cats) + len(nums)))
+        for i, r in enumerate(records):
+            j = 0
+            for c, lv in cats:
+                v = r.get(c)
+                code = lv.get(v if type(v) is str else _key(v))
+                x[i, j] = _NAN if code is None else code
+                j += 1
+            for c in nums:
+                v = r.get(c)
+                x[i, j] = _to_float(v)
+                j += 1
+        return x
 
 
 def _float_array(values: Iterable[Any]) -> np.ndarray:

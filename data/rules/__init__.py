@@ -1,0 +1,1 @@
+"""Declarative advisory rules (YAML) and their validated schema."""

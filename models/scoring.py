@@ -1,0 +1,177 @@
+"""ShipmentScorer (contract 11): checks once -> feature row -> delay quantiles + risk probabilities -> reasons ->
+advisories, plus re-scored and ranked route alternatives.
+
+The single-shipment path never builds a DataFrame: the feature row (a dict) goes straight to the fitted
+preprocessors' record path and then to the boosters. Contributions give the explained prediction for free (they sum
+to the raw score), so explaining costs one booster call per model, not two.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Sequence
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from data.errors import InvalidInputError, UnavailableError, field_error
+from features.checks import Finding, run_checks
+from features.shipment_features import feature_row
+from models.advisories import Advisory, AdvisoryRules, build_context
+from models.explanations import GroupMap, Reason, delay_group_impacts, risk_group_impacts, top_reasons
+from models.tabular import softmax
+
+ROUTE_FIELDS = ("channel", "carrier", "export_port", "destination_port")
+
+
+class Probabilities(BaseModel):
+    low: float
+    medium: float
+    high: float
+
+
+class DelayOut(BaseModel):
+    p50_hours: float
+    p90_hours: float
+    reasons: list[Reason] = Field(default_factory=list)
+
+
+class RiskOut(BaseModel):
+    level: Literal["low", "medium", "high"]
+    probabilities: Probabilities
+    reasons: list[Reason] = Field(default_factory=list)
+
+
+class RouteResult(BaseModel):
+    option: dict[str, str] = Field(description="The fields changed; empty for the shipment as submitted")
+    current: bool = Field(description="True for the route as submitted")
+    rank: int = Field(description="1 = best: lowest high-risk probability, then lowest P90 delay")
+    delay: DelayOut
+    risk: RiskOut
+
+
+class ScoreResult(BaseModel):
+    shipment_id: str
+    findings: list[Finding]
+    delay: DelayOut
+    risk: RiskOut
+    advisories: list[Advisory]
+    route_options: list[RouteResult] = Field(default_factory=list)
+
+
+class ShipmentScorer:
+    """Scores validated :class:`~data.shipments.schema.Shipment` objects with the delay and risk champions."""
+
+    def __init__(self, delay_model: Any, risk_model: Any, rules: AdvisoryRules, nomenclature: Any, *,
+                 top_k: int = 5):
+        self.delay_model = delay_model
+        self.risk_model = risk_model
+        self.rules = rules
+        self.nomenclature = nomenclature
+        self.top_k = top_k
+        self._delay_groups = GroupMap(delay_model.feature_sources) if delay_model is not None else None
+        self._risk_groups = GroupMap(risk_model.feature_sources) if risk_model is not None else None
+        self._high = risk_model.classes.index("high") if risk_model is not None else 2
+        # Both models are usually trained on the same rows and features: one matrix then serves both.
+        self._shared_matrix = (delay_model is not None and risk_model is not None
+                               and delay_model.feature_names == risk_model.feature_names
+                               and delay_model.model_.preprocessor_.levels == risk_model.model_.preprocessor_.levels)
+
+    def _require(self) -> None:
+        missing = [n for n, m in (("clearance-delay", self.delay_model), ("clearance-risk", self.risk_model)) if m is None]
+        if missing:
+            raise UnavailableError(f"model(s) not loaded: {', '.join(missing)}", details={"missing": missing})
+
+    # ---- core: rows -> predictions -----------------------------------------------------------------------------
+    def _predict(self, rows: Sequence[dict], explain: bool) -> tuple[np.ndarray, np.ndarray, list, list]:
+        xd = self.delay_model.matrix(rows)
+        xr = xd if self._shared_matrix else self.risk_model.matrix(rows)
+        d_reasons: list[list[Reason]] = [[] for _ in rows]
+        r_reasons: list[list[Reason]] = [[] for _ in rows]
+        if not explain:
+            return self.delay_model.predict_matrix(xd), self.risk_model.predict_matrix(xr), d_reasons, r_reasons
+        dm, rm = self.delay_model, self.risk_model
+        # P50 from its booster; P90 and the risk logits from the contributions (they sum to the raw scores).
+        p50 = dm.model_.quantiles_from_matrix(xd)[:, dm._index(0.5)] if len(dm.model_.boosters_) > 1 else None
+        dc = dm.contributions(xd)
+        p90 = dc.sum(axis=1)
+        q = np.column_stack([p50 if p50 is not None else p90, p90])
+        q = np.clip(q, 0.0, None)
+        q[:, 1] = np.maximum(q[:, 1], q[:, 0])
+        rc = rm.contributions(xr)
+        proba = softmax(rc.sum(axis=2) / rm.temperature)
+        d_imp = delay_group_impacts(dc, self._delay_groups)
+        r_imp, _, _ = risk_group_impacts(rc, self._risk_groups, rm.temperature, self._high)
+        for i, row in enumerate(rows):
+            d_reasons[i] = top_reasons(d_imp[i], "hours", row, self._delay_groups, top_k=self.top_k)
+            r_reasons[i] = top_reasons(r_imp[i], "probability", row, self._risk_groups, top_k=self.top_k)
+        return q, proba, d_reasons, r_reasons
+
+    def _outs(self, q: np.ndarray, proba: np.ndarray, d_reasons: list, r_reasons: list, i: int) -> tuple[
+            DelayOut, RiskOut]:
+        classes = self.risk_model.classes
+        p = {c: float(proba[i, j]) for j, c in enumerate(classes)}
+        delay = DelayOut.model_construct(p50_hours=round(float(q[i, 0]), 2), p90_hours=round(float(q[i, 1]), 2),
+                                         reasons=d_reasons[i])
+        risk = RiskOut.model_construct(level=classes[int(proba[i].argmax())],
+                                       probabilities=Probabilities.model_construct(**p), reasons=r_reasons[i])
+        return delay, risk
+
+    def _advise(self, shipment: Any, findings: list[Finding], row: dict, delay: DelayOut, risk: RiskOut
+                ) -> list[Advisory]:
+        ctx = build_context(shipment, findings, row,
+                            {"p50_hours": delay.p50_hours, "p90_hours": delay.p90_hours},
+                            {"level": risk.level, "probabilities": risk.probabilities.__dict__})
+        return self.rules.evaluate(ctx)
+
+    # ---- public API ----------------------------------------------------------------------------------------------
+    def score(self, shipment: Any, *, explain: bool = True, route_options: Sequence[dict] | None = None
+              ) -> ScoreResult:
+        self._require()
+        findings = run_checks(shipment, self.nomenclature)
+        row = feature_row(shipment, findings)
+        rows = [row]
+        options: list[dict[str, str]] = []
+        if route_options:
+            for j, opt in enumerate(route_options):
+                opt = dict(opt.model_dump(exclude_none=True) if hasattr(opt, "model_dump") else opt)
+                bad = [k for k in opt if k not in ROUTE_FIELDS]
+                if bad or not opt:
+                    raise InvalidInputError(
+                        f"route option {j} may change only {', '.join(ROUTE_FIELDS)}",
+                        details=[field_error(f"route_options.{j}.{k}", "not a route field") for k in bad]
+                        or [field_error(f"route_options.{j}", "changes nothing")])
+                options.append({k: str(v) for k, v in opt.items()})
+                # Only the waybill changes; the checks ran once on the submitted documents.
+                alt = shipment.model_copy(update={"waybill": shipment.waybill.model_copy(update=opt)})
+                rows.append(feature_row(alt, findings))
+        q, proba, d_reasons, r_reasons = self._predict(rows, explain)
+        delay, risk = self._outs(q, proba, d_reasons, r_reasons, 0)
+        routes: list[RouteResult] = []
+        if options:
+            high = self._high
+            order = sorted(range(len(rows)), key=lambda i: (round(float(proba[i, high]), 4), float(q[i, 1])))
+            rank = {i: r + 1 for r, i in enumerate(order)}
+            for i in order:
+                d_i, r_i = self._outs(q, proba, d_reasons, r_reasons, i)
+                routes.append(RouteResult.model_construct(option=options[i - 1] if i else {}, current=i == 0,
+                                                          rank=rank[i], delay=d_i, risk=r_i))
+        return ScoreResult.model_construct(shipment_id=shipment.shipment_id, findings=findings, delay=delay, risk=risk,
+                                           advisories=self._advise(shipment, findings, row, delay, risk),
+                                           route_options=routes)
+
+    def score_batch(self, shipments: Sequence[Any], explain: bool = False) -> list[ScoreResult]:
+        """Vectorised: rows for all shipments, one predict call per model."""
+        self._require()
+        if not shipments:
+            return []
+        findings_lists = [run_checks(s, self.nomenclature) for s in shipments]
+        rows = [feature_row(s, f) for s, f in zip(shipments, findings_lists)]
+        q, proba, d_reasons, r_reasons = self._predict(rows, explain)
+        out = []
+        for i, s in enumerate(shipments):
+            delay, risk = self._outs(q, proba, d_reasons, r_reasons, i)
+            out.append(ScoreResult.model_construct(shipment_id=s.shipment_id, findings=findings_lists[i], delay=delay,
+                                                   risk=risk, advisories=self._advise(s, findings_lists[i], rows[i],
+                                                                                      delay, risk),
+                                                   route_options=[]))
+        return out
