@@ -1,0 +1,153 @@
+"""HSSuggester behaviour on a generated library: answer shape, hierarchy, evidence, review flags, bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from data.errors import InvalidInputError
+from models.suggester.answer import SuggestionAnswer
+
+pytestmark = pytest.mark.slow  # one suggester build per session (~20 s), shared by every test here
+
+
+def test_answer_shape_and_ranking(suggester, demo_library):
+    r = demo_library[0]
+    ans = suggester.suggest(r.product_name, top_k=5)
+    assert isinstance(ans, SuggestionAnswer)
+    assert 1 <= len(ans.candidates) <= 5
+    confs = [c.confidence for c in ans.candidates]
+    assert confs == sorted(confs, reverse=True)
+    assert all(0.0 <= c <= 1.0 for c in confs)
+    assert len({c.code for c in ans.candidates}) == len(ans.candidates)
+    assert ans.model.encoder == suggester.encoder_name
+    assert ans.model.index_fingerprint == suggester.fingerprint
+    assert ans.query.text == r.product_name and ans.query.language in {"zh", "en", "mixed"}
+    dumped = ans.model_dump(mode="json")
+    assert set(dumped) >= {"query", "candidates", "answer", "needs_review", "reasons", "missing_elements", "model"}
+
+
+def test_known_ruling_text_comes_back_with_its_code_and_itself_as_evidence(suggester, demo_library):
+    hits = 0
+    for r in demo_library[:40]:
+        ans = suggester.suggest(r.product_name, r.declared_elements)
+        top = ans.candidates[0]
+        if top.code == r.hs6:
+            hits += 1
+            assert any(ev.ruling_id == r.ruling_id for c in ans.candidates for ev in c.evidence) or \
+                any(ev.similarity > 0.9 for ev in top.evidence)
+    assert hits >= 36  # in-library texts: the library must know its own rulings
+
+
+def test_hierarchy_is_consistent(suggester, demo_library):
+    for r in demo_library[600:650]:
+        ans = suggester.suggest(r.product_name)
+        top = ans.candidates[0]
+        levels = [h.level for h in ans.hierarchy]
+        assert levels[:3] == [2, 4, 6]
+        hs2, hs4, hs6 = ans.hierarchy[:3]
+        assert hs6.code == top.code and hs4.code == top.code[:4] == top.parent_hs4 and hs2.code == top.code[:2]
+        assert hs2.confidence >= hs4.confidence >= hs6.confidence
+        if len(ans.hierarchy) > 3:
+            nat = ans.hierarchy[3]
+            assert nat.code.startswith(top.code) and nat.confidence <= hs6.confidence
+        for c in ans.candidates:
+            assert c.confidence_hs4 >= c.confidence
+            assert all(n.code.startswith(c.code) for n in c.national)
+        if ans.answer is not None:
+            assert top.code.startswith(ans.answer.code) or ans.answer.code.startswith(top.code)
+            assert ans.answer.confidence >= suggester.params.threshold
+            assert ans.answer.level >= 4 and not ans.needs_review
+
+
+def test_evidence_fields(suggester, demo_library):
+    ids = set(suggester.ruling_ids)
+    ans = suggester.suggest(demo_library[610].product_name, top_k=5)
+    assert ans.candidates[0].evidence, "the top candidate must carry its supporting rulings"
+    for c in ans.candidates:
+        for ev in c.evidence:
+            assert ev.ruling_id in ids
+            assert ev.hs_code.startswith(c.code)
+            assert 0.0 <= ev.similarity <= 1.0
+            assert ev.source in {"customs_ruling", "pre_classification", "declaration", "reviewer"}
+            assert ev.text and ev.channel in {"lexical", "dense", "overlay"}
+        sims = [ev.similarity for ev in c.evidence]
+        assert sims == sorted(sims, reverse=True)
+
+
+def test_gibberish_needs_review_with_reason_and_missing_elements(suggester):
+    ans = suggester.suggest("zqxj vvkp wmbr qqqq")
+    assert ans.needs_review is True
+    assert ans.answer is None
+    assert ans.reasons and all(r.en and r.zh for r in ans.reasons)
+    assert "品名" not in ans.missing_elements  # the text itself is the name
+    assert {"用途", "材质"} <= set(ans.missing_elements)
+
+
+def test_declared_elements_are_not_reported_missing(suggester):
+    ans = suggester.suggest("zqxj vvkp wmbr", {"材质": "不锈钢", "brand": "Acme"})
+    assert "材质" not in ans.missing_elements and "品牌" not in ans.missing_elements
+    assert ans.query.declared_elements == {"材质": "不锈钢", "brand": "Acme"}
+
+
+def test_confident_answers_on_held_out_demo_queries(suggester, demo_library):
+    queries = demo_library[600:700]
+    answers = suggester.suggest_batch([{"text": r.product_name, "declared_elements": r.declared_elements}
+                                       for r in queries])
+    confident = [(a, r) for a, r in zip(answers, queries) if a.answer is not None]
+    top1 = sum(a.candidates[0].code == r.hs6 for a, r in zip(answers, queries)) / len(queries)
+    assert top1 >= 0.5
+    assert len(confident) >= 20
+    assert sum(r.hs_code.startswith(a.answer.code) for a, r in confident) / len(confident) >= 0.75
+
+
+@pytest.mark.parametrize("text, field", [("", "text"), ("   \n\t", "text"), ("x" * 2001, "text"), (None, "text"),
+                                          (123, "text")])
+def test_bad_text_is_a_field_error(suggester, text, field):
+    with pytest.raises(InvalidInputError) as err:
+        suggester.suggest(text)
+    assert err.value.details[0]["field"] == field
+    assert err.value.details[0]["reason"]
+
+
+@pytest.mark.parametrize("top_k", [0, 51, -1, 2.5, "5", True])
+def test_bad_top_k(suggester, top_k):
+    with pytest.raises(InvalidInputError) as err:
+        suggester.suggest("保温杯", top_k=top_k)
+    assert err.value.details[0]["field"] == "top_k"
+
+
+def test_bad_elements_and_batch_items(suggester):
+    with pytest.raises(InvalidInputError) as err:
+        suggester.suggest("保温杯", declared_elements=["材质", "钢"])  # type: ignore[arg-type]
+    assert err.value.details[0]["field"] == "declared_elements"
+    with pytest.raises(InvalidInputError) as err:
+        suggester.suggest_batch(["保温杯", {"text": ""}])
+    assert err.value.details[0]["field"] == "items[1].text"
+    with pytest.raises(InvalidInputError):
+        suggester.suggest_batch([42])
+
+
+def test_max_length_is_a_parameter(suggester):
+    assert suggester.params.max_text_chars == 2000
+    suggester.suggest("保" * 2000)  # at the limit: fine
+
+
+def test_validate_agreement_and_alternatives(suggester, demo_library):
+    r = demo_library[1]
+    good = suggester.validate(r.product_name, r.hs_code, r.declared_elements)
+    top = good.suggestion.candidates[0].code
+    assert good.agreement.hs6 == (top == r.hs6)
+    assert good.agreement.hs4 == (top[:4] == r.hs_code[:4])
+    assert all(c.code != r.hs6 for c in good.alternatives)
+    wrong = "950300" if not r.hs6.startswith("95") else "850440"
+    bad = suggester.validate(r.product_name, wrong)
+    assert bad.agreement.hs6 is False and bad.needs_review is True
+    assert bad.declared_confidence <= good.declared_confidence
+    assert bad.reasons
+
+
+@pytest.mark.parametrize("code", ["12", "abcd12", "", "7799000000", "1234567"])
+def test_validate_rejects_invalid_codes(suggester, code):
+    with pytest.raises(InvalidInputError) as err:
+        suggester.validate("保温杯", code)
+    assert err.value.details[0]["field"] == "declared_code"
