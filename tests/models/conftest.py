@@ -20,3 +20,22 @@ def minilm_encoder():
     from models.encoders import load_encoder
 
     return load_encoder("minilm", threads=2)
+
+
+# --- H1b: HS suggester -------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def demo_library():
+    """A few hundred generated rulings (zh/en/mixed, ~160 HS6 codes), the same for every suggester test."""
+    from data.generators.rulings import generate_demo_rulings
+
+    return generate_demo_rulings(700, seed=3)
+
+
+@pytest.fixture(scope="session")
+def suggester(demo_library, use_encoder):
+    """The suggester built once per session from ``demo_library`` (all but the last 100 rulings, kept as queries)."""
+    from data.nomenclature import Nomenclature
+    from training.hs import build_suggester
+
+    return build_suggester(demo_library[:600], encoder=use_encoder, nomenclature=Nomenclature.default(),
+                           progress=False, seed=0)
