@@ -312,7 +312,7 @@ def history_frame(n: int = 200_000, seed: int = 42, *, months: int = 24, nomencl
         from data.nomenclature import Nomenclature
 
         nomenclature = Nomenclature.default()
-    history = generate_shipments(n=n, months=months, seed=seed)
+    history = generate_shipments(n=n, months=months, seed=seed, progress=progress)
     docs = history.shipments
     if progress:
         from tqdm import tqdm

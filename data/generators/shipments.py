@@ -294,7 +294,8 @@ def _iso(seconds: np.ndarray) -> np.ndarray:
     return np.char.add(np.datetime_as_string(local, unit="s").astype(str), "+08:00")
 
 
-def generate_shipments(n: int = 200_000, months: int = 24, seed: int = 42) -> ShipmentHistory:
+def generate_shipments(n: int = 200_000, months: int = 24, seed: int = 42, *,
+                       progress: bool = False) -> ShipmentHistory:
     """``n`` shipments declared over ``months`` months from 2024-01-01, reproducible for a given seed."""
     if n < 1 or months < 1:
         raise ValueError("n and months must be positive")
@@ -477,7 +478,8 @@ def generate_shipments(n: int = 200_000, months: int = 24, seed: int = 42) -> Sh
         n, seed, pools, exporter, consignee, country, channel, carrier, export_port, dest_port, certified,
         offsets, n_lines, prod, qty, price, line_value, net_kg, gross, packages, currency, decl_mode, grade, flags,
         lithium_flag, err, bad_line, other_prod, qty_factor, value_factor, weight_factor, invalid_hs, other_consignee,
-        other_currency, has_net, has_decl_gross, predeclared, outcome, iso_decl, iso_order, iso_ready, iso_pre, iso_rel)
+        other_currency, has_net, has_decl_gross, predeclared, outcome, iso_decl, iso_order, iso_ready, iso_pre, iso_rel,
+        progress)
 
     ids = [d["shipment_id"] for d in docs]
     declared_at = pd.to_datetime(declared_s, unit="s", utc=True)
@@ -497,7 +499,7 @@ def _build_documents(n, seed, pools, exporter, consignee, country, channel, carr
                      offsets, n_lines, prod, qty, price, line_value, net_kg, gross, packages, currency, decl_mode, grade,
                      flags, lithium_flag, err, bad_line, other_prod, qty_factor, value_factor, weight_factor,
                      invalid_hs, other_consignee, other_currency, has_net, has_decl_gross, predeclared, outcome,
-                     iso_decl, iso_order, iso_ready, iso_pre, iso_rel) -> list[dict]:
+                     iso_decl, iso_order, iso_ready, iso_pre, iso_rel, progress=False) -> list[dict]:
     """The JSON documents. A Python loop, but over plain lists (``tolist``) so 200k shipments take seconds."""
     L = lambda a: a.tolist()  # noqa: E731
     (exporter, consignee, country, channel, carrier, export_port, dest_port, certified, offsets, n_lines, prod, qty,
@@ -512,7 +514,12 @@ def _build_documents(n, seed, pools, exporter, consignee, country, channel, carr
     E = {k: L(v) for k, v in err.items()}
     products = PRODUCTS
     docs: list[dict] = []
-    for i in range(n):
+    indices = range(n)
+    if progress:
+        from tqdm import tqdm
+
+        indices = tqdm(indices, desc="documents", unit="shipment")
+    for i in indices:
         c = consignee[i]
         ctry = country[i]
         o0, k = offsets[i], n_lines[i]

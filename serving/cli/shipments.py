@@ -38,7 +38,7 @@ def generate(
         return
     from data.generators.shipments import generate_shipments
 
-    history = generate_shipments(n=n, months=months, seed=seed)
+    history = generate_shipments(n=n, months=months, seed=seed, progress=True)
     if suffix == ".jsonl":
         with out.open("w", encoding="utf-8") as fh:
             for doc in history.shipments:
