@@ -25,6 +25,7 @@ from pydantic import (
     field_validator,
 )
 
+from data.shipments.examples import example_shipment
 from data.shipments.reference import CHANNELS, CREDIT_GRADES, DECLARATION_MODES, PORTS
 
 Channel = Literal["express", "air", "sea_fcl", "sea_lcl", "rail"]
@@ -212,6 +213,9 @@ class Timestamps(_Model):
 
 
 class Shipment(_Model):
+    # the example shows up in the OpenAPI page and the console
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [example_shipment()]})
+
     shipment_id: Annotated[str, Field(strict=True, pattern=r"^[A-Za-z0-9._:\-]{1,64}$")]
     order: Order
     waybill: Waybill
