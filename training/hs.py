@@ -24,7 +24,7 @@ from features.text import compose_text, text_language
 from models.suggester.calibration import LevelCalibrator, choose_threshold, expected_calibration_error
 from models.suggester.lexical import LexicalIndex, LexicalVectoriser, make_vectoriser, transform
 from models.suggester.suggester import (
-    CHUNK, HSSuggester, SuggesterParams, _display, _votes, dense_index_class,
+    CHUNK, NATIONAL, HSSuggester, SuggesterParams, _display, _votes, dense_index_class, national_votes,
 )
 from models.suggester.supervised import SupervisedChannel, softmax
 
@@ -84,24 +84,56 @@ def _assemble(lib: _Library, *, encoder, params: SuggesterParams, calibrators, n
 def _channel_outputs(model: HSSuggester, texts: list[str]) -> dict[str, Any]:
     """Raw per-channel neighbours and margins for validation texts (so temperatures can be tuned without re-search)."""
     p = model.params
-    lex_s, lex_c, dense_s, dense_c, margins, best_lex, best_dense = [], [], [], [], [], [], []
+    lex_s, lex_c, lex_r, dense_s, dense_c, dense_r, margins = [], [], [], [], [], [], []
     for start in range(0, len(texts), CHUNK):
         chunk = texts[start:start + CHUNK]
         q = model.features.transform(chunk)
         s, i = model.lexical.search(q, min(p.k_lexical, len(model.ruling_ids)))
         lex_s.append(s)
+        lex_r.append(i)
         lex_c.append(np.where(i >= 0, model.ruling_class[np.maximum(i, 0)], -1))
         e = np.ascontiguousarray(model.encoder.encode(chunk), dtype=np.float32)
         s2, i2 = model.dense_index.search(e, min(p.k_dense, model.dense_index.ntotal))
         s2, i2 = np.asarray(s2, np.float32), np.asarray(i2, np.int64)
         dense_s.append(s2)
+        dense_r.append(i2)
         dense_c.append(np.where(i2 >= 0, model.ruling_class[np.maximum(i2, 0)], -1))
         m = np.full((len(chunk), len(model.codes6)), -1e3, dtype=np.float32)
         if model.sup_columns is not None:
             m[:, model.sup_columns] = model.supervised.scores(q) if model.supervised.model_ is not None else 0.0
         margins.append(m)
-    return {"lex_s": np.vstack(lex_s), "lex_c": np.vstack(lex_c), "dense_s": np.vstack(dense_s),
-            "dense_c": np.vstack(dense_c), "margins": np.vstack(margins)}
+    return {"lex_s": np.vstack(lex_s), "lex_c": np.vstack(lex_c), "lex_r": np.vstack(lex_r),
+            "dense_s": np.vstack(dense_s), "dense_c": np.vstack(dense_c), "dense_r": np.vstack(dense_r),
+            "margins": np.vstack(margins)}
+
+
+def fit_national_calibrator(out: dict[str, Any], fused: np.ndarray, model: HSSuggester,
+                            gold_codes: np.ndarray) -> LevelCalibrator | None:
+    """Isotonic map for 8/10-digit answers, on validation queries whose gold code is national.
+
+    Score = raw P(top HS6) × the best national line's vote share, the same as the suggester computes.
+    """
+    x, y = [], []
+    for q in range(len(gold_codes)):
+        gold = gold_codes[q]
+        if len(gold) <= 6:
+            continue
+        j = int(np.argmax(fused[q]))
+        code6 = model.codes6[j]
+        best: dict[int, float] = {}
+        for sims, refs in ((out["lex_s"][q], out["lex_r"][q]), (out["dense_s"][q], out["dense_r"][q])):
+            for sim, ref in zip(sims, refs):
+                if ref >= 0 and sim > best.get(int(ref), -1.0):
+                    best[int(ref)] = float(sim)
+        votes = national_votes([(model.ruling_codes[r], s) for r, s in best.items()], code6)
+        if not votes:
+            continue
+        code, share = votes[0]
+        x.append(float(fused[q, j]) * share)
+        y.append(code == gold[:len(code)] and len(code) == len(gold))
+    if not x:
+        return None
+    return LevelCalibrator(NATIONAL).fit(np.array(x), np.array(y))
 
 
 def _class_votes(sims, classes, t, width):
@@ -202,6 +234,9 @@ def build_suggester(rulings: list, *, encoder, nomenclature=None, progress: bool
         gold = np.array([code_pos.get(c[:6], -1) for c in val.codes], dtype=np.int64)
         params, info = tune_params(out, gold, len(provisional.codes6), base)
         calibrators = fit_calibrators(info["fused"], provisional.codes6, val.codes)
+        national = fit_national_calibrator(out, info["fused"], provisional, val.codes)
+        if national is not None:
+            calibrators[NATIONAL] = national
         conf6 = calibrators[6](info["fused"].max(axis=1))
         correct6 = provisional.codes6[info["fused"].argmax(axis=1)] == np.array([c[:6] for c in val.codes])
         params.threshold = threshold if threshold is not None else choose_threshold(conf6, correct6, target_accuracy)

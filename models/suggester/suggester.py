@@ -43,6 +43,7 @@ BUNDLE_FILE = "suggester.pkl"
 META_FILE = "meta.json"
 DENSE_DIR = "dense"
 MAX_TOP_K = 50
+NATIONAL = 10  # calibrator key shared by 8- and 10-digit national lines
 EVIDENCE_PER_CANDIDATE = 3
 # Queries are scored in chunks: a sparse query × library product for thousands of queries at once would hold
 # hundreds of millions of similarities in memory.
@@ -394,21 +395,12 @@ class HSSuggester:
             entry = None
         return (entry.en, entry.zh) if entry is not None else (None, None)
 
-    def _national(self, code6: str, evidence: list[Evidence], p6_cal: float) -> list[AnswerCode]:
-        """8/10-digit lines under ``code6`` seen among the neighbours, with P(line) = P(HS6) × vote share."""
-        weights: dict[str, float] = {}
-        total = 0.0
-        for ev in evidence:
-            w = max(ev.similarity, 1e-6)
-            total += w
-            if len(ev.hs_code) > 6:
-                weights[ev.hs_code] = weights.get(ev.hs_code, 0.0) + w
-        if not weights or total <= 0:
-            return []
+    def _national(self, code6: str, evidence: list[Evidence], p6_raw: float, c6: float) -> list[AnswerCode]:
+        """8/10-digit lines under ``code6`` seen among the neighbours: score = raw P(HS6) × the line's vote share,
+        calibrated on held-out national codes, never above the HS6 confidence."""
         out = []
-        for code, w in sorted(weights.items(), key=lambda kv: -kv[1]):
-            conf = min(self._cal(len(code), p6_cal * w / total) if len(code) in self.calibrators else p6_cal * w / total,
-                       p6_cal)
+        for code, share in national_votes([(ev.hs_code, ev.similarity) for ev in evidence], code6):
+            conf = min(self._cal(NATIONAL, p6_raw * share), c6)
             out.append(AnswerCode(code=code, level=len(code), confidence=round(conf, 4)))
         return out
 
@@ -432,7 +424,7 @@ class HSSuggester:
             candidates.append(Candidate(
                 code=code, level=6, description_en=en, description_zh=zh, confidence=round(c6, 4),
                 evidence=ev[:EVIDENCE_PER_CANDIDATE], parent_hs4=code[:4], confidence_hs4=round(c4, 4),
-                national=self._national(code, ev, c6)))
+                national=self._national(code, ev, float(p6[idx]), c6)))
 
         reasons: list[Reason] = []
         hierarchy: list[AnswerCode] = []
@@ -625,6 +617,26 @@ class HSSuggester:
     def __repr__(self) -> str:
         return (f"HSSuggester(rulings={len(self.ruling_ids)}, overlay={len(self._overlay)}, codes={len(self.codes6)}, "
                 f"encoder={self.encoder_name!r}, fingerprint={self.fingerprint!r})")
+
+
+def national_votes(neighbours, code6: str) -> list[tuple[str, float]]:
+    """(national line, similarity-weighted share among the neighbours under ``code6``), best first.
+
+    ``neighbours`` are (hs_code, similarity) pairs, one per ruling. Rulings coded at 6 digits count in the total, so
+    a library that mostly stops at HS6 never looks sure about a national line.
+    """
+    weights: dict[str, float] = {}
+    total = 0.0
+    for code, sim in neighbours:
+        if not code.startswith(code6):
+            continue
+        w = max(float(sim), 1e-6)
+        total += w
+        if len(code) > 6:
+            weights[code] = weights.get(code, 0.0) + w
+    if total <= 0:
+        return []
+    return [(c, w / total) for c, w in sorted(weights.items(), key=lambda kv: -kv[1])]
 
 
 def _display(product_name: str, description: str = "") -> str:
