@@ -31,6 +31,7 @@ GROUPS: list[tuple[str, str]] = [
     ("hs", "hs"),
     ("shipments", "shipments"),
     ("nomenclature", "nomenclature"),
+    ("risk", "risk"),
 ]
 
 for _module, _name in GROUPS:
