@@ -1,0 +1,89 @@
+"""ShipmentScorer (contract 11): one check pass, predictions, reasons, advisories, ranked routes, batch parity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import models.scoring as scoring_module
+from data.errors import InvalidInputError, UnavailableError
+from models.advisories import load_rules
+from models.scoring import ScoreResult, ShipmentScorer
+from tests.models.shipment_models import nomenclature, scorer, shipment
+
+
+@pytest.fixture(scope="module")
+def sc():
+    return scorer()
+
+
+def test_score_has_the_contract_shape(sc):
+    res = sc.score(shipment(**{"waybill.dangerous_goods.lithium_battery": True}))
+    assert isinstance(res, ScoreResult)
+    body = ScoreResult.model_validate(res.model_dump(mode="json"))  # round-trips through the pydantic schema
+    assert body.shipment_id == "EX-0001"
+    assert 0 <= body.delay.p50_hours <= body.delay.p90_hours
+    p = body.risk.probabilities
+    assert p.low + p.medium + p.high == pytest.approx(1.0)
+    assert body.risk.level == max(("low", "medium", "high"), key=lambda c: getattr(p, c))
+    assert any(a.id == "lithium-certified-channel" for a in body.advisories)
+    assert any(f.code == "LITHIUM_US_UNCERTIFIED_CHANNEL" for f in body.findings)
+    assert all(r.unit == "hours" for r in body.delay.reasons)
+    assert all(r.unit == "probability" for r in body.risk.reasons)
+
+
+def test_route_options_rescored_ranked_and_checks_run_once(sc, monkeypatch):
+    calls = []
+    real = scoring_module.run_checks
+    monkeypatch.setattr(scoring_module, "run_checks", lambda s, n: calls.append(1) or real(s, n))
+    s = shipment(month="2025-12", **{"waybill.destination_port": "USLAX"})
+    res = sc.score(s, route_options=[{"destination_port": "USSEA"}, {"channel": "air", "carrier": "Cathay Cargo"}])
+    assert len(calls) == 1
+    assert len(res.route_options) == 3 and [r.rank for r in res.route_options] == [1, 2, 3]
+    current = [r for r in res.route_options if r.current]
+    assert len(current) == 1 and current[0].option == {}
+    assert current[0].delay.p90_hours == res.delay.p90_hours
+    keys = [(round(r.risk.probabilities.high, 4), r.delay.p90_hours) for r in res.route_options]
+    assert keys == sorted(keys)
+    seattle = next(r for r in res.route_options if r.option == {"destination_port": "USSEA"})
+    assert seattle.delay.p90_hours < res.delay.p90_hours  # leaving LA/Long Beach in December helps
+
+
+def test_bad_route_option_is_a_clear_error(sc):
+    with pytest.raises(InvalidInputError) as err:
+        sc.score(shipment(), route_options=[{"vessel": "X"}])
+    assert err.value.details[0]["field"] == "route_options.0.vessel"
+
+
+def test_batch_matches_single(sc):
+    ships = [shipment(), shipment(month="2025-12", **{"waybill.destination_port": "USLAX"}),
+             shipment(**{"waybill.dangerous_goods.lithium_battery": True})]
+    batch = sc.score_batch(ships)
+    assert [b.shipment_id for b in batch] == [s.shipment_id for s in ships]
+    for s, b in zip(ships, batch):
+        one = sc.score(s, explain=False)
+        assert b.delay.reasons == [] and b.risk.reasons == []
+        assert b.delay.p90_hours == pytest.approx(one.delay.p90_hours)
+        assert b.risk.probabilities.high == pytest.approx(one.risk.probabilities.high)
+        explained = sc.score(s)  # the explained path computes P90 and risk from contributions: same numbers
+        assert explained.delay.p90_hours == pytest.approx(one.delay.p90_hours, abs=0.01)
+        assert explained.risk.probabilities.high == pytest.approx(one.risk.probabilities.high, abs=1e-9)
+        assert [a.id for a in b.advisories] == [a.id for a in one.advisories]
+    assert sc.score_batch([]) == []
+
+
+def test_missing_model_is_unavailable():
+    sc = ShipmentScorer(None, None, load_rules(), nomenclature())
+    with pytest.raises(UnavailableError):
+        sc.score(shipment())
+    with pytest.raises(UnavailableError):
+        sc.score_batch([shipment()])
+
+
+def test_scorer_pickles_with_models():
+    import pickle
+
+    sc2 = pickle.loads(pickle.dumps(scorer()))
+    a = sc2.score(shipment(), explain=False)
+    b = scorer().score(shipment(), explain=False)
+    assert np.isclose(a.risk.probabilities.high, b.risk.probabilities.high)
