@@ -106,7 +106,7 @@ def logistic_risk(train: pd.DataFrame, y: np.ndarray, test: pd.DataFrame, seed: 
 
 
 def linear_quantile_delay(train: pd.DataFrame, y: np.ndarray, test: pd.DataFrame, seed: int = 0,
-                          max_rows: int = 8000) -> np.ndarray:
+                          max_rows: int = 4000) -> np.ndarray:
     """Linear quantile regression (HiGHS); fitted on a sample because the LP grows with the rows."""
     from sklearn.linear_model import QuantileRegressor
     from sklearn.pipeline import make_pipeline
