@@ -149,18 +149,33 @@ def _champions(settings) -> dict[str, int] | None:
         return None
 
 
+def _train_small(settings) -> None:
+    """The same training and registration code as ``clearance train all``, small enough for a smoke run."""
+    from data.generators.rulings import generate_demo_rulings
+    from training import registry
+    from training.hs import train_and_log
+    from training.risk import train_shipment_models
+
+    train_and_log(settings, generate_demo_rulings(n=600, seed=7), encoder_spec=settings.encoder, register=True,
+                  progress=False)
+    train_shipment_models(settings, n=20_000, seed=42, register=True, progress=False, baselines=False)
+    for name in registry.MODEL_NAMES:
+        registry.promote(name, settings, actor="bench/serve_load.py")
+
+
 def _rows(settings, n: int, seed: int = 2024):
     """The same shipments as service requests and as mlflow feature rows."""
     from data.generators.shipments import generate_shipments
     from data.nomenclature import Nomenclature
     from data.shipments.schema import Shipment
     from features.checks import run_checks
-    from features.shipment_features import feature_frame
+    from features.shipment_features import CATEGORICAL, NUMERIC, feature_frame
 
     docs = generate_shipments(n=n, months=24, seed=seed).shipments[:n]
     nomenclature = Nomenclature.default()
     shipments = [Shipment.model_validate(d) for d in docs]
-    frame = feature_frame(shipments, [run_checks(s, nomenclature) for s in shipments])
+    # Exactly the columns of the logged model's signature (its input example is frame[CATEGORICAL + NUMERIC]).
+    frame = feature_frame(shipments, [run_checks(s, nomenclature) for s in shipments])[CATEGORICAL + NUMERIC]
     rows = []
     for i in range(len(frame)):
         split = json.loads(frame.iloc[[i]].to_json(orient="split", date_format="iso", index=False))
@@ -199,11 +214,9 @@ def main() -> None:
     if champions is None:
         if not args.quick:
             raise SystemExit(f"no champions in {settings.data_dir}: run `make demo` first (or use --quick)")
-        from training.pipeline import train_all
-
         settings = _settings(workdir / "var")
-        print(f"training tiny champions in {settings.data_dir} …", file=sys.stderr)
-        train_all(settings, skip_existing=False, promote=True, rulings_n=600, shipments_n=20_000)
+        print(f"training small champions in {settings.data_dir} …", file=sys.stderr)
+        _train_small(settings)
         champions = _champions(settings)
         trained_here = True
     risk_version = champions["clearance-risk"]

@@ -1,0 +1,131 @@
+"""The service over real tiny champions (trained, logged and registered by the same pipeline as ``make demo``).
+
+Covers what fakes cannot: the default composition of suggester + delay + risk into the scorer, real encoders and
+faiss under concurrent requests (no tokenizer "Already borrowed", no index races: concurrent answers equal the
+sequential ones), and real scores with reasons.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from data.settings import Settings
+from serving.shipments.examples import SHIPMENT_EXAMPLE
+from tests.serving.conftest import wait_ready
+
+pytestmark = pytest.mark.slow
+
+NAMES = ("clearance-delay", "clearance-hs-suggester", "clearance-risk")
+
+
+@pytest.fixture(scope="session")
+def real_registry(tmp_path_factory) -> Path:
+    from data.generators.rulings import generate_demo_rulings
+    from training import registry
+    from training.hs import train_and_log
+    from training.risk import train_shipment_models
+
+    root = tmp_path_factory.mktemp("real-registry")
+    settings = Settings(data_dir=root)
+    # The same training and registration code as `clearance train all`, at a size that trains in about a minute.
+    train_and_log(settings, generate_demo_rulings(n=300, seed=7), encoder_spec=settings.encoder, register=True,
+                  progress=False)
+    train_shipment_models(settings, n=4000, seed=42, register=True, progress=False, baselines=False)
+    for name in NAMES:
+        registry.promote(name, settings, actor="tests")
+    return root
+
+
+@pytest.fixture(scope="session")
+def real_client(real_registry):
+    from serving.app import create_app
+
+    settings = Settings(data_dir=real_registry, auth_disabled=True, reload_interval_s=3600)
+    with TestClient(create_app(settings, poll=False), raise_server_exceptions=False) as client:
+        wait_ready(client, timeout=300)
+        yield client
+
+
+def _texts(n: int) -> list[str]:
+    from data.generators.rulings import generate_demo_rulings
+
+    return [r.product_name for r in generate_demo_rulings(n=200, seed=11)[:n]]
+
+
+def test_real_champions_answer_every_route(real_client):
+    c = real_client
+    r = c.post("/v1/hs/suggest", json={"text": "不锈钢真空保温杯 500ml", "top_k": 3})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body["model_versions"]) == set(NAMES) and body["candidates"]
+    assert all(cand["evidence"] for cand in body["candidates"][:1])
+    assert r.headers["X-Model-Versions"] == ",".join(f"{n}=1" for n in NAMES)
+
+    r = c.post("/v1/hs/validate", json={"text": "不锈钢真空保温杯 500ml", "declared_code": "961700"})
+    assert r.status_code == 200, r.text and "agreement" in r.json()
+
+    r = c.post("/v1/risk/score", json={"shipment": SHIPMENT_EXAMPLE, "route_options": [{"channel": "air"},
+                                                                                       {"channel": "express"}]})
+    assert r.status_code == 200, r.text
+    score = r.json()
+    assert score["risk"]["level"] in {"low", "medium", "high"}
+    assert abs(sum(score["risk"]["probabilities"].values()) - 1) < 1e-6
+    assert score["delay"]["p90_hours"] >= score["delay"]["p50_hours"] >= 0
+    assert score["risk"]["reasons"] and score["delay"]["reasons"]
+    routes = score["route_options"]
+    assert len(routes) == 3 and sum(r["current"] for r in routes) == 1  # the submitted route, ranked with the two
+    assert sorted(r["rank"] for r in routes) == [1, 2, 3]
+
+    r = c.post("/v1/risk/score/batch", json={"shipments": [SHIPMENT_EXAMPLE] * 3})
+    assert r.status_code == 200 and len(r.json()["results"]) == 3
+
+    bad = copy.deepcopy(SHIPMENT_EXAMPLE)
+    bad["waybill"]["consignee_name"] = "Different Buyer Ltd"
+    r = c.post("/v1/shipments/check", json=bad)
+    assert r.status_code == 200 and any("waybill.consignee_name" in f["fields"] for f in r.json()["findings"])
+
+
+def test_concurrent_suggestions_and_scores_match_sequential_answers(real_client):
+    c = real_client
+    texts = _texts(24)
+    shipments = []
+    for i in range(12):
+        doc = copy.deepcopy(SHIPMENT_EXAMPLE)
+        doc["shipment_id"] = f"SHP-C-{i}"
+        doc["order"]["lines"][0]["quantity"] = 100 + 37 * i
+        doc["declaration"]["lines"][0]["quantity"] = 100 + 37 * i
+        shipments.append(doc)
+    expected_suggest = {t: c.post("/v1/hs/suggest", json={"text": t}).json()["candidates"] for t in texts}
+    expected_score = {d["shipment_id"]: c.post("/v1/risk/score", json={"shipment": d}).json()["risk"]
+                      for d in shipments}
+
+    failures: list[str] = []
+    mismatches: list[str] = []
+
+    def suggest(text: str) -> None:
+        r = c.post("/v1/hs/suggest", json={"text": text})
+        if r.status_code != 200:
+            failures.append(r.text)
+        elif r.json()["candidates"] != expected_suggest[text]:
+            mismatches.append(text)
+
+    def score(doc: dict) -> None:
+        r = c.post("/v1/risk/score", json={"shipment": doc})
+        if r.status_code != 200:
+            failures.append(r.text)
+        elif r.json()["risk"] != expected_score[doc["shipment_id"]]:
+            mismatches.append(doc["shipment_id"])
+
+    threads = [threading.Thread(target=suggest, args=(t,)) for t in texts * 2]
+    threads += [threading.Thread(target=score, args=(d,)) for d in shipments * 2]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert failures == [] and mismatches == []
+    assert "Already borrowed" not in " ".join(failures)
