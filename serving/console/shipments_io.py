@@ -367,12 +367,8 @@ def text_of(item: Any, lang: str) -> str:
 
 
 def _reason_text(reason: dict[str, Any], lang: str) -> str:
-    impact = reason.get("impact")
-    unit = reason.get("unit")
-    if isinstance(impact, (int, float)):
-        shown = f"{impact:+.1f} h" if unit == "hours" else f"{impact * 100:+.1f} pp" if unit == "probability" \
-            else f"{impact:+.3g}"
-        return f"{text_of(reason, lang)} ({shown})"
+    # The scorer phrases the signed impact into the text ("raises the P90 delay by 8.1 h"); adding it again would
+    # only repeat it.
     return text_of(reason, lang)
 
 

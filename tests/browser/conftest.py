@@ -111,3 +111,18 @@ def serve() -> Iterator:
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def tiny_scorer():
+    """A real ShipmentScorer: delay and risk LightGBM models trained on a small generated history."""
+    from data.nomenclature import Nomenclature
+    from features.shipment_features import history_frame
+    from models.advisories import load_rules
+    from models.scoring import ShipmentScorer
+    from training.risk import DELAY_NAME, RISK_NAME, fit_shipment_models
+
+    frame = history_frame(n=3000, seed=42)
+    models = fit_shipment_models(frame, num_threads=int(os.environ.get("CLEARANCE_THREADS", "2")), seed=0,
+                                 baselines=False)
+    return ShipmentScorer(models[DELAY_NAME].native, models[RISK_NAME].native, load_rules(), Nomenclature.default())

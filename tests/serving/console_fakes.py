@@ -91,11 +91,11 @@ class FixedScorer:
             out.append({
                 "shipment_id": s.shipment_id, "findings": findings,
                 "delay": {"p50_hours": 30.0, "p90_hours": 70.5, "reasons": [
-                    {"feature": "channel", "en": "Sea LCL is slow", "zh": "海运拼箱较慢", "impact": 12.0,
+                    {"feature": "channel", "en": "Sea LCL raises the P90 delay by 12.0 h", "zh": "海运拼箱：P90 通关时长增加 12.0 小时", "impact": 12.0,
                      "unit": "hours"}]},
                 "risk": {"level": "high", "probabilities": {"low": 0.1, "medium": 0.2, "high": 0.7}, "reasons": [
-                    {"feature": "lithium_to_us", "en": "Lithium battery to the US without a certified channel",
-                     "zh": "锂电池发往美国且未走认证渠道", "impact": 0.31, "unit": "probability"}]},
+                    {"feature": "lithium_to_us", "en": "Lithium battery to the US without a certified channel raises the high-risk probability by 31.0 points",
+                     "zh": "锂电池发往美国且未走认证渠道：高风险概率提高 31.0 个百分点", "impact": 0.31, "unit": "probability"}]},
                 "advisories": [{"rule_id": "lithium_us", "en": "Use a battery-certified channel",
                                 "zh": "请使用带电认证渠道"}],
                 "route_options": []})

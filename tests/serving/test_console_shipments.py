@@ -158,7 +158,8 @@ def test_uploaded_csv_is_scored_and_downloadable(console, example):
     assert "30.0 / 70.5" in page.text and "Use a battery-certified channel" in page.text
     (row,) = _results_csv(page.text)
     assert row["risk_level"] == "high" and row["delay_p90_hours"] == "70.5" and row["status"] == "scored"
-    assert "LITHIUM_US_UNCERTIFIED_CHANNEL" in row["findings"] and "(+31.0 pp)" in row["risk_reasons"]
+    assert "LITHIUM_US_UNCERTIFIED_CHANNEL" in row["findings"] and "by 31.0 points" in row["risk_reasons"]
+    assert "by 12.0 h" in row["delay_reasons"]
 
 
 def test_pasted_json_with_one_bad_shipment_scores_the_rest(console, example):
