@@ -13,9 +13,6 @@ from pydantic import BaseModel
 
 from data.rules.schema import All, AnyOf, Condition, Leaf, Not, Rule, RuleSet, load_rule_set
 
-_MISSING = object()
-
-
 class Advisory(BaseModel):
     id: str
     severity: str
@@ -23,26 +20,26 @@ class Advisory(BaseModel):
     message_zh: str
 
 
-def _get(obj: Any, part: str) -> Any:
-    if obj is None or obj is _MISSING:
-        return _MISSING
-    if isinstance(obj, dict):
-        return obj.get(part, _MISSING)
-    if isinstance(obj, (list, tuple)) and part.isdigit():
-        i = int(part)
-        return obj[i] if i < len(obj) else _MISSING
-    return getattr(obj, part, _MISSING)
-
-
 def _resolver(path: str) -> Callable[[dict], Any]:
-    parts = path.split(".")
+    """Compiled lookup of a dotted path: dicts by key, lists by index, documents (pydantic) by attribute.
+
+    Runs for every rule on every scored shipment, so it stays a tight loop (no isinstance chains on the hot path).
+    """
+    root, *rest = path.split(".")
 
     def resolve(ctx: dict) -> Any:
-        v: Any = ctx
-        for p in parts:
-            v = _get(v, p)
-            if v is _MISSING:
+        v = ctx.get(root)
+        for p in rest:
+            if v is None:
                 return None
+            t = type(v)
+            if t is dict:
+                v = v.get(p)
+            elif (t is list or t is tuple) and p.isdigit():
+                i = int(p)
+                v = v[i] if i < len(v) else None
+            else:
+                v = getattr(v, p, None)
         return v
 
     return resolve

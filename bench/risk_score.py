@@ -1,0 +1,128 @@
+"""Shipment scoring speed and training time (issue 3, must-have 9).
+
+Measures, on the machine it runs on (targets are for 2 cores):
+- single-shipment latency p50/p99 of ``ShipmentScorer.score`` *including* checks, feature row, both models,
+  explanations and advisories (target p50 <= 5 ms);
+- batch throughput of ``score_batch(explain=False)`` in rows/s, checks and advisories included (target >= 20,000);
+- training time of the delay + risk LightGBM models on the history (target <= 2 min for 200k shipments; history
+  generation is reported separately, it is the generator's cost, not training).
+
+Writes ``bench/results/risk_score.json``. Run ``nice python bench/risk_score.py`` (``--quick`` for a smoke run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+import data  # noqa: E402,F401  (thread caps)
+
+RESULT = ROOT / "bench" / "results" / "risk_score.json"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=200_000, help="shipments in the training history")
+    ap.add_argument("--quick", action="store_true", help="smoke run: 20k history, fewer timing rounds")
+    ap.add_argument("--threads", type=int, default=int(os.environ.get("CLEARANCE_THREADS", "2")))
+    ap.add_argument("--cache", type=Path, default=ROOT / "var" / "cache", help="history frame cache folder")
+    ap.add_argument("--out", type=Path, default=RESULT)
+    args = ap.parse_args()
+    n = 20_000 if args.quick else args.n
+    n_single = 300 if args.quick else 2000
+    n_batch = 5000 if args.quick else 20_000
+
+    from data.generators.shipments import generate_shipments
+    from data.nomenclature import Nomenclature
+    from data.shipments.schema import Shipment
+    from features.shipment_features import history_frame
+    from models.advisories import load_rules
+    from models.scoring import ShipmentScorer
+    from training.risk import fit_shipment_models
+
+    t0 = time.perf_counter()
+    frame = history_frame(n=n, seed=42, cache_dir=args.cache, progress=True)
+    history_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    results = fit_shipment_models(frame, num_threads=args.threads, seed=0, baselines=False)
+    train_s = time.perf_counter() - t0
+    delay, risk = results["clearance-delay"].native, results["clearance-risk"].native
+
+    nomenclature = Nomenclature.default()
+    scorer = ShipmentScorer(delay, risk, load_rules(), nomenclature)
+    docs = generate_shipments(n=max(n_batch, 2000), months=24, seed=7).shipments
+    shipments = [Shipment.model_validate(d) for d in docs]
+
+    for s in shipments[:50]:  # warm-up: first LightGBM calls allocate
+        scorer.score(s)
+    lat = []
+    for i in range(n_single):
+        s = shipments[i % len(shipments)]
+        t = time.perf_counter()
+        scorer.score(s, explain=True)
+        lat.append((time.perf_counter() - t) * 1000)
+    lat_plain = []
+    for i in range(n_single):
+        s = shipments[i % len(shipments)]
+        t = time.perf_counter()
+        scorer.score(s, explain=False)
+        lat_plain.append((time.perf_counter() - t) * 1000)
+
+    batch = shipments[:n_batch]
+    scorer.score_batch(batch[:500])
+    t = time.perf_counter()
+    out = scorer.score_batch(batch, explain=False)
+    batch_s = time.perf_counter() - t
+    assert len(out) == len(batch)
+
+    # Where the batch time goes: the checks + feature rows vs the models alone.
+    from features.checks import run_checks
+    from features.shipment_features import feature_row
+
+    t = time.perf_counter()
+    rows = [feature_row(s, run_checks(s, nomenclature)) for s in batch]
+    rows_s = time.perf_counter() - t
+    t = time.perf_counter()
+    delay.predict_matrix(delay.matrix(rows))
+    risk.predict_matrix(risk.matrix(rows))
+    models_s = time.perf_counter() - t
+
+    p50, p99 = float(np.percentile(lat, 50)), float(np.percentile(lat, 99))
+    result = {
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "threads": args.threads,
+                    "load_avg_1m": os.getloadavg()[0]},
+        "quick": args.quick,
+        "history_shipments": n,
+        "history_generation_s": round(history_s, 1),
+        "training_s": round(train_s, 1),
+        "training_s_delay": round(results["clearance-delay"].train_seconds, 1),
+        "training_s_risk": round(results["clearance-risk"].train_seconds, 1),
+        "best_iterations": {"delay": delay.best_iterations, "risk": risk.best_iterations},
+        "single": {"n": n_single, "p50_ms": round(p50, 3), "p99_ms": round(p99, 3),
+                   "p50_ms_no_explain": round(float(np.percentile(lat_plain, 50)), 3),
+                   "p99_ms_no_explain": round(float(np.percentile(lat_plain, 99)), 3)},
+        "batch": {"n": len(batch), "rows_per_s": round(len(batch) / batch_s), "seconds": round(batch_s, 3),
+                  "checks_and_feature_rows_rows_per_s": round(len(batch) / rows_s),
+                  "models_only_rows_per_s": round(len(batch) / models_s)},
+        "targets": {"single_p50_ms": 5.0, "batch_rows_per_s": 20_000, "training_s": 120},
+        "meets": {"single_p50": p50 <= 5.0, "batch": len(batch) / batch_s >= 20_000, "training": train_s <= 120},
+        "test_metrics": {"delay": results["clearance-delay"].metrics["test"],
+                         "risk": results["clearance-risk"].metrics["test"]},
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(json.dumps({k: result[k] for k in ("training_s", "single", "batch", "meets")}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
