@@ -142,26 +142,7 @@ def seed_rulings() -> list[Ruling]:
 
 
 def console_app(settings, holder):
-    """The console and feedback routes on an app wired like ``serving.app.create_app`` (state, auth, errors).
+    """The real service (``serving.app.create_app``) around ``holder``; models are not loaded from a registry."""
+    from serving.app import create_app
 
-    The full service also needs every other domain's router; these tests exercise the console on its own.
-    """
-    import anyio
-    from fastapi import FastAPI
-
-    from data.store.db import init_db, make_engine
-    from serving.auth import KeyAuthenticator
-    from serving.console.router import router
-    from serving.errors import install_error_handlers
-
-    engine = make_engine(settings.database_url)
-    init_db(engine)
-    app = FastAPI()
-    app.state.settings = settings
-    app.state.engine = engine
-    app.state.holder = holder
-    app.state.authenticator = KeyAuthenticator(engine, disabled=settings.auth_disabled)
-    app.state.model_limiter = anyio.CapacityLimiter(2)
-    install_error_handlers(app)
-    app.include_router(router)
-    return app
+    return create_app(settings, holder=holder, start_models=False)

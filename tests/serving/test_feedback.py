@@ -222,3 +222,9 @@ def test_repeated_decision_does_not_double_the_evidence(engine, nomenclature):
     record_decision(engine, suggester, _decision(), nomenclature=nomenclature)
     again = record_decision(engine, suggester, _decision(reviewer="Li Lei"), nomenclature=nomenclature)
     assert again.searchable and suggester.n_rulings == len(seed_rulings()) + 1
+
+
+def test_feedback_route_is_documented_and_console_pages_are_not(api):
+    paths = api.get("/openapi.json").json()["paths"]
+    assert "/v1/hs/feedback" in paths and "post" in paths["/v1/hs/feedback"]
+    assert not any(p.startswith(("/classify", "/shipments", "/reviews", "/console-static")) for p in paths)
