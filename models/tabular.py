@@ -503,9 +503,14 @@ class TabularModel:
             return self.preprocessor_.transform(data)
         return self.preprocessor_.transform_records(data)
 
+    def _threads(self, x: np.ndarray) -> int:
+        """One thread for small inputs: an OpenMP team costs more than it saves on a few rows, and the service
+        already runs requests concurrently."""
+        return 1 if len(x) < 256 else self.num_threads
+
     def raw_scores(self, x: np.ndarray) -> np.ndarray:
         b = self.boosters_[0]
-        return b.predict(x, raw_score=True, num_iteration=self.best_iterations_[0])
+        return b.predict(x, raw_score=True, num_iteration=self.best_iterations_[0], num_threads=self._threads(x))
 
     def _raw_binary(self, x: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-self.raw_scores(x)))
@@ -521,7 +526,9 @@ class TabularModel:
     def quantiles_from_matrix(self, x: np.ndarray) -> np.ndarray:
         if self.spec.task not in ("quantile", "regression"):
             raise TypeError(f"predict_quantiles needs a quantile spec, this one is '{self.spec.task}'")
-        out = np.column_stack([b.predict(x, num_iteration=it) for b, it in zip(self.boosters_, self.best_iterations_)])
+        nt = self._threads(x)
+        out = np.column_stack([b.predict(x, num_iteration=it, num_threads=nt)
+                               for b, it in zip(self.boosters_, self.best_iterations_)])
         if self.spec.task == "quantile":
             # Separate boosters can cross; quantiles are sorted by level in the spec order.
             order = np.argsort(self.spec.quantiles)
@@ -546,7 +553,7 @@ class TabularModel:
     def contributions(self, x: np.ndarray, booster: int = 0) -> np.ndarray:
         """Raw-score feature contributions (last column = bias); multiclass -> shape (n, k, features + 1)."""
         b = self.boosters_[booster]
-        c = b.predict(x, pred_contrib=True, num_iteration=self.best_iterations_[booster])
+        c = b.predict(x, pred_contrib=True, num_iteration=self.best_iterations_[booster], num_threads=self._threads(x))
         if self.spec.task == "multiclass":
             k = len(self.spec.classes or [])
             return np.asarray(c).reshape(len(x), k, -1)
