@@ -24,8 +24,9 @@ from features.text import compose_text, text_language
 from models.suggester.calibration import LevelCalibrator, choose_threshold, expected_calibration_error
 from models.suggester.lexical import LexicalIndex, LexicalVectoriser, make_vectoriser, transform
 from models.suggester.suggester import (
-    CHUNK, NATIONAL, HSSuggester, SuggesterParams, _display, _votes, dense_index_class, national_votes,
+    CHUNK, NATIONAL, HSSuggester, SuggesterParams, _display, _votes, dense_index_class, hs4_groups, national_votes,
 )
+from models.suggester.ranker import CandidateRanker, candidate_features, rerank
 from models.suggester.supervised import SupervisedChannel, softmax
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ def _library(rulings: list, encoder, progress: bool) -> _Library:
         dates=[r.ruling_date for r in rulings], embeddings=emb)
 
 
-def _assemble(lib: _Library, *, encoder, params: SuggesterParams, calibrators, nomenclature, seed: int,
+def _assemble(lib: _Library, *, encoder, params: SuggesterParams, calibrators, nomenclature, seed: int, ranker=None,
               supervised_max_samples: int, progress: bool, metrics=None, built_with=None) -> HSSuggester:
     features = LexicalVectoriser().fit(lib.texts)
     x = features.transform(lib.texts)
@@ -78,7 +79,7 @@ def _assemble(lib: _Library, *, encoder, params: SuggesterParams, calibrators, n
     return HSSuggester(encoder=encoder, dense_index=dense, features=features, lexical=lexical, supervised=supervised,
                        ruling_ids=lib.ids, ruling_codes=lib.codes, ruling_texts=lib.display,
                        ruling_sources=lib.sources, ruling_dates=lib.dates, params=params, calibrators=calibrators,
-                       nomenclature=nomenclature, metrics=metrics, built_with=built_with)
+                       nomenclature=nomenclature, ranker=ranker, metrics=metrics, built_with=built_with)
 
 
 def _channel_outputs(model: HSSuggester, texts: list[str]) -> dict[str, Any]:
@@ -174,9 +175,58 @@ def tune_params(out: dict[str, Any], gold: np.ndarray, width: int, base: Suggest
     params.w_lexical, params.w_dense, params.w_supervised = w_lex, w_dense, w_sup
     fused = w_lex * v_lex + w_dense * v_dense + (w_sup * softmax(out["margins"], t_sup) if has_sup else 0.0)
     fused = fused / np.maximum(fused.sum(axis=1, keepdims=True), 1e-12)
+    sup_best = softmax(out["margins"], t_sup) if has_sup else np.zeros_like(v_lex)
     return params, {"val_hs6_top1": best_key[0], "val_hs6_top5": best_key[1], "fused": fused,
+                    "v_lex": v_lex, "v_dense": v_dense, "sup": sup_best,
                     "channels": {"lexical": _objective(v_lex, gold), "dense": _objective(v_dense, gold),
                                  "supervised": _objective(softmax(out["margins"], t_sup), gold) if has_sup else None}}
+
+
+MIN_RANK_QUERIES = 200
+T_RANK_GRID = (0.1, 0.2, 0.5, 1.0, 2.0)
+
+
+def fit_ranker(out: dict[str, Any], info: dict[str, Any], model: HSSuggester, gold: np.ndarray, seed: int):
+    """Cross-fitted LightGBM re-ranker on the validation queries; kept only when it beats the fused ranking.
+
+    Two folds: each half is scored by a ranker trained on the other half, so the comparison with the fused ranking
+    and the calibrators fitted afterwards see out-of-fold scores only. Returns (ranker or None, t_rank, distribution
+    the calibrators should use, metrics).
+    """
+    width = len(model.codes6)
+    feats, cand = candidate_features(
+        fused=info["fused"], v_lex=info["v_lex"], v_dense=info["v_dense"], sup=info["sup"], margins=out["margins"],
+        lex_s=out["lex_s"], lex_c=out["lex_c"], dense_s=out["dense_s"], dense_c=out["dense_c"],
+        log_prior=np.log1p(np.bincount(model.ruling_class, minlength=width)).astype(np.float32),
+        hs4_of=hs4_groups(model.codes6))
+    labels = cand == gold[:, None]
+    has_gold = labels.any(axis=1)
+    metrics: dict[str, float] = {}
+    if has_gold.sum() < MIN_RANK_QUERIES:
+        return None, 1.0, info["fused"], metrics
+    fold = np.random.default_rng(seed + 1).integers(0, 2, size=len(gold))
+    oof = np.zeros(cand.shape, dtype=np.float64)
+    for f in (0, 1):
+        train, test = (fold != f) & has_gold, fold == f
+        oof[test] = CandidateRanker(seed=seed).fit(feats[train], labels[train]).scores(feats[test])
+    rows = np.arange(len(gold))
+    order = np.argsort(-oof, axis=1, kind="stable")
+    top1_rank = float(labels[rows, order[:, 0]].mean())
+    top5_rank = float(np.take_along_axis(labels, order[:, :5], 1).any(axis=1).mean())
+    top1_fused = float(labels[:, 0].mean())
+    top5_fused = float(labels[:, :5].any(axis=1).mean())
+    metrics.update({"val_ranker_top1": top1_rank, "val_ranker_top5": top5_rank})
+    if top1_rank <= top1_fused or top5_rank < top5_fused - 0.005:
+        return None, 1.0, info["fused"], metrics
+
+    def nll(t: float) -> float:
+        p = rerank(info["fused"], cand, oof, t)
+        g = p[rows[has_gold], gold[has_gold]]
+        return float(-np.log(g + 1e-9).mean())
+
+    t_rank = min(T_RANK_GRID, key=nll)
+    ranker = CandidateRanker(seed=seed).fit(feats[has_gold], labels[has_gold])
+    return ranker, t_rank, rerank(info["fused"], cand, oof, t_rank), metrics
 
 
 def _level_scores(fused: np.ndarray, codes6: np.ndarray, level: int) -> tuple[np.ndarray, np.ndarray]:
@@ -205,10 +255,32 @@ def fit_calibrators(fused: np.ndarray, codes6: np.ndarray, gold_codes: np.ndarra
     return cals
 
 
+def grouped_split(texts: list[str], n_val: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Hold out about ``n_val`` rulings, whole groups of identical (normalised) texts at a time.
+
+    A library is deduplicated on (text, code), so a held-out ruling whose exact text stays in the fitting part always
+    carries a *different* code there. Split row by row, validation would teach the tuner and the ranker that an exact
+    text match means a wrong code, the opposite of what queries see. Whole text groups keep validation honest.
+    """
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, t in enumerate(texts):
+        groups[t].append(i)
+    keys = list(groups)
+    val: list[int] = []
+    for g in rng.permutation(len(keys)):
+        if len(val) >= n_val:
+            break
+        val.extend(groups[keys[g]])
+    val_rows = np.array(sorted(val), dtype=np.int64)
+    mask = np.ones(len(texts), dtype=bool)
+    mask[val_rows] = False
+    return val_rows, np.flatnonzero(mask)
+
+
 def build_suggester(rulings: list, *, encoder, nomenclature=None, progress: bool = True, seed: int = 0,
                     val_fraction: float = 0.2, max_val: int = 4000, supervised_max_samples: int = 60_000,
                     target_accuracy: float = 0.9, max_text_chars: int = 2000,
-                    threshold: float | None = None) -> HSSuggester:
+                    threshold: float | None = None, use_ranker: bool = True) -> HSSuggester:
     """Fit, tune on a held-out split, calibrate, refit on everything. See the module docstring."""
     rulings = list(rulings)
     lib = _library(rulings, encoder, progress)
@@ -217,12 +289,13 @@ def build_suggester(rulings: list, *, encoder, nomenclature=None, progress: bool
     calibrators: dict[int, LevelCalibrator] = {}
     metrics: dict[str, float] = {}
     params = base
+    ranker = None
     n_codes = len({c[:6] for c in lib.codes})
     if n >= MIN_TUNE_RULINGS and n_codes >= 2:
         rng = np.random.default_rng(seed)
-        perm = rng.permutation(n)
         n_val = int(min(max_val, max(20, round(val_fraction * n))))
-        val_rows, fit_rows = perm[:n_val], perm[n_val:]
+        val_rows, fit_rows = grouped_split(lib.texts, n_val, rng)
+        n_val = len(val_rows)
         if progress:
             log.info("tuning on %d validation rulings (%d fit)", n_val, len(fit_rows))
         provisional = _assemble(lib.subset(fit_rows), encoder=encoder, params=base, calibrators={},
@@ -233,18 +306,23 @@ def build_suggester(rulings: list, *, encoder, nomenclature=None, progress: bool
         code_pos = provisional.code_index
         gold = np.array([code_pos.get(c[:6], -1) for c in val.codes], dtype=np.int64)
         params, info = tune_params(out, gold, len(provisional.codes6), base)
-        calibrators = fit_calibrators(info["fused"], provisional.codes6, val.codes)
-        national = fit_national_calibrator(out, info["fused"], provisional, val.codes)
+        ranker, params.t_rank, dist, rank_metrics = (fit_ranker(out, info, provisional, gold, seed) if use_ranker
+                                                     else (None, 1.0, info["fused"], {}))
+        calibrators = fit_calibrators(dist, provisional.codes6, val.codes)
+        national = fit_national_calibrator(out, dist, provisional, val.codes)
         if national is not None:
             calibrators[NATIONAL] = national
-        conf6 = calibrators[6](info["fused"].max(axis=1))
-        correct6 = provisional.codes6[info["fused"].argmax(axis=1)] == np.array([c[:6] for c in val.codes])
+        conf6 = calibrators[6](dist.max(axis=1))
+        correct6 = provisional.codes6[dist.argmax(axis=1)] == np.array([c[:6] for c in val.codes])
         params.threshold = threshold if threshold is not None else choose_threshold(conf6, correct6, target_accuracy)
         # "No similar ruling": below the 1st percentile of genuine held-out queries on both channels at once.
         params.floor_lexical = float(np.quantile(out["lex_s"][:, 0], 0.01))
         params.floor_dense = float(np.quantile(out["dense_s"][:, 0], 0.01))
         confident = conf6 >= params.threshold
-        metrics = {"val_n": float(n_val), "val_hs6_top1": info["val_hs6_top1"], "val_hs6_top5": info["val_hs6_top5"],
+        metrics = {"val_n": float(n_val), "val_fused_top1": info["val_hs6_top1"], "val_fused_top5": info["val_hs6_top5"],
+                   "val_hs6_top1": float(correct6.mean()),
+                   "val_hs6_top5": float(_topk_hits(dist, gold, 5).mean()), "val_ranker_used": float(ranker is not None),
+                   **rank_metrics,
                    "val_ece": expected_calibration_error(conf6, correct6),
                    "val_confident_coverage": float(confident.mean()),
                    "val_confident_accuracy": float(correct6[confident].mean()) if confident.any() else 0.0}
@@ -254,7 +332,7 @@ def build_suggester(rulings: list, *, encoder, nomenclature=None, progress: bool
     elif threshold is not None:
         params.threshold = threshold
     final = _assemble(lib, encoder=encoder, params=params, calibrators=calibrators, nomenclature=nomenclature,
-                      seed=seed, supervised_max_samples=supervised_max_samples, progress=progress, metrics=metrics,
+                      ranker=ranker, seed=seed, supervised_max_samples=supervised_max_samples, progress=progress, metrics=metrics,
                       built_with={"seed": seed, "val_fraction": val_fraction, "max_val": max_val,
                                   "supervised_max_samples": supervised_max_samples,
                                   "encoder_spec": getattr(encoder, "spec", None) or _encoder_spec(encoder)})
@@ -401,7 +479,8 @@ class EvaluationRun:
 
 
 def evaluate_files(library: Path, queries: Path, *, mapping=None, encoder, nomenclature=None, baseline: bool = False,
-                   progress: bool = True, seed: int = 0, limit: int | None = None) -> EvaluationRun:
+                   progress: bool = True, seed: int = 0, limit: int | None = None,
+                   **build_options) -> EvaluationRun:
     """The ``clearance hs evaluate`` work: library FILE → temporary store → suggester; answer every query.
 
     The store lives in a temporary directory and is deleted afterwards, so the user's own store is never touched.
@@ -424,7 +503,8 @@ def evaluate_files(library: Path, queries: Path, *, mapping=None, encoder, nomen
         upsert = repo.upsert_many(lib_report.rulings)
         stored = list(repo.iter_all())
         engine.dispose()
-    suggester = build_suggester(stored, encoder=encoder, nomenclature=nomenclature, progress=progress, seed=seed)
+    suggester = build_suggester(stored, encoder=encoder, nomenclature=nomenclature, progress=progress, seed=seed,
+                                **build_options)
     qs = q_report.rulings[:limit] if limit else q_report.rulings
     texts = [compose_text(r.product_name, r.description, r.declared_elements) for r in qs]
     gold = [r.hs_code for r in qs]

@@ -35,6 +35,7 @@ from models.suggester.calibration import LevelCalibrator
 from models.suggester.elements import missing_elements as _missing_elements
 from models.suggester.lexical import LexicalIndex, LexicalVectoriser
 from models.suggester.overlay import Overlay
+from models.suggester.ranker import candidate_features, rerank
 from models.suggester.supervised import SupervisedChannel, softmax
 
 MODEL_NAME = "clearance-hs-suggester"
@@ -107,6 +108,7 @@ class SuggesterParams:
     w_lexical: float = 0.3
     w_dense: float = 0.4
     w_supervised: float = 0.3
+    t_rank: float = 1.0
     threshold: float = 0.9
     floor_lexical: float = 0.0
     floor_dense: float = 0.0
@@ -130,7 +132,7 @@ class HSSuggester:
     def __init__(self, *, encoder, dense_index, features: LexicalVectoriser, lexical: LexicalIndex, supervised: SupervisedChannel | None,
                  ruling_ids: np.ndarray, ruling_codes: np.ndarray, ruling_texts: list[str], ruling_sources: np.ndarray,
                  ruling_dates: list, params: SuggesterParams, calibrators: dict[int, LevelCalibrator],
-                 nomenclature=None, name: str = MODEL_NAME, version: str | None = None,
+                 nomenclature=None, ranker=None, name: str = MODEL_NAME, version: str | None = None,
                  metrics: dict[str, float] | None = None, built_with: dict[str, Any] | None = None):
         self.encoder = encoder
         self.encoder_name = encoder.name
@@ -152,6 +154,7 @@ class HSSuggester:
         self.version = version
         self.metrics = dict(metrics or {})
         self.built_with = dict(built_with or {})
+        self.ranker = ranker
         self._init_code_space()
         self.fingerprint = self._index_fingerprint()
         self._overlay = Overlay()
@@ -256,22 +259,38 @@ class HSSuggester:
         ref_class = self._ref_class(overlay, extra_codes)
         v_lex = _votes(lex_s, lex_i, ref_class, p.t_lexical, width)
         v_dense = _votes(dense_s, dense_i, ref_class, p.t_dense, width)
-        fused = p.w_lexical * v_lex + p.w_dense * v_dense
-        if self.sup_columns is not None and p.w_supervised > 0:
-            sup = np.zeros((m, width), dtype=np.float32)
+        sup = np.zeros((m, width), dtype=np.float32)
+        margins = np.full((m, width), -1e3, dtype=np.float32)
+        if self.sup_columns is not None:
             if self.supervised.model_ is None:
                 sup[:, self.sup_columns[0]] = 1.0
+                margins[:, self.sup_columns[0]] = 0.0
             else:
-                sup[:, self.sup_columns] = softmax(self.supervised.scores(q_feat), p.t_supervised)
-            fused += p.w_supervised * sup
-        else:
-            sup = None
+                margins[:, self.sup_columns] = self.supervised.scores(q_feat)
+                sup[:, self.sup_columns] = softmax(margins[:, self.sup_columns], p.t_supervised)
+        fused = p.w_lexical * v_lex + p.w_dense * v_dense + p.w_supervised * sup
         total = fused.sum(axis=1, keepdims=True)
         fused = np.divide(fused, total, out=np.zeros_like(fused), where=total > 0)
+        if self.ranker is not None:
+            space = self.code_space(overlay)
+            feats, cand = candidate_features(
+                fused=fused, v_lex=v_lex, v_dense=v_dense, sup=sup, margins=margins, lex_s=lex_s,
+                lex_c=ref_class(lex_i), dense_s=dense_s, dense_c=ref_class(dense_i),
+                log_prior=self._log_prior(overlay, width), hs4_of=hs4_groups(space))
+            fused = rerank(fused, cand, self.ranker.scores(feats), p.t_rank)
         return [RawScores(p6=fused[r], lex=(lex_s[r], lex_i[r]), dense=(dense_s[r], dense_i[r]),
-                          extra={"v_lex": v_lex[r], "v_dense": v_dense[r], "lex_all": lex_all[r],
-                                 "sup": sup[r] if sup is not None else None})
+                          extra={"v_lex": v_lex[r], "v_dense": v_dense[r], "lex_all": lex_all[r], "sup": sup[r]})
                 for r in range(m)]
+
+    def _log_prior(self, overlay: Overlay, width: int) -> np.ndarray:
+        counts = np.bincount(self.ruling_class, minlength=width).astype(np.float64)
+        if len(overlay):
+            extra = {c: len(self.codes6) + i for i, c in enumerate(self._overlay_codes(overlay))}
+            for code in overlay.codes:
+                j = self.code_index.get(code[:6], extra.get(code[:6]))
+                if j is not None:
+                    counts[j] += 1
+        return np.log1p(counts).astype(np.float32)
 
     def _overlay_codes(self, overlay: Overlay) -> list[str]:
         return sorted({c[:6] for c in overlay.codes if c[:6] not in self.code_index})
@@ -617,6 +636,12 @@ class HSSuggester:
     def __repr__(self) -> str:
         return (f"HSSuggester(rulings={len(self.ruling_ids)}, overlay={len(self._overlay)}, codes={len(self.codes6)}, "
                 f"encoder={self.encoder_name!r}, fingerprint={self.fingerprint!r})")
+
+
+def hs4_groups(codes6) -> np.ndarray:
+    """Group index of each code's HS4 (for per-heading sums)."""
+    _, inverse = np.unique(np.array([c[:4] for c in codes6], dtype=object), return_inverse=True)
+    return inverse.astype(np.int64)
 
 
 def national_votes(neighbours, code6: str) -> list[tuple[str, float]]:
