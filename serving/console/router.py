@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlencode
@@ -523,10 +524,22 @@ async def shipments_submit(request: Request) -> HTMLResponse:
 
 
 # --------------------------------------------------------------------------------------------------- assembly
+@asynccontextmanager
+async def _lifespan(app):
+    """Reviewer rulings stored after a bundle was built are replayed into every suggester the holder serves."""
+    from serving.feedback.service import replay_on_swap
+
+    holder = getattr(app.state, "holder", None)
+    engine = getattr(app.state, "engine", None)
+    if holder is not None and engine is not None and hasattr(holder, "add_listener"):
+        holder.add_listener(replay_on_swap(engine))
+    yield
+
+
 def _assemble() -> APIRouter:
     from serving.feedback.router import router as feedback_router
 
-    combined = APIRouter()
+    combined = APIRouter(lifespan=_lifespan)
     combined.include_router(pages)
     # The feedback API travels with the console: the service includes this one router and gets both.
     combined.include_router(feedback_router)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
@@ -272,3 +274,24 @@ def replay_reviewer_rulings(engine: Engine, suggester: Any, since: datetime | No
         suggester.add_rulings(rulings)
     log.info("replayed %d reviewer rulings into the served suggester", len(rulings))
     return len(rulings)
+
+
+def replay_on_swap(engine: Engine) -> Callable[[Any], None]:
+    """A model-holder listener: replays reviewer rulings into each newly served suggester, once per suggester.
+
+    The console registers it when the service starts, so every acknowledged decision is searchable after a restart or
+    a hot swap. When the holder already replays before it swaps, this finds nothing left to add (ids are checked).
+    """
+    done: weakref.WeakSet = weakref.WeakSet()
+
+    def on_swap(snapshot: Any) -> None:
+        suggester = getattr(snapshot, "suggester", None)
+        if suggester is None or suggester in done:
+            return
+        try:
+            replay_reviewer_rulings(engine, suggester)
+            done.add(suggester)
+        except Exception:  # noqa: BLE001 - a listener must not undo a good swap; the next swap retries
+            log.exception("replaying reviewer rulings into the served suggester failed")
+
+    return on_swap

@@ -14,19 +14,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def _app(settings: Settings, bundle, scorer):
-    """The real service app around a holder that loads the bundle and replays reviewer rulings, as on start-up."""
-    from data.store.db import init_db, make_engine
+    """The real service app serving a freshly loaded bundle (start-up replays stored reviewer rulings into it)."""
     from models.encoders import load_encoder
     from models.suggester.suggester import HSSuggester
     from serving.app import create_app
-    from serving.feedback.service import replay_reviewer_rulings
     from tests.serving.console_fakes import StaticHolder
 
-    engine = make_engine(settings.database_url)
-    init_db(engine)
     suggester = HSSuggester.load(bundle, encoder=load_encoder("use", threads=settings.threads))
-    replay_reviewer_rulings(engine, suggester)
-    engine.dispose()
     return create_app(settings, holder=StaticHolder(suggester, scorer), start_models=False)
 
 

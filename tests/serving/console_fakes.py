@@ -23,6 +23,8 @@ def _bigrams(text: str) -> set[str]:
 class OverlaySuggester:
     def __init__(self, rulings: list[Ruling], nomenclature: Nomenclature, threshold: float = 0.5):
         self._rulings = tuple(rulings)
+        self._base = len(self._rulings)
+        self.ruling_ids = [r.ruling_id for r in rulings]
         self.nomenclature = nomenclature
         self.threshold = threshold
         self.fingerprint = "fake-index-0001"
@@ -38,6 +40,9 @@ class OverlaySuggester:
             self.fail_next_add = False
             raise RuntimeError("index busy")
         self._rulings = self._rulings + tuple(rulings)  # copy-on-write: readers keep the tuple they started with
+
+    def overlay_rulings(self) -> list[Ruling]:
+        return list(self._rulings[self._base:])
 
     def suggest(self, text: str, declared_elements: dict | None = None, top_k: int = 5) -> dict[str, Any]:
         rulings = self._rulings

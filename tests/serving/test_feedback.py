@@ -212,13 +212,11 @@ def test_replay_skips_rulings_the_suggester_already_holds(engine, nomenclature):
     suggester = OverlaySuggester(seed_rulings(), nomenclature)
     suggester.ruling_ids = np.array([a.ruling.ruling_id, "r-other"], dtype=object)  # folded into the bundle's library by a rebuild
     assert replay_reviewer_rulings(engine, suggester) == 1
-    suggester.overlay_rulings = lambda: list(suggester._rulings)
     assert replay_reviewer_rulings(engine, suggester) == 0  # a second load of the same bundle doubles nothing
 
 
 def test_repeated_decision_does_not_double_the_evidence(engine, nomenclature):
     suggester = OverlaySuggester(seed_rulings(), nomenclature)
-    suggester.overlay_rulings = lambda: list(suggester._rulings[len(seed_rulings()):])
     record_decision(engine, suggester, _decision(), nomenclature=nomenclature)
     again = record_decision(engine, suggester, _decision(reviewer="Li Lei"), nomenclature=nomenclature)
     assert again.searchable and suggester.n_rulings == len(seed_rulings()) + 1
@@ -228,3 +226,16 @@ def test_feedback_route_is_documented_and_console_pages_are_not(api):
     paths = api.get("/openapi.json").json()["paths"]
     assert "/v1/hs/feedback" in paths and "post" in paths["/v1/hs/feedback"]
     assert not any(p.startswith(("/classify", "/shipments", "/reviews", "/console-static")) for p in paths)
+
+
+def test_service_start_replays_stored_decisions_into_the_served_suggester(settings, nomenclature):
+    engine = make_engine(settings.database_url)
+    init_db(engine)
+    receipt = record_decision(engine, None, _decision(text="不锈钢真空保温杯 650ml"), nomenclature=nomenclature)
+    fresh = OverlaySuggester(seed_rulings(), nomenclature)  # as loaded from a bundle built before the decision
+    with TestClient(console_app(settings, StaticHolder(fresh, FixedScorer(nomenclature)))) as client:
+        assert fresh.n_rulings == len(seed_rulings()) + 1
+        assert _top_evidence(fresh.suggest("不锈钢真空保温杯 650ml"))["ruling_id"] == receipt.ruling.ruling_id
+        assert client.get("/classify").status_code == 200
+    with TestClient(console_app(settings, StaticHolder(fresh, FixedScorer(nomenclature)))):
+        assert fresh.n_rulings == len(seed_rulings()) + 1  # a second start adds nothing twice
