@@ -14,6 +14,7 @@ from data.nomenclature import Nomenclature
 from data.rulings.repository import RulingRepository
 from data.rulings.schema import RulingSource
 from data.store.reviews import count_reviews, list_reviews
+from serving.console.router import EXAMPLE_PATH
 from tests.serving.console_fakes import FixedScorer, OverlaySuggester, StaticHolder, console_app, seed_rulings
 
 
@@ -231,3 +232,27 @@ def test_hierarchy_names_are_chinese_where_the_nomenclature_has_them():
     assert zh.hierarchy[-1].name == "其他真空保温瓶" and zh.name == "其他真空保温瓶"
     assert en.hierarchy[-1].name == "Other vacuum flasks"
     assert zh.hierarchy[0].name == "Miscellaneous manufactured articles"  # no Chinese chapter name: English shown
+
+
+class _LoadingHolder(StaticHolder):
+    def current(self):
+        from data.errors import UnavailableError
+
+        raise UnavailableError("models are not loaded yet")
+
+    def peek(self):
+        return None
+
+    def add_listener(self, fn) -> None:
+        pass
+
+
+def test_pages_say_when_models_are_still_loading(settings, nomenclature):
+    holder = _LoadingHolder(OverlaySuggester(seed_rulings(), nomenclature), FixedScorer(nomenclature))
+    with TestClient(console_app(settings, holder)) as client:
+        assert client.get("/").status_code == 200  # the form itself needs no model
+        for response in (client.post("/classify?lang=en", data={"text": "保温杯"}),
+                         client.post("/shipments?lang=en", data={"json": EXAMPLE_PATH.read_text("utf-8")}),
+                         client.get("/models?lang=en")):
+            assert response.status_code == 503
+            assert 'data-testid="error"' in response.text and "not loaded yet" in response.text
