@@ -18,7 +18,7 @@ words match the feature code.
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from typing import Any, Literal, Sequence
 
 import numpy as np
 from pydantic import BaseModel
@@ -34,26 +34,48 @@ class Reason(BaseModel):
     en: str
     zh: str
     impact: float
-    unit: Literal["hours", "probability"]
+    unit: Literal["hours", "probability", "value"]
 
 
 class GroupMap:
-    """Sums matrix-column contributions into business groups (one matrix product per batch)."""
+    """Sums matrix-column contributions into business groups (one matrix product per batch).
 
-    def __init__(self, feature_sources: Sequence[str]):
+    Groups default to the shipment features' (``FEATURES[*].group`` with ``GROUPS`` words); a spec-trained model
+    passes its spec's ``feature_groups`` / ``group_labels`` instead, and any other column is its own group.
+    """
+
+    def __init__(self, feature_sources: Sequence[str], group_of: dict[str, str] | None = None,
+                 labels: dict[str, tuple[str, str]] | None = None):
+        # What a probability impact is about: the risk model explains P(high); a spec model its positive class.
+        self.probability_words = ("high-risk probability", "高风险概率")
+        if group_of is None:
+            group_of = {f.name: f.group for f in FEATURES}
+            labels = {**GROUPS, **(labels or {})}
+        else:
+            self.probability_words = ("predicted probability", "预测概率")
+        self.labels = labels or {}
         groups: list[str] = []
         for src in feature_sources:
-            f = _FEATURE.get(src)
-            g = f.group if f is not None else src
+            g = group_of.get(src, src)
             if g not in groups:
                 groups.append(g)
         self.groups = groups
         self.matrix = np.zeros((len(feature_sources), len(groups)))
         for i, src in enumerate(feature_sources):
-            f = _FEATURE.get(src)
-            self.matrix[i, groups.index(f.group if f is not None else src)] = 1.0
-        self.members = {g: [s for s in feature_sources if (_FEATURE[s].group if s in _FEATURE else s) == g]
-                        for g in groups}
+            self.matrix[i, groups.index(group_of.get(src, src))] = 1.0
+        self.members: dict[str, list[str]] = {g: [] for g in groups}
+        for src in feature_sources:
+            g = group_of.get(src, src)
+            if src not in self.members[g]:
+                self.members[g].append(src)
+
+    @classmethod
+    def for_spec(cls, spec: Any, feature_sources: Sequence[str]) -> "GroupMap":
+        group_of = {f: g.group for f, g in spec.feature_groups.items()}
+        labels = {g: (lab.en, lab.zh) for g, lab in spec.group_labels.items()}
+        for f, g in spec.feature_groups.items():
+            labels.setdefault(g.group, (g.en, g.zh))
+        return cls(feature_sources, group_of, labels)
 
     def __call__(self, contrib_without_bias: np.ndarray) -> np.ndarray:
         return contrib_without_bias @ self.matrix
@@ -74,19 +96,30 @@ def risk_group_impacts(contrib: np.ndarray, gmap: GroupMap, temperature: float, 
     p0 = softmax(bias / temperature)[:, high]
     d_cols = feats[:, high, :] - feats.mean(axis=1)  # push on the high logit relative to the mean logit
     d = gmap(d_cols)
+    return d * _scale(d, p, p0, p * (1 - p) / temperature)[:, None], p, p0
+
+
+def _scale(d: np.ndarray, p: np.ndarray, p0: np.ndarray, slope: np.ndarray) -> np.ndarray:
+    """Per-row factor from raw-score impacts to probability impacts.
+
+    Proportional (impacts add up to p - p0) when the raw sum agrees in sign with the probability change and is not
+    mostly cancelled out by opposing groups (|sum| >= 1/4 of the summed magnitudes; otherwise a tiny sum would
+    inflate every impact); else the local slope of the probability, which keeps each sign and size honest.
+    """
     total = d.sum(axis=1)
-    delta = p - p0
-    scale = np.where(np.abs(total) > 1e-9, delta / np.where(np.abs(total) > 1e-9, total, 1.0), 0.0)
-    slope = p * (1 - p) / temperature
-    use_slope = (scale <= 0) | (np.abs(total) < 1e-6)
-    scale = np.where(use_slope, slope, scale)
-    return d * scale[:, None], p, p0
+    mass = np.abs(d).sum(axis=1)
+    ok = (np.abs(total) >= 0.25 * mass) & (np.abs(total) > 1e-9)
+    scale = np.where(ok, (p - p0) / np.where(ok, total, 1.0), 0.0)
+    return np.where(ok & (scale > 0), scale, slope)
 
 
 def _fmt_value(name: str, v: object) -> tuple[str, str] | None:
     f = _FEATURE.get(name)
-    if f is None or v is None:
+    if v is None:
         return None
+    if f is None:
+        text = f"{name} {v:.4g}" if isinstance(v, float) else f"{name} {v}"
+        return text, text
     if f.kind == "categorical":
         return f"{f.en} {v}", f"{f.zh} {v}"
     x = float(v)  # type: ignore[arg-type]
@@ -104,7 +137,8 @@ def _fmt_value(name: str, v: object) -> tuple[str, str] | None:
 
 
 def phrase(group: str, impact: float, unit: str, row: dict | None, gmap: GroupMap) -> Reason:
-    g_en, g_zh = GROUPS.get(group, (group, group))
+    prob_en, prob_zh = gmap.probability_words
+    g_en, g_zh = gmap.labels.get(group, (group, group))
     details = []
     members = gmap.members.get(group, [])
     if row is not None and len(members) == 1 and _FEATURE.get(members[0]) is not None \
@@ -122,12 +156,15 @@ def phrase(group: str, impact: float, unit: str, row: dict | None, gmap: GroupMa
     if row is not None and not details and members:
         # Every flag/count of the group is off: the reason is that the factor is absent.
         det_en, det_zh = "none", "无"
-    if unit == "hours":
+    if unit == "value":
+        en_eff = f"{'raises' if impact > 0 else 'lowers'} the prediction by {abs(impact):.3g}"
+        zh_eff = f"预测值{'提高' if impact > 0 else '降低'} {abs(impact):.3g}"
+    elif unit == "hours":
         en_eff = f"{'raises' if impact > 0 else 'lowers'} the P90 delay by {abs(impact):.1f} h"
         zh_eff = f"P90 通关时长{'增加' if impact > 0 else '减少'} {abs(impact):.1f} 小时"
     else:
-        en_eff = f"{'raises' if impact > 0 else 'lowers'} the high-risk probability by {abs(impact) * 100:.1f} points"
-        zh_eff = f"高风险概率{'提高' if impact > 0 else '降低'} {abs(impact) * 100:.1f} 个百分点"
+        en_eff = f"{'raises' if impact > 0 else 'lowers'} the {prob_en} by {abs(impact) * 100:.1f} points"
+        zh_eff = f"{prob_zh}{'提高' if impact > 0 else '降低'} {abs(impact) * 100:.1f} 个百分点"
     en = f"{g_en} ({det_en}) {en_eff}" if det_en else f"{g_en} {en_eff}"
     zh = f"{g_zh}（{det_zh}）：{zh_eff}" if det_zh else f"{g_zh}：{zh_eff}"
     return Reason(feature=group, en=en, zh=zh, impact=round(float(impact), 4), unit=unit)  # type: ignore[arg-type]
@@ -145,3 +182,37 @@ def top_reasons(impacts: np.ndarray, unit: str, row: dict | None, gmap: GroupMap
             break
         out.append(phrase(gmap.groups[j], float(impacts[j]), unit, row, gmap))
     return out
+
+
+def explain_tabular(model: Any, data: Any, *, top_k: int = 5) -> list[list[Reason]]:
+    """Reasons for any spec-trained :class:`~models.tabular.TabularModel`, grouped by the spec's ``feature_groups``.
+
+    Binary: impacts in (calibrated) probability of the positive class, scaled like the risk model's. Multiclass: the
+    last class. Quantile/regression: the first booster's contributions in target units (``unit="value"``).
+    """
+    import pandas as pd
+
+    spec = model.spec
+    x = model.matrix(data)
+    records = data.to_dict("records") if isinstance(data, pd.DataFrame) else list(data)
+    gmap = GroupMap.for_spec(spec, model.preprocessor_.feature_sources)
+    if spec.task == "multiclass":
+        impacts, _, _ = risk_group_impacts(model.contributions(x), gmap, model.temperature_, len(spec.classes) - 1)
+        unit = "probability"
+    elif spec.task == "binary":
+        c = model.contributions(x)
+        raw = c.sum(axis=1)
+        cal = model.calibrator_ if model.calibrator_ is not None else (lambda p: p)
+        p = cal(1 / (1 + np.exp(-raw)))
+        p0 = cal(1 / (1 + np.exp(-c[:, -1])))
+        d = gmap(c[:, :-1])
+        impacts, unit = d * _scale(d, p, p0, p * (1 - p))[:, None], "probability"
+    else:
+        impacts, unit = gmap(model.contributions(x)[:, :-1]), "value"
+    min_abs = 1e-3 if unit == "value" else None
+    return [top_reasons(impacts[i], unit, _raw_row(records[i], gmap), gmap, top_k=top_k, min_abs=min_abs)
+            for i in range(len(records))]
+
+
+def _raw_row(record: dict, gmap: GroupMap) -> dict:
+    return {k: v for k, v in record.items() if isinstance(v, (str, int, float)) and not isinstance(v, bool)}

@@ -63,7 +63,13 @@ def test_impacts_add_up_to_the_prediction():
     gmap = GroupMap(risk.feature_sources)
     impacts, p, p0 = risk_group_impacts(risk.contributions(x), gmap, risk.temperature, risk.classes.index("high"))
     np.testing.assert_allclose(p, risk.predict_matrix(x)[:, risk.classes.index("high")], atol=1e-9)
-    np.testing.assert_allclose(impacts.sum(axis=1), p - p0, atol=1e-6)  # documented: sums to p - baseline
+    # documented: sums to p - baseline, unless opposing groups cancel (then the slope keeps signs)
+    feats = risk.contributions(x)[:, :, :-1]
+    d = gmap(feats[:, risk.classes.index("high"), :] - feats.mean(axis=1))
+    proportional = np.abs(d.sum(axis=1)) >= 0.25 * np.abs(d).sum(axis=1)
+    assert proportional.any()
+    np.testing.assert_allclose(impacts.sum(axis=1)[proportional], (p - p0)[proportional], atol=1e-6)
+    assert (np.sign(impacts) == np.sign(d)).all()
     xd = delay.matrix(rows)
     dc = delay.contributions(xd)
     np.testing.assert_allclose(dc.sum(axis=1), delay.model_.quantiles_from_matrix(xd)[:, 1], atol=1e-6)
@@ -74,3 +80,24 @@ def test_every_group_has_words():
     from features.shipment_features import GROUPS
 
     assert set(GroupMap(delay.feature_sources).groups) <= set(GROUPS)
+
+
+def test_spec_models_explain_with_their_feature_groups():
+    from models.explanations import explain_tabular
+    from models.tabular import TabularModel
+    from tests.models.test_tabular import toy_frame, toy_spec
+
+    spec = toy_spec(id_columns=[{"name": "shop", "role": "encode"}],
+                    feature_groups={"colour": {"group": "look", "en": "Look", "zh": "外观"},
+                                    "x": {"group": "look", "en": "Look", "zh": "外观"}},
+                    model={"num_boost_round": 60})
+    df = toy_frame(3000)
+    model = TabularModel(spec, num_threads=1).fit(df.iloc[:2500], valid_df=df.iloc[2500:])
+    rows = df.iloc[2500:2520]
+    reasons = explain_tabular(model, rows)
+    assert len(reasons) == 20
+    groups = {r.feature for rs in reasons for r in rs}
+    assert "look" in groups and "colour" not in groups and groups <= {"look", "shop"}
+    red = next(rs for rs, c in zip(reasons, rows.colour) if c == "red")
+    look = next(r for r in red if r.feature == "look")
+    assert look.en.startswith("Look (colour red") and look.unit == "probability" and "外观" in look.zh
