@@ -289,7 +289,8 @@ async def classify_feedback(request: Request) -> Response:
         served = _served(request)
         receipt = await run_model(
             request, record_decision, _engine(request), served.suggester, decision,
-            nomenclature=_nomenclature(request, served), channel="console", max_text_chars=settings.max_text_chars)
+            nomenclature=_nomenclature(request, served), channel="console", max_text_chars=settings.max_text_chars,
+            served_now=lambda: _served(request).suggester)
     except ClearanceError as exc:
         # Nothing was written: show the same suggestion again with the problem, so the reviewer can fix and resend.
         try:

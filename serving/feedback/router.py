@@ -68,7 +68,8 @@ def _record(request: Request, served: ServedModels, body: FeedbackRequest) -> Fe
     )
     nomenclature = getattr(suggester, "nomenclature", None)
     return record_decision(request.app.state.engine, suggester, decision, nomenclature=nomenclature, channel="api",
-                           max_text_chars=request.app.state.settings.max_text_chars)
+                           max_text_chars=request.app.state.settings.max_text_chars,
+                           served_now=lambda: request.app.state.holder.current().suggester)
 
 
 @router.post("/feedback", response_model=FeedbackResponse, status_code=201,

@@ -178,9 +178,12 @@ def _ruling_for(decision: Decision, code: str, now: datetime) -> Ruling:
 
 
 def record_decision(engine: Engine, suggester: Any | None, decision: Decision, *, nomenclature: Any | None = None,
-                    channel: str = "console", max_text_chars: int = 2000) -> FeedbackReceipt:
+                    channel: str = "console", max_text_chars: int = 2000,
+                    served_now: Callable[[], Any] | None = None) -> FeedbackReceipt:
     """Validate, commit the ruling and the review-log row, then make the ruling searchable in ``suggester``.
 
+    ``served_now`` returns the suggester served at this moment: when a hot swap replaced ``suggester`` while the
+    decision was being stored (after the new one's replay had read the store), the ruling is added to it as well.
     Raises :class:`InvalidInputError` (nothing written) when the decision is incomplete or the code is unknown.
     """
     code = check_decision(decision, nomenclature=nomenclature, max_text_chars=max_text_chars)
@@ -210,14 +213,23 @@ def record_decision(engine: Engine, suggester: Any | None, decision: Decision, *
         evidence_ids=list(decision.evidence_ids),
     ))
     searchable, index_error = False, None
-    if suggester is not None:
+    targets = [suggester] if suggester is not None else []
+    if served_now is not None:
+        try:
+            current = served_now()
+        except Exception:  # noqa: BLE001 - no served suggester right now: the next load replays the ruling
+            current = None
+        if current is not None and current is not suggester:
+            targets.append(current)
+    for target in targets:
         try:
             # A repeated decision (same text and code) is already searchable: adding it again would double evidence.
-            if not _holds(suggester, stored.ruling_id):
-                suggester.add_rulings([stored])
+            if not _holds(target, stored.ruling_id):
+                target.add_rulings([stored])
             searchable = True
         except Exception as exc:  # noqa: BLE001 - the decision is stored; the overlay catches up on the next load
             index_error = str(exc) or type(exc).__name__
+            searchable = False
             log.exception("reviewer ruling %s stored but not added to the served index", stored.ruling_id)
     return FeedbackReceipt(ruling=stored, review=review, searchable=searchable, index_error=index_error)
 

@@ -239,3 +239,15 @@ def test_service_start_replays_stored_decisions_into_the_served_suggester(settin
         assert client.get("/classify").status_code == 200
     with TestClient(console_app(settings, StaticHolder(fresh, FixedScorer(nomenclature)))):
         assert fresh.n_rulings == len(seed_rulings()) + 1  # a second start adds nothing twice
+
+
+def test_a_swap_during_the_decision_gets_the_ruling_too(engine, nomenclature):
+    old = OverlaySuggester(seed_rulings(), nomenclature)
+    new = OverlaySuggester(seed_rulings(), nomenclature)  # swapped in; its replay ran before this commit
+    receipt = record_decision(engine, old, _decision(), nomenclature=nomenclature, served_now=lambda: new)
+    assert receipt.searchable
+    for suggester in (old, new):
+        assert _top_evidence(suggester.suggest("不锈钢真空保温杯 600ml"))["ruling_id"] == receipt.ruling.ruling_id
+    again = record_decision(engine, old, _decision(reviewer="Li Lei"), nomenclature=nomenclature,
+                            served_now=lambda: new)
+    assert again.searchable and new.n_rulings == old.n_rulings == len(seed_rulings()) + 1
