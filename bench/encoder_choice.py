@@ -6,7 +6,7 @@ For each backend ("use", "minilm"):
   five distinct codes among the nearest 50 rulings;
 - a cross-lingual probe: hand-written zh/en pairs of products typical of 9710 exporters; how often a zh text's nearest
   neighbour among all en texts is its own pair, and vice versa;
-- encode throughput (sentences/s) with 2 threads at batch sizes 32/64/128 on real titles.
+- encode throughput (sentences/s) with 2 threads at batch sizes 32/64/128 on real titles, and with 1 thread.
 
 Writes ``bench/results/encoder_choice.json``. Run ``nice python bench/encoder_choice.py`` (``--quick`` for a smoke run).
 """
@@ -161,7 +161,11 @@ def main(argv: list[str] | None = None) -> dict:
         entry = {"name": encoder.name, "dim": encoder.dim, "fingerprint": encoder.fingerprint,
                  "load_s": round(load_s, 2)}
         entry["throughput_sentences_per_s"] = throughput(encoder, lib_texts[: args.throughput_texts])
-        print(f"[{spec}] throughput {entry['throughput_sentences_per_s']}", flush=True)
+        # Scaling from 1 to `threads` threads: on a shared or busy machine it shows how much of the rate is contention.
+        single = load_encoder(spec, threads=1)
+        entry["throughput_1_thread_batch_64"] = throughput(single, lib_texts[: args.throughput_texts], (64,))["64"]
+        print(f"[{spec}] throughput {entry['throughput_sentences_per_s']} (1 thread: "
+              f"{entry['throughput_1_thread_batch_64']})", flush=True)
         entry["cross_lingual"] = cross_lingual(encoder)
         print(f"[{spec}] cross-lingual {entry['cross_lingual']}", flush=True)
         entry["hs6_dense_only"] = hs6_accuracy(encoder, lib_texts, lib_codes, q_texts, q_codes, batch_size=64)
