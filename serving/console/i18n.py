@@ -150,6 +150,33 @@ STRINGS: dict[str, dict[str, str]] = {
 }
 
 
+# Chinese headlines for the console's own input errors (keyed by the error code the console raises them with). The
+# English page shows the detailed English message instead; the field/reason list below the headline is the same in both.
+ERRORS_ZH: dict[str, str] = {
+    "too_large": "内容过大，超过了大小限制，未做任何处理。",
+    "context_damaged": "找不到本次决定对应的建议（页面数据缺失或损坏），请重新归类。",
+    "accept_not_suggested": "采纳的编码不在本次建议的候选中。",
+    "bad_filter": "筛选条件无效。",
+    "bad_top_k": "候选数必须是 1 到 20 之间的数字。",
+    "json_and_file": "请粘贴 JSON 或上传 CSV 文件，二者选其一。",
+    "empty_file": "上传的文件是空的。",
+    "no_shipments_input": "请粘贴运单 JSON 或选择 CSV 文件。",
+    "bad_elements": "申报要素填写不完整。",
+    "empty_text": "请输入商品描述。",
+    "text_too_long": "商品描述过长。",
+    "not_utf8": "上传的文件不是 UTF-8 编码（可能是 GBK）。请在 Excel 中另存为“CSV UTF-8”后重新上传。",
+    "bad_json": "粘贴的内容不是有效的运单 JSON。",
+    "too_many_shipments": "运单数量超过控制台单次上限，请分批或使用 API。",
+    "bad_csv": "CSV 文件格式不符合运单模板。",
+    "decision_not_saved": "未保存：请更正以下问题后重新提交。",
+    "unavailable": "模型尚未加载，请稍后再试。",
+}
+
+
+def error_headline(lang: str, code: str, message: str) -> str:
+    return ERRORS_ZH.get(code, message) if lang == "zh" else message
+
+
 def translator(lang: str) -> Callable[..., str]:
     """``t(key, **fmt)`` for one language; an unknown key raises so a typo fails a test instead of showing up."""
     lang = lang if lang in LANGS else DEFAULT_LANG

@@ -26,7 +26,7 @@ from data.store.reviews import EXPORT_COLUMNS, ReviewAction, count_reviews, get_
 from serving.console import service
 from serving.deps import run_model
 from serving.holder import HS_SUGGESTER
-from serving.console.i18n import LANG_COOKIE, LANGS, pick, resolve_lang, translator
+from serving.console.i18n import LANG_COOKIE, LANGS, error_headline, pick, resolve_lang, translator
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,9 @@ def _render(request: Request, template: str, *, status: int = 200, **context: An
     lang = resolve_lang(request)
     t = translator(lang)
     context.setdefault("error", None)
+    if context["error"]:
+        err = context["error"]
+        context["error"] = {**err, "message": error_headline(lang, err.get("code") or "", err["message"])}
     context.update(lang=lang, t=t, pick=lambda en, zh: pick(lang, en, zh),
                    lang_switch_url=_lang_switch_url(request, lang))
     response = templates.TemplateResponse(request, template, context, status_code=status)
@@ -72,9 +75,10 @@ def _render(request: Request, template: str, *, status: int = 200, **context: An
     return response
 
 
-def _error(exc: ClearanceError) -> dict[str, Any]:
+def _error(exc: ClearanceError, code: str | None = None) -> dict[str, Any]:
+    """What the error box shows; ``code`` overrides the key of the Chinese headline (see ``i18n.ERRORS_ZH``)."""
     details = exc.details if isinstance(exc.details, list) else []
-    return {"message": exc.message, "details": details}
+    return {"message": exc.message, "code": code or exc.code, "details": details}
 
 
 def _served(request: Request):
@@ -117,7 +121,7 @@ async def _form(request: Request, max_bytes: int | None = None):
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > limit:
         raise InvalidInputError(f"The upload is too large ({int(length):,} bytes; the limit is {limit:,})",
-                                details=[field_error("body", f"larger than {limit} bytes")])
+                                code="too_large", details=[field_error("body", f"larger than {limit} bytes")])
     return await request.form(max_part_size=limit)
 
 
@@ -177,9 +181,11 @@ def _parse_top_k(raw: str) -> int:
     try:
         k = int(raw or 5)
     except ValueError:
-        raise InvalidInputError("top_k must be a number", details=[field_error("top_k", "not a number")]) from None
+        raise InvalidInputError("top_k must be a number",
+                                code="bad_top_k", details=[field_error("top_k", "not a number")]) from None
     if not 1 <= k <= 20:
-        raise InvalidInputError("top_k must be between 1 and 20", details=[field_error("top_k", "out of range 1-20")])
+        raise InvalidInputError("top_k must be between 1 and 20",
+                                code="bad_top_k", details=[field_error("top_k", "out of range 1-20")])
     return k
 
 
@@ -244,6 +250,7 @@ def _parse_context(form) -> _Context:
         return _Context.model_validate_json(_text(form, "context"))
     except ValidationError:
         raise InvalidInputError("The suggestion this decision refers to is missing or damaged; classify again",
+                                code="context_damaged",
                                 details=[field_error("context", "missing or not valid JSON")]) from None
 
 
@@ -260,6 +267,7 @@ def _decision_from_form(form, ctx: _Context, reviewer: str) -> Any:
         chosen = next((c for c in ctx.candidates if c.get("code") == accept_code), None)
         if chosen is None:
             raise InvalidInputError("The accepted code was not among the suggested candidates",
+                                    code="accept_not_suggested",
                                     details=[field_error("accept_code", f"{accept_code} was not suggested")])
         rank = ctx.candidates.index(chosen) + 1
         reason = "" if rank == 1 else f"accepted candidate {rank} of {len(ctx.candidates)}"
@@ -293,12 +301,13 @@ async def classify_feedback(request: Request) -> Response:
             served_now=lambda: _served(request).suggester)
     except ClearanceError as exc:
         # Nothing was written: show the same suggestion again with the problem, so the reviewer can fix and resend.
+        error = _error(exc, "decision_not_saved" if isinstance(exc, InvalidInputError) and exc.code == "invalid_input"
+                       else None)
         try:
-            return await _classify_page(request, text, elements, top_k, run=bool(text), error=_error(exc),
+            return await _classify_page(request, text, elements, top_k, run=bool(text), error=error,
                                         status=exc.status)
         except ClearanceError:
-            return await _classify_page(request, text, elements, top_k, run=False, error=_error(exc),
-                                        status=exc.status)
+            return await _classify_page(request, text, elements, top_k, run=False, error=error, status=exc.status)
     # Post/redirect/get: a reload of the confirmation page must not record the decision twice.
     params = {"saved": receipt.review.id, "indexed": "1" if receipt.searchable else "0"}
     if request.query_params.get("lang") in LANGS:
@@ -384,7 +393,8 @@ def _review_filters(request: Request) -> tuple[str | None, str | None]:
     reviewer = request.query_params.get("reviewer", "").strip() or None
     action = request.query_params.get("action", "").strip() or None
     if action is not None and action not in {a.value for a in ReviewAction}:
-        raise InvalidInputError("Unknown action filter", details=[field_error("action", "use accept or override")])
+        raise InvalidInputError("Unknown action filter",
+                                code="bad_filter", details=[field_error("action", "use accept or override")])
     return reviewer, action
 
 
@@ -395,7 +405,8 @@ async def reviews_page(request: Request) -> HTMLResponse:
         reviewer, action = _review_filters(request)
         offset_raw = request.query_params.get("offset", "0")
         if not offset_raw.isdigit():
-            raise InvalidInputError("offset must be a whole number", details=[field_error("offset", "not a number")])
+            raise InvalidInputError("offset must be a whole number",
+                                    code="bad_filter", details=[field_error("offset", "not a number")])
         offset = int(offset_raw)
     except ClearanceError as exc:
         return _render(request, "reviews.html", status=exc.status, page="reviews", entries=[], total=0, offset=0,
@@ -471,7 +482,7 @@ async def _read_upload(upload: Any, limit: int) -> bytes:
     data = await upload.read(limit + 1)
     if len(data) > limit:
         raise InvalidInputError(f"The file is too large (over {limit:,} bytes)",
-                                details=[field_error("file", f"larger than {limit} bytes")])
+                                code="too_large", details=[field_error("file", f"larger than {limit} bytes")])
     return data
 
 
@@ -491,19 +502,21 @@ async def shipments_submit(request: Request) -> HTMLResponse:
         has_file = upload is not None and not isinstance(upload, str) and bool(upload.filename)
         if has_file and json_text.strip():
             raise InvalidInputError("Paste JSON or upload a CSV file, not both",
-                                    details=[field_error("json", "given together with a file")])
+                                    code="json_and_file", details=[field_error("json", "given together with a file")])
         if has_file:
             raw = await _read_upload(upload, limit)
             if not raw:
-                raise InvalidInputError("The uploaded file is empty", details=[field_error("file", "empty")])
+                raise InvalidInputError("The uploaded file is empty",
+                                        code="empty_file", details=[field_error("file", "empty")])
             parsed = shipments_io.parse_csv(shipments_io.decode_upload(raw), max_items)
         elif json_text.strip():
             if len(json_text.encode("utf-8")) > limit:
                 raise InvalidInputError(f"The pasted JSON is too large (over {limit:,} bytes)",
-                                        details=[field_error("json", f"larger than {limit} bytes")])
+                                        code="too_large", details=[field_error("json", f"larger than {limit} bytes")])
             parsed = shipments_io.parse_json(json_text, max_items)
         else:
             raise InvalidInputError("Paste shipment JSON or choose a CSV file",
+                                    code="no_shipments_input",
                                     details=[field_error("json", "empty"), field_error("file", "no file chosen")])
         results: list[dict[str, Any]] = []
         if parsed.shipments:

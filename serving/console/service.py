@@ -25,6 +25,7 @@ def parse_elements(keys: list[str], values: list[str]) -> dict[str, str]:
     problems: list[dict[str, str]] = []
     if len(keys) > MAX_ELEMENT_ROWS or len(values) > MAX_ELEMENT_ROWS:
         raise InvalidInputError(f"At most {MAX_ELEMENT_ROWS} declaration elements",
+                                code="bad_elements",
                                 details=[field_error("declared_elements", f"more than {MAX_ELEMENT_ROWS} rows")])
     for i in range(max(len(keys), len(values))):
         key = (keys[i] if i < len(keys) else "").strip()
@@ -39,16 +40,18 @@ def parse_elements(keys: list[str], values: list[str]) -> dict[str, str]:
             continue
         elements[key] = value
     if problems:
-        raise InvalidInputError("Declaration elements are incomplete", details=problems)
+        raise InvalidInputError("Declaration elements are incomplete", code="bad_elements", details=problems)
     return elements
 
 
 def check_description(text: str, max_chars: int) -> str:
     text = (text or "").strip()
     if not text:
-        raise InvalidInputError("Enter a product description", details=[field_error("text", "empty")])
+        raise InvalidInputError("Enter a product description",
+                                code="empty_text", details=[field_error("text", "empty")])
     if len(text) > max_chars:
         raise InvalidInputError(f"The description is too long ({len(text)} characters; the limit is {max_chars})",
+                                code="text_too_long",
                                 details=[field_error("text", f"longer than {max_chars} characters")])
     return text
 

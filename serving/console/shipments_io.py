@@ -8,7 +8,8 @@ the schema appears in the template and the reader at once:
 * ``order.lines.<field>`` and ``declaration.lines.<field>`` columns: row *k* of a shipment holds its *k*-th order line
   and its *k*-th declaration line; a side is left blank when that document has fewer lines;
 * shipment-level columns are read from the first row that fills them; a later row that disagrees is an error;
-* booleans are ``true``/``false`` (also 1/0, yes/no); datetimes are ISO 8601 with a zone (``2025-03-01T10:00:00+08:00``);
+* booleans are ``true``/``false`` (also 1/0, yes/no); datetimes are ISO 8601 with a zone
+  (``2025-03-01T10:00:00+08:00``);
   numbers use ``.`` as the decimal point and no thousands separators;
 * the file must be UTF-8 (a BOM is fine). Excel users save as "CSV UTF-8"; a GBK file is refused with that advice.
 
@@ -175,7 +176,8 @@ def decode_upload(raw: bytes, field_name: str = "file") -> str:
             pass
         reason = (f"not UTF-8 text (invalid byte 0x{raw[exc.start]:02x} at byte {exc.start}).{hint} "
                   "Save the file as 'CSV UTF-8' and upload it again.")
-        raise InvalidInputError(f"The uploaded file is not UTF-8 text.{hint}", details=[field_error(field_name, reason)]) from None
+        raise InvalidInputError(f"The uploaded file is not UTF-8 text.{hint}",
+                                code="not_utf8", details=[field_error(field_name, reason)]) from None
 
 
 def _convert(col: Column, text: str) -> Any:
@@ -219,24 +221,28 @@ def _validate(doc: Any, shipment_id: str, where: str, out: ParsedShipments,
 def parse_json(text: str, max_items: int) -> ParsedShipments:
     """One shipment, a list, or ``{"shipments": [...]}``; malformed JSON is refused as a whole with its position."""
     if not text.strip():
-        raise InvalidInputError("The JSON box is empty", details=[field_error("json", "empty")])
+        raise InvalidInputError("The JSON box is empty",
+                                code="no_shipments_input", details=[field_error("json", "empty")])
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         reason = f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
-        raise InvalidInputError(f"The pasted text is {reason}", details=[field_error("json", reason)]) from None
+        raise InvalidInputError(f"The pasted text is {reason}",
+                                code="bad_json", details=[field_error("json", reason)]) from None
     if isinstance(data, dict) and "shipments" in data and "shipment_id" not in data:
         data = data["shipments"]
     if isinstance(data, dict):
         data = [data]
     if not isinstance(data, list):
         reason = "expected a shipment object, a list of shipments, or {\"shipments\": [...]}"
-        raise InvalidInputError(f"The pasted JSON is {reason}", details=[field_error("json", reason)])
+        raise InvalidInputError(f"The pasted JSON is {reason}", code="bad_json", details=[field_error("json", reason)])
     if not data:
-        raise InvalidInputError("The pasted JSON holds no shipments", details=[field_error("json", "empty list")])
+        raise InvalidInputError("The pasted JSON holds no shipments",
+                                code="bad_json", details=[field_error("json", "empty list")])
     if len(data) > max_items:
         reason = f"{len(data)} shipments; the console checks at most {max_items} at a time (use the API for more)"
-        raise InvalidInputError(f"Too many shipments: {reason}", details=[field_error("json", reason)])
+        raise InvalidInputError(f"Too many shipments: {reason}",
+                                code="too_many_shipments", details=[field_error("json", reason)])
     out = ParsedShipments()
     for i, item in enumerate(data, start=1):
         sid = str(item.get("shipment_id", "")) if isinstance(item, dict) else ""
@@ -250,7 +256,7 @@ def parse_json(text: str, max_items: int) -> ParsedShipments:
 def parse_csv(text: str, max_items: int) -> ParsedShipments:
     """Shipments from the flat CSV layout (see the module docstring); file-level problems refuse the whole file."""
     if not text.strip():
-        raise InvalidInputError("The CSV file is empty", details=[field_error("file", "empty")])
+        raise InvalidInputError("The CSV file is empty", code="empty_file", details=[field_error("file", "empty")])
     csv.field_size_limit(MAX_CSV_FIELD_CHARS)
     # strict: an unbalanced quote is an error, not a cell that silently swallows the rest of the file.
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
@@ -259,7 +265,8 @@ def parse_csv(text: str, max_items: int) -> ParsedShipments:
         records = [(reader.line_num, row) for row in reader]
     except csv.Error as exc:
         reason = f"malformed CSV at line {reader.line_num}: {exc}"
-        raise InvalidInputError(f"The file is {reason}", details=[field_error("file", reason)]) from None
+        raise InvalidInputError(f"The file is {reason}",
+                                code="bad_csv", details=[field_error("file", reason)]) from None
     problems: list[dict[str, str]] = []
     unknown = [h for h in header if h not in COLUMN_BY_PATH]
     if unknown:
@@ -272,7 +279,7 @@ def parse_csv(text: str, max_items: int) -> ParsedShipments:
     if "shipment_id" not in header:
         problems.append(field_error("header", "no shipment_id column"))
     if problems:
-        raise InvalidInputError("The CSV header does not match the shipment layout", details=problems)
+        raise InvalidInputError("The CSV header does not match the shipment layout", code="bad_csv", details=problems)
 
     groups: dict[str, list[tuple[int, dict[str, str]]]] = {}
     for line, cells in records:
@@ -289,12 +296,14 @@ def parse_csv(text: str, max_items: int) -> ParsedShipments:
             continue
         groups.setdefault(sid, []).append((line, row))
     if problems:
-        raise InvalidInputError("Some CSV rows cannot be read", details=problems[:50])
+        raise InvalidInputError("Some CSV rows cannot be read", code="bad_csv", details=problems[:50])
     if not groups:
-        raise InvalidInputError("The CSV file has a header but no shipments", details=[field_error("file", "no rows")])
+        raise InvalidInputError("The CSV file has a header but no shipments",
+                                code="bad_csv", details=[field_error("file", "no rows")])
     if len(groups) > max_items:
         reason = f"{len(groups)} shipments; the console checks at most {max_items} at a time (use the API for more)"
-        raise InvalidInputError(f"Too many shipments: {reason}", details=[field_error("file", reason)])
+        raise InvalidInputError(f"Too many shipments: {reason}",
+                                code="too_many_shipments", details=[field_error("file", reason)])
 
     out = ParsedShipments()
     for sid, rows in groups.items():

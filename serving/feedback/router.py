@@ -74,7 +74,7 @@ def _record(request: Request, served: ServedModels, body: FeedbackRequest) -> Fe
 
 @router.post("/feedback", response_model=FeedbackResponse, status_code=201,
              dependencies=[Depends(require_scope("suggest"))],
-             summary="Accept or override a suggestion; the decision is stored as a reviewer ruling and searchable at once")
+             summary="Accept or override a suggestion: stored as a reviewer ruling, searchable at once")
 async def feedback(request: Request,
                    body: FeedbackRequest = Body(openapi_examples={
                        "override": {"summary": "Correct a suggestion",

@@ -46,7 +46,7 @@ class Decision(BaseModel):
     text: str = Field(description="The product description that was classified.")
     declared_elements: dict[str, str] = Field(default_factory=dict)
     action: ReviewAction
-    final_code: str | None = Field(None, description="The code the reviewer settles on; for accept, the suggested code.")
+    final_code: str | None = Field(None, description="The code the reviewer settles on (accept: the suggested one).")
     suggested_code: str | None = None
     suggested_confidence: float | None = Field(None, ge=0, le=1)
     reason: str = ""

@@ -256,3 +256,15 @@ def test_pages_say_when_models_are_still_loading(settings, nomenclature):
                          client.get("/models?lang=en")):
             assert response.status_code == 503
             assert 'data-testid="error"' in response.text and "not loaded yet" in response.text
+
+
+def test_error_headlines_are_chinese_on_the_chinese_page(console):
+    empty = console.post("/classify?lang=zh", data={"text": " "})
+    assert "请输入商品描述" in empty.text and "<code>text</code>" in empty.text
+    gbk = console.post("/shipments?lang=zh", files={"file": ("s.csv", "shipment_id\n甲\n".encode("gbk"), "text/csv")})
+    assert gbk.status_code == 422 and "不是 UTF-8 编码" in gbk.text
+    page = console.post("/classify", data={"text": "不锈钢真空保温杯 600ml"})
+    bad = console.post("/classify/feedback?lang=zh", data={"context": _context(page.text), "reviewer": "",
+                                                           "override_code": "7323.93.00", "reason": "r"})
+    assert bad.status_code == 422 and "未保存" in bad.text and "<code>reviewer</code>" in bad.text
+    assert "Enter a product description" in console.post("/classify?lang=en", data={"text": ""}).text
