@@ -24,6 +24,21 @@ from models.tabular import softmax
 ROUTE_FIELDS = ("channel", "carrier", "export_port", "destination_port")
 
 
+_setattr = object.__setattr__
+
+
+def _build(cls: type[BaseModel], **values: Any) -> Any:
+    """An instance from already-valid values, every field given: what ``model_construct`` does minus its per-field
+    default and alias resolution, which cost more than the rest of a batch row's result assembly. The values come
+    from the models (floats, fixed labels), so validation would only re-check our own output."""
+    obj = cls.__new__(cls)
+    _setattr(obj, "__dict__", values)
+    _setattr(obj, "__pydantic_fields_set__", set(values))
+    _setattr(obj, "__pydantic_extra__", None)
+    _setattr(obj, "__pydantic_private__", None)
+    return obj
+
+
 class Probabilities(BaseModel):
     low: float
     medium: float
@@ -107,15 +122,20 @@ class ShipmentScorer:
             r_reasons[i] = top_reasons(r_imp[i], "probability", row, self._risk_groups, top_k=self.top_k)
         return q, proba, d_reasons, r_reasons
 
-    def _outs(self, q: np.ndarray, proba: np.ndarray, d_reasons: list, r_reasons: list, i: int) -> tuple[
-            DelayOut, RiskOut]:
+    def _outs(self, q: np.ndarray, proba: np.ndarray, d_reasons: list, r_reasons: list) -> list[
+            tuple[DelayOut, RiskOut]]:
+        """Result objects for every row; numpy is converted to Python once, not per element."""
         classes = self.risk_model.classes
-        p = {c: float(proba[i, j]) for j, c in enumerate(classes)}
-        delay = DelayOut.model_construct(p50_hours=round(float(q[i, 0]), 2), p90_hours=round(float(q[i, 1]), 2),
-                                         reasons=d_reasons[i])
-        risk = RiskOut.model_construct(level=classes[int(proba[i].argmax())],
-                                       probabilities=Probabilities.model_construct(**p), reasons=r_reasons[i])
-        return delay, risk
+        qs = np.round(q, 2).tolist()
+        ps = proba.tolist()
+        levels = proba.argmax(axis=1).tolist()
+        out = []
+        for i, (qi, pi) in enumerate(zip(qs, ps)):
+            delay = _build(DelayOut, p50_hours=qi[0], p90_hours=qi[1], reasons=d_reasons[i])
+            risk = _build(RiskOut, level=classes[levels[i]], probabilities=_build(Probabilities, **dict(zip(classes, pi))),
+                          reasons=r_reasons[i])
+            out.append((delay, risk))
+        return out
 
     def _advise(self, shipment: Any, findings: list[Finding], row: dict, delay: DelayOut, risk: RiskOut
                 ) -> list[Advisory]:
@@ -146,14 +166,15 @@ class ShipmentScorer:
                 alt = shipment.model_copy(update={"waybill": shipment.waybill.model_copy(update=opt)})
                 rows.append(feature_row(alt, findings))
         q, proba, d_reasons, r_reasons = self._predict(rows, explain)
-        delay, risk = self._outs(q, proba, d_reasons, r_reasons, 0)
+        outs = self._outs(q, proba, d_reasons, r_reasons)
+        delay, risk = outs[0]
         routes: list[RouteResult] = []
         if options:
             high = self._high
             order = sorted(range(len(rows)), key=lambda i: (round(float(proba[i, high]), 4), float(q[i, 1])))
             rank = {i: r + 1 for r, i in enumerate(order)}
             for i in order:
-                d_i, r_i = self._outs(q, proba, d_reasons, r_reasons, i)
+                d_i, r_i = outs[i]
                 routes.append(RouteResult.model_construct(option=options[i - 1] if i else {}, current=i == 0,
                                                           rank=rank[i], delay=d_i, risk=r_i))
         return ScoreResult.model_construct(shipment_id=shipment.shipment_id, findings=findings, delay=delay, risk=risk,
@@ -179,11 +200,11 @@ class ShipmentScorer:
         findings_lists = [run_checks(s, self.nomenclature) for s in shipments]
         rows = [feature_row(s, f) for s, f in zip(shipments, findings_lists)]
         q, proba, d_reasons, r_reasons = self._predict(rows, explain)
+        outs = self._outs(q, proba, d_reasons, r_reasons)
         out = []
         for i, s in enumerate(shipments):
-            delay, risk = self._outs(q, proba, d_reasons, r_reasons, i)
-            out.append(ScoreResult.model_construct(shipment_id=s.shipment_id, findings=findings_lists[i], delay=delay,
-                                                   risk=risk, advisories=self._advise(s, findings_lists[i], rows[i],
-                                                                                      delay, risk),
-                                                   route_options=[]))
+            delay, risk = outs[i]
+            out.append(_build(ScoreResult, shipment_id=s.shipment_id, findings=findings_lists[i], delay=delay,
+                              risk=risk, advisories=self._advise(s, findings_lists[i], rows[i], delay, risk),
+                              route_options=[]))
         return out
