@@ -9,6 +9,8 @@ beats the fused ranking out of fold (``training/hs.py``).
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 TOP_M = 20
@@ -90,7 +92,22 @@ class CandidateRanker:
     def scores(self, feats: np.ndarray) -> np.ndarray:
         q, k, f = feats.shape
         # The booster directly: the sklearn wrapper validates and converts on every call (milliseconds per query).
-        return self.booster_.predict(feats.reshape(q * k, f), num_threads=1).reshape(q, k)
+        # One call at a time: LightGBM does not promise that concurrent predictions on one Booster are safe, and a
+        # call costs well under a millisecond.
+        with self._predict_lock:
+            return self.booster_.predict(feats.reshape(q * k, f), num_threads=1).reshape(q, k)
+
+    @property
+    def _predict_lock(self) -> threading.Lock:
+        lock = self.__dict__.get("_lock")
+        if lock is None:
+            lock = self.__dict__.setdefault("_lock", threading.Lock())
+        return lock
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_lock", None)
+        return state
 
 
 def rerank(fused: np.ndarray, cand: np.ndarray, ranker_scores: np.ndarray, temperature: float) -> np.ndarray:

@@ -283,6 +283,10 @@ class HSSuggester:
                 for r in range(m)]
 
     def _log_prior(self, overlay: Overlay, width: int) -> np.ndarray:
+        if not len(overlay):
+            if getattr(self, "_prior_cache", None) is None:
+                self._prior_cache = np.log1p(np.bincount(self.ruling_class, minlength=width)).astype(np.float32)
+            return self._prior_cache
         counts = np.bincount(self.ruling_class, minlength=width).astype(np.float64)
         if len(overlay):
             extra = {c: len(self.codes6) + i for i, c in enumerate(self._overlay_codes(overlay))}
@@ -578,7 +582,7 @@ class HSSuggester:
         directory.mkdir(parents=True, exist_ok=True)
         self.dense_index.save(directory / DENSE_DIR)
         state = {k: v for k, v in self.__dict__.items()
-                 if k not in {"encoder", "dense_index", "_write_lock", "_overlay"}}
+                 if k not in {"encoder", "dense_index", "_write_lock", "_overlay", "_prior_cache"}}
         state["_overlay_rulings"] = list(self._overlay.rulings)
         state["_overlay_embeddings"] = self._overlay.embeddings
         state["_dense_class"] = type(self.dense_index).__module__ + ":" + type(self.dense_index).__name__
