@@ -52,6 +52,7 @@ class SpecTrainResult:
             "train_seconds": round(self.train_seconds, 2),
             "run_id": self.run_id,
             "registered_version": self.registered_version,
+            "warnings": self.extra.get("warnings", []),
             **{split: m for split, m in self.metrics.items()},
         }
 
@@ -133,11 +134,34 @@ def train_spec(spec: DatasetSpec, train_df: pd.DataFrame, valid_df: pd.DataFrame
                                 details=[field_error("primary_metric", "not finite on valid")])
     _, model, combo = best
     train_seconds = time.perf_counter() - t0
+    warnings = _time_order_warnings(spec, {"train": train_df, "valid": valid_df,
+                                           **({"test": test_df} if test_df is not None else {})})
     metrics = {"train": evaluate(model, train_df, x), "valid": evaluate(model, valid_df, xv)}
     if test_df is not None:
         metrics["test"] = evaluate(model, test_df)
     return SpecTrainResult(spec=spec, model=model, metrics=metrics, best_params=combo, grid=grid_log,
-                           primary_metric=primary, higher_is_better=hib, train_seconds=train_seconds)
+                           primary_metric=primary, higher_is_better=hib, train_seconds=train_seconds,
+                           extra={"warnings": warnings})
+
+
+def _time_order_warnings(spec: DatasetSpec, frames: dict[str, pd.DataFrame]) -> list[str]:
+    """Splits should follow each other in time (train, then valid, then test); say so when they overlap."""
+    col = spec.time_column
+    if not col:
+        return []
+    spans = {}
+    for name, df in frames.items():
+        if col in df.columns:
+            ts = pd.to_datetime(df[col], errors="coerce", utc=True).dropna()
+            if len(ts):
+                spans[name] = (ts.min(), ts.max())
+    out = []
+    names = [n for n in ("train", "valid", "test") if n in spans]
+    for a, b in zip(names, names[1:]):
+        if spans[a][1] > spans[b][0]:
+            out.append(f"'{col}': {a} ends {spans[a][1]} after {b} starts {spans[b][0]}; the {b} metrics are not an "
+                       f"out-of-time estimate")
+    return out
 
 
 # ==================================================================================================== MLflow logging

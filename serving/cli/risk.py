@@ -32,6 +32,8 @@ def train(
     result = train_and_log_spec(the_spec, train_file, valid_file, test_file, settings, register=register,
                                 name=name, log=log or register)
     payload = result.to_json()
+    for warning in payload["warnings"]:
+        typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW, err=True)
     for split in ("train", "valid", "test"):
         m = result.metrics.get(split)
         if m is None:

@@ -91,6 +91,9 @@ def test_spec_pipeline_on_any_table():
         assert {"precision_at_5pct", "precision_at_10pct", "roc_auc", "pr_auc"} <= set(split)
     assert len(res.grid) == 2 and res.best_params["num_leaves"] in (7, 15)
     assert res.metrics["test"]["roc_auc"] > 0.7
+    assert res.to_json()["warnings"] == []
+    shuffled = train_spec(spec, df.iloc[700:], df.iloc[:700], num_threads=1, progress=False)
+    assert "valid starts" in shuffled.to_json()["warnings"][0]  # valid before train: not out-of-time
 
 
 def test_cli_train_writes_json_and_registers(tmp_path, monkeypatch):
