@@ -98,7 +98,9 @@ def _env(**extra: str) -> dict[str, str]:
     env.update({"OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
                 "CLEARANCE_THREADS": threads, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
                 "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
-                "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"})
+                "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+                # mlflow serve execs `uvicorn` by name: the venv's bin must be on PATH even when it is not activated.
+                "PATH": str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")})
     env.update(extra)
     return env
 
@@ -193,7 +195,8 @@ def _texts(n: int) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--client", help=argparse.SUPPRESS)
-    parser.add_argument("--quick", action="store_true", help="Few requests; train tiny champions if none exist.")
+    parser.add_argument("--quick", action="store_true",
+                        help="Few requests; train small champions (into --data-dir or a temp dir) if none exist.")
     parser.add_argument("--data-dir", type=Path, help="Data dir with champions (default: settings.data_dir).")
     parser.add_argument("--requests", type=int, help="Requests per measurement (default 2000, --quick 150).")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "serve_load.json")
@@ -214,7 +217,7 @@ def main() -> None:
     if champions is None:
         if not args.quick:
             raise SystemExit(f"no champions in {settings.data_dir}: run `make demo` first (or use --quick)")
-        settings = _settings(workdir / "var")
+        settings = _settings(args.data_dir or workdir / "var")
         print(f"training small champions in {settings.data_dir} …", file=sys.stderr)
         _train_small(settings)
         champions = _champions(settings)

@@ -17,6 +17,7 @@ from data.settings import Settings, get_settings
 from data.store.db import init_db, make_engine
 from data.store.keys import ensure_table
 from serving.auth import KeyAuthenticator
+from serving.coalesce import Coalescer
 from serving.errors import install_error_handlers
 from serving.holder import ModelHolder, ServedModels
 from serving.metrics import Metrics
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, *, holder: ModelHolder | None =
     app.state.metrics = metrics
     app.state.authenticator = KeyAuthenticator(engine, disabled=settings.auth_disabled)
     app.state.model_limiter = anyio.CapacityLimiter(settings.threads)
+    app.state.coalescer = Coalescer(max_batch=64, drainers=settings.threads)
 
     install_error_handlers(app)
 

@@ -1,7 +1,9 @@
 """The outermost ASGI layer: request id, body-size limit, model-version headers, access log, metrics, last-resort 500.
 
 Written as plain ASGI rather than ``BaseHTTPMiddleware`` because that wrapper adds a task and a stream per request,
-which costs measurable throughput on the scoring route.
+which costs measurable throughput on the scoring route. The body limit lives here rather than in Starlette's
+``RequestBodyLimitMiddleware`` so that an oversized body is refused before routing and auth, counted in the metrics
+and logged with the request id like every other response.
 """
 
 from __future__ import annotations

@@ -28,9 +28,14 @@ async def suggest(request: Request,
                       "english": {"summary": "English title",
                                   "value": SuggestRequest.model_config["json_schema_extra"]["examples"][1]}}),
                   served: ServedModels = Depends(served_models)) -> Response:
-    result = await run_model(request, service.suggest, served, body,
-                             max_chars=request.app.state.settings.max_text_chars)
-    return _json(result)
+    service.check_limits(body, max_chars=request.app.state.settings.max_text_chars)
+
+    # Concurrent requests share one encoder + faiss batch (see serving.coalesce); alone, a request runs at once.
+    async def run(requests):
+        return await run_model(request, service.suggest_many, served, requests, body.top_k)
+
+    answer = await request.app.state.coalescer.submit(("suggest", id(served), body.top_k), body, run)
+    return _json(service.respond(served, answer))
 
 
 @router.post("/suggest/batch", response_model=SuggestBatchResponse,

@@ -26,12 +26,26 @@ def _limits(text: str, elements: dict[str, str] | None, prefix: str, max_chars: 
         elements, f"{prefix}.declared_elements", max_chars)
 
 
-def suggest(served: ServedModels, request: SuggestRequest, *, max_chars: int) -> SuggestResponse:
+def check_limits(request: SuggestRequest, *, max_chars: int) -> None:
     problems = _limits(request.text, request.declared_elements, "body", max_chars)
     if problems:
         raise InvalidInputError("input exceeds the length limits", details=problems)
-    answer = _stamp(served.suggester.suggest(request.text, request.declared_elements, top_k=request.top_k), served)
-    return SuggestResponse.model_construct(**dict(answer), model_versions=served.version_map())
+
+
+def suggest(served: ServedModels, request: SuggestRequest, *, max_chars: int) -> SuggestResponse:
+    check_limits(request, max_chars=max_chars)
+    answer = served.suggester.suggest(request.text, request.declared_elements, top_k=request.top_k)
+    return respond(served, answer)
+
+
+def suggest_many(served: ServedModels, requests: list[SuggestRequest], top_k: int) -> list:
+    """Concurrent single requests, coalesced into one encoder/faiss batch (same answers as :func:`suggest`)."""
+    return served.suggester.suggest_batch(
+        [{"text": r.text, "declared_elements": r.declared_elements} for r in requests], top_k=top_k)
+
+
+def respond(served: ServedModels, answer) -> SuggestResponse:
+    return SuggestResponse.model_construct(**dict(_stamp(answer, served)), model_versions=served.version_map())
 
 
 def suggest_batch(served: ServedModels, body: bytes, *, max_items: int, max_chars: int) -> SuggestBatchResponse:

@@ -40,7 +40,15 @@ async def score(request: Request,
                                            "value": ScoreRequest.model_config["json_schema_extra"]["examples"][0]},
                     "plain": {"summary": "Just the shipment", "value": {"shipment": SHIPMENT_EXAMPLE}}}),
                 served: ServedModels = Depends(served_models)) -> Response:
-    result = await run_model(request, service.score, served, body)
+    if body.route_options:
+        result = await run_model(request, service.score, served, body)
+    else:
+        # Concurrent requests share one vectorised scorer call (see serving.coalesce); alone, it runs at once.
+        async def run(shipments):
+            return await run_model(request, service.score_many, served, shipments, body.explain)
+
+        scored = await request.app.state.coalescer.submit(("score", id(served), body.explain), body.shipment, run)
+        result = service.respond(served, scored)
     request.app.state.metrics.observe_risk_levels([result.risk.level])
     return _json(result)
 

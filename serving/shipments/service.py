@@ -54,6 +54,15 @@ def check(served: ServedModels, document: dict[str, Any]) -> CheckResponse:
 def score(served: ServedModels, request: ScoreRequest) -> ScoreResponse:
     options = [o.model_dump(exclude_none=True) for o in request.route_options] if request.route_options else None
     result = served.scorer.score(request.shipment, explain=request.explain, route_options=options)
+    return respond(served, result)
+
+
+def score_many(served: ServedModels, shipments: list[Shipment], explain: bool) -> list[Any]:
+    """Concurrent single-shipment requests, coalesced (same results as :func:`score` without route options)."""
+    return served.scorer.score_batch(shipments, explain=explain)
+
+
+def respond(served: ServedModels, result: Any) -> ScoreResponse:
     return ScoreResponse.model_construct(**dict(result), model_versions=served.version_map())
 
 
