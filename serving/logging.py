@@ -19,7 +19,8 @@ request_id_var: ContextVar[str | None] = ContextVar("clearance_request_id", defa
 # An incoming id is echoed only when it is short and plain: a header must not inject text into logs or responses.
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
-_STANDARD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+# uvicorn adds an ANSI-coloured copy of each message; a JSON log has no use for it.
+_STANDARD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "color_message"}
 
 
 def new_request_id(incoming: str | None = None) -> str:
