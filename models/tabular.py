@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from data.errors import InvalidInputError, field_error
-from data.specs.schema import Cross, DatasetSpec, DatePart, Equal, HSPrefix, Log, Ratio, derived_sources
+from data.specs.schema import Cross, DatasetSpec, DatePart, Equal, HSPrefix, Log, Ratio
 
 _NAN = float("nan")
 
