@@ -17,15 +17,17 @@ class ShipmentModelBase:
     spec_name: str = ""
 
     def __init__(self, spec: DatasetSpec | None = None, params: dict[str, Any] | None = None, *,
-                 num_threads: int = 2, seed: int = 0):
+                 num_threads: int = 2, seed: int = 0, progress: bool = False):
         self.spec = spec
         self.params = params
         self.num_threads = num_threads
         self.seed = seed
+        self.progress = progress
 
     def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None) -> "ShipmentModelBase":
         spec = self.spec or builtin_spec(self.spec_name)
-        self.model_ = TabularModel(spec, self.params, num_threads=self.num_threads, seed=self.seed)
+        self.model_ = TabularModel(spec, self.params, num_threads=self.num_threads, seed=self.seed,
+                                   progress=getattr(self, "progress", False))
         self.model_.fit(train, valid_df=valid)
         return self
 

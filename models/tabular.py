@@ -395,7 +395,7 @@ class TabularModel:
 
     def __init__(self, spec: DatasetSpec, params: dict[str, Any] | None = None, *, num_boost_round: int | None = None,
                  early_stopping_rounds: int | None = None, calibration: str | None = None, num_threads: int = 2,
-                 seed: int = 0):
+                 seed: int = 0, progress: bool = False):
         self.spec = spec
         self.params = params
         self.num_boost_round = num_boost_round
@@ -403,6 +403,7 @@ class TabularModel:
         self.calibration = calibration
         self.num_threads = num_threads
         self.seed = seed
+        self.progress = progress
 
     # ---- targets ---------------------------------------------------------------------------------------------------
     def encode_target(self, y: Sequence[Any] | pd.Series) -> np.ndarray:
@@ -471,7 +472,18 @@ class TabularModel:
             if xv is not None:
                 valid_sets = [lgb.Dataset(xv, label=tv, reference=ds, categorical_feature=cats)]
                 callbacks.append(lgb.early_stopping(es, verbose=False))
-            return lgb.train(params, ds, num_boost_round=rounds, valid_sets=valid_sets, callbacks=callbacks)
+            bar = None
+            if getattr(self, "progress", False):
+                from tqdm.auto import tqdm
+
+                bar = tqdm(total=rounds, desc=f"{spec.name} {objective}{extra.get('alpha', '')}", unit="round",
+                           leave=False)
+                callbacks.append(lambda env: bar.update(1))
+            try:
+                return lgb.train(params, ds, num_boost_round=rounds, valid_sets=valid_sets, callbacks=callbacks)
+            finally:
+                if bar is not None:
+                    bar.close()
 
         self.boosters_: list[Any] = []
         if spec.task == "binary":

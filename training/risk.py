@@ -314,7 +314,8 @@ def _check_features(spec: DatasetSpec) -> None:
 
 
 def fit_shipment_models(frame: pd.DataFrame, *, num_threads: int = 2, seed: int = 0, baselines: bool = True,
-                        test_months: int = 4, valid_months: int = 2) -> dict[str, TrainResult]:
+                        test_months: int = 4, valid_months: int = 2, progress: bool = False
+                        ) -> dict[str, TrainResult]:
     """Train delay and risk on the time split of a history frame; evaluate LightGBM and baselines on test."""
     from data.specs.schema import builtin_spec
     from models.delay import DelayModel
@@ -327,10 +328,10 @@ def fit_shipment_models(frame: pd.DataFrame, *, num_threads: int = 2, seed: int 
     train, valid, test = time_split(frame, delay_spec.time_column or "declared_at", test_months, valid_months)
 
     t0 = time.perf_counter()
-    delay = DelayModel(delay_spec, num_threads=num_threads, seed=seed).fit(train, valid)
+    delay = DelayModel(delay_spec, num_threads=num_threads, seed=seed, progress=progress).fit(train, valid)
     delay_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    risk = RiskModel(risk_spec, num_threads=num_threads, seed=seed).fit(train, valid)
+    risk = RiskModel(risk_spec, num_threads=num_threads, seed=seed, progress=progress).fit(train, valid)
     risk_s = time.perf_counter() - t0
 
     def delay_metrics(pred: np.ndarray, df: pd.DataFrame) -> dict[str, float]:
@@ -393,7 +394,7 @@ def train_shipment_models(settings: Any, n: int = 200_000, seed: int = 42, regis
     data_dir = Path(settings.data_dir)
     frame = history_frame(n=n, seed=seed, cache_dir=data_dir / "cache", progress=progress)
     threads = getattr(settings, "threads", 2)
-    results = fit_shipment_models(frame, num_threads=threads, seed=seed, baselines=baselines)
+    results = fit_shipment_models(frame, num_threads=threads, seed=seed, baselines=baselines, progress=progress)
     payload, md = evaluation_report(results)
     reports = data_dir / "reports"
     reports.mkdir(parents=True, exist_ok=True)
