@@ -129,3 +129,34 @@ def test_concurrent_suggestions_and_scores_match_sequential_answers(real_client)
         t.join(120)
     assert failures == [] and mismatches == []
     assert "Already borrowed" not in " ".join(failures)
+
+
+def test_feedback_adds_rulings_while_suggestions_search(real_client):
+    """Index writes (reviewer rulings, copy-on-write overlay) racing with searches: no failure, and the new ruling
+    is found afterwards."""
+    c = real_client
+    texts = _texts(16)
+    failures: list[str] = []
+
+    def suggest(text: str) -> None:
+        r = c.post("/v1/hs/suggest", json={"text": text})
+        if r.status_code != 200:
+            failures.append(r.text)
+
+    def feedback(i: int) -> None:
+        r = c.post("/v1/hs/feedback", json={
+            "text": f"双层真空不锈钢保温壶 型号 VX-{i} 1.5L", "action": "override", "final_code": "961700",
+            "reason": "vacuum flask: heading 9617", "reviewer": "tests"})
+        if r.status_code != 201:
+            failures.append(r.text)
+
+    threads = [threading.Thread(target=suggest, args=(t,)) for t in texts * 2]
+    threads[5:5] = [threading.Thread(target=feedback, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert failures == []
+    r = c.post("/v1/hs/suggest", json={"text": "双层真空不锈钢保温壶 型号 VX-3 1.5L", "top_k": 5})
+    evidence = [e for cand in r.json()["candidates"] for e in cand["evidence"]]
+    assert any(e["source"] == "reviewer" and e["hs_code"].startswith("961700") for e in evidence)
