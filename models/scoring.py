@@ -15,6 +15,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from data.errors import InvalidInputError, UnavailableError, field_error
+from data.shipments.reference import CHANNELS
 from features.checks import Finding, run_checks
 from features.shipment_features import feature_row
 from models.advisories import Advisory, AdvisoryRules, build_context
@@ -161,7 +162,15 @@ class ShipmentScorer:
                         f"route option {j} may change only {', '.join(ROUTE_FIELDS)}",
                         details=[field_error(f"route_options.{j}.{k}", "not a route field") for k in bad]
                         or [field_error(f"route_options.{j}", "changes nothing")])
-                options.append({k: str(v) for k, v in opt.items()})
+                opt = {k: str(v).strip() for k, v in opt.items()}
+                for port in ("export_port", "destination_port"):
+                    if port in opt:  # the features compare UN/LOCODEs as written in the schema: upper case
+                        opt[port] = opt[port].upper()
+                if "channel" in opt and opt["channel"] not in CHANNELS:
+                    raise InvalidInputError(f"route option {j}: unknown channel '{opt['channel']}'",
+                                            details=[field_error(f"route_options.{j}.channel",
+                                                                 f"one of {', '.join(CHANNELS)}")])
+                options.append(opt)
                 # Only the waybill changes; the checks ran once on the submitted documents.
                 alt = shipment.model_copy(update={"waybill": shipment.waybill.model_copy(update=opt)})
                 rows.append(feature_row(alt, findings))

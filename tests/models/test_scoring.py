@@ -53,6 +53,18 @@ def test_bad_route_option_is_a_clear_error(sc):
     with pytest.raises(InvalidInputError) as err:
         sc.score(shipment(), route_options=[{"vessel": "X"}])
     assert err.value.details[0]["field"] == "route_options.0.vessel"
+    with pytest.raises(InvalidInputError) as err:
+        sc.score(shipment(), route_options=[{"channel": "teleport"}])
+    assert err.value.details[0]["field"] == "route_options.0.channel"
+
+
+def test_route_ports_are_normalised(sc):
+    s = shipment(month="2025-12")
+    upper = sc.score(s, route_options=[{"destination_port": "USLAX"}]).route_options
+    lower = sc.score(s, route_options=[{"destination_port": " uslax"}]).route_options
+    pick = lambda routes: next(r for r in routes if not r.current)  # noqa: E731
+    assert pick(lower).option == {"destination_port": "USLAX"}
+    assert pick(lower).delay.p90_hours == pick(upper).delay.p90_hours
 
 
 def test_batch_matches_single(sc):
