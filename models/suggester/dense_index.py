@@ -1,10 +1,12 @@
 """Dense nearest-neighbour search over ruling embeddings (faiss, inner product on L2-normalised vectors = cosine).
 
 Small libraries get an exact ``IndexFlatIP``; above ``threshold`` vectors an approximate ``IndexHNSWFlat``. Why these:
-- Flat search scans every vector per query. Measured on this 2-core machine (1 OpenMP thread, 512-d, busy neighbours):
-  single-query p50 0.8 ms at 10k, 5.5 ms at 50k, 70 ms at 300k. 50k keeps the exact scan near a third of the 15 ms
-  end-to-end p50 budget, and below it an approximate index would only add build time (HNSW inserts ~500-1,500
-  vectors/s here) and a recall loss. ``bench/hs_suggest.py`` re-measures both kinds (section ``dense_index``).
+- Flat search scans every vector per query: ~0.14 us per 512-d vector on one core. Measured on this 2-core machine
+  (1 OpenMP thread, neighbours busy): single-query p50 0.8 ms at 10k, 5.5-8.5 ms at 50-60k, 70 ms at 300k; HNSW
+  answers in 0.15-0.3 ms at any of these sizes but inserts only 1,500-1,800 vectors/s. Below 50k the exact scan stays
+  under about half of the 15 ms end-to-end p50 budget, so an approximate index there would only add build time (20-30 s
+  per build at 30-50k, and the suggester builds twice) and a recall loss; above it the scan grows past the budget.
+  ``bench/hs_suggest.py`` re-measures both kinds on the same vectors (``dense_comparison``).
 - HNSW needs no training (IVF would need a k-means pass and re-training as the library grows), keeps the full vectors
   (no quantisation error on scores shown as evidence) and answers in well under a millisecond. Parameters, measured on
   30k USE embeddings of demo rulings with held-out product names as queries (2 busy cores): M=16/efConstruction=40
