@@ -28,11 +28,12 @@ class LexicalVectoriser:
     milliseconds per single-query transform, a large share of the latency budget.
     """
 
-    def __init__(self, char_range: tuple[int, int] = (1, 3)):
+    def __init__(self, char_range: tuple[int, int] = (1, 3), analyzer: str = "char_wb"):
         self.char_range = char_range
+        self.analyzer = analyzer
 
     def fit(self, texts: list[str]) -> "LexicalVectoriser":
-        self.char_ = TfidfVectorizer(analyzer="char_wb", ngram_range=self.char_range, sublinear_tf=True,
+        self.char_ = TfidfVectorizer(analyzer=self.analyzer, ngram_range=self.char_range, sublinear_tf=True,
                                      lowercase=False, dtype=np.float32).fit(texts)
         self.word_ = TfidfVectorizer(analyzer="word", token_pattern=TOKEN_PATTERN, sublinear_tf=True,
                                      lowercase=False, dtype=np.float32).fit(texts)
@@ -86,8 +87,8 @@ class LexicalVectoriser:
         return len(self.char_.vocabulary_) + len(self.word_.vocabulary_)
 
 
-def make_vectoriser(char_range: tuple[int, int] = (1, 3)) -> LexicalVectoriser:
-    return LexicalVectoriser(char_range)
+def make_vectoriser(char_range: tuple[int, int] = (1, 3), analyzer: str = "char_wb") -> LexicalVectoriser:
+    return LexicalVectoriser(char_range, analyzer)
 
 
 def transform(vectoriser: LexicalVectoriser, texts: list[str]) -> sp.csr_matrix:

@@ -42,7 +42,7 @@ def stratified_cap(labels: np.ndarray, max_samples: int, seed: int = 0) -> np.nd
 class SupervisedChannel:
     """LinearSVC over the lexical feature rows (char 1-3 in words + word TF-IDF); ``scores`` are margins per class."""
 
-    def __init__(self, C: float = 0.5, max_samples: int = 60_000, seed: int = 0, prune: float = 0.005):
+    def __init__(self, C: float = 1.0, max_samples: int = 60_000, seed: int = 0, prune: float = 0.005):
         self.C = C
         self.max_samples = max_samples
         self.seed = seed
