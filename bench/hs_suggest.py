@@ -88,7 +88,9 @@ class MeasuredEncoder:
             out = self.inner.encode(texts, batch_size=batch_size, progress=progress)
             self.texts += len(texts)
         self.seconds += time.perf_counter() - started
-        if len(texts) > 1000:  # the library encode; kept for the dense-index comparison
+        # The largest encode is the library's (validation and query encodes come in small chunks); kept for the
+        # dense-index comparison.
+        if self.library_embeddings is None or len(out) > len(self.library_embeddings):
             self.library_embeddings = out
         return out
 

@@ -155,3 +155,24 @@ def test_repeated_texts_get_identical_rows_in_input_order(use_encoder):
     np.testing.assert_array_equal(vectors[1], vectors[4])
     np.testing.assert_allclose(vectors[3], use_encoder.encode(["yoga mat"])[0], atol=1e-5)
     assert not np.allclose(vectors[0], vectors[1])
+
+
+def test_weight_hash_is_cached_on_disk_by_path_size_and_mtime(tmp_path, monkeypatch):
+    import os
+
+    from models.encoders import hash_weight_files
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    weights = tmp_path / "w" / "weights.bin"
+    weights.parent.mkdir()
+    weights.write_bytes(b"a" * 1000)
+    first = hash_weight_files([weights], weights.parent)
+    assert (tmp_path / "cache" / "clearance" / "weight-hashes.json").is_file()
+    # same size and mtime: answered from the cache without reading the file (so the stale value comes back) ...
+    stat = weights.stat()
+    weights.write_bytes(b"b" * 1000)
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert hash_weight_files([weights], weights.parent) == first
+    # ... any real change of size or mtime is re-hashed
+    weights.write_bytes(b"b" * 1001)
+    assert hash_weight_files([weights], weights.parent) != first
