@@ -590,6 +590,20 @@ def log_evaluation(report: dict[str, Any], params: dict[str, Any], *, tracking_u
         return run.info.run_id
 
 
+def _store_nomenclature(settings):
+    """The store's nomenclature (HS + imported national lines), for candidate descriptions in zh/en."""
+    from data.nomenclature import Nomenclature
+    from data.store.db import init_db, make_engine
+
+    try:
+        engine = make_engine(settings.database_url)
+        init_db(engine)
+        return Nomenclature.load(engine)
+    except Exception as exc:  # noqa: BLE001 - descriptions are optional; the suggester works without them
+        log.warning("nomenclature not loaded from the store (%s); using the default HS nomenclature", exc)
+        return Nomenclature.default()
+
+
 def train_and_log(settings, rulings: list, *, encoder_spec: str = "use", register: bool = True,
                   nomenclature=None, progress: bool = True, seed: int = 0, holdout_fraction: float = 0.1,
                   max_holdout: int = 3000) -> TrainResult:
@@ -611,6 +625,8 @@ def train_and_log(settings, rulings: list, *, encoder_spec: str = "use", registe
         raise InvalidInputError("need at least two rulings to train the suggester",
                                 details=[field_error("rulings", f"{len(rulings)} given")])
     encoder = load_encoder(encoder_spec, threads=getattr(settings, "threads", 2))
+    if nomenclature is None:
+        nomenclature = _store_nomenclature(settings)
     rng = np.random.default_rng(seed)
     perm = rng.permutation(len(rulings))
     n_hold = int(min(max_holdout, max(1, round(holdout_fraction * len(rulings)))))
