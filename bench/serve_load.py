@@ -262,8 +262,10 @@ def main() -> None:
                 ("clearance", "/v1/risk/score", ours_url, score_bodies_plain, headers, "risk_score_no_explain"),
                 ("mlflow_serve", "/invocations", mlflow_url, mlflow_rows, {}, "invocations"),
                 ("clearance", "/v1/hs/suggest", ours_url, suggest_bodies, headers, "hs_suggest")]
-        for server, path, url, bodies, hdrs, label in plan:
-            for c in CONCURRENCY:
+        # Interleaved (each concurrency level runs every server back to back), so that background load on a shared
+        # machine hits both sides alike rather than whichever happened to run during a busy minute.
+        for c in CONCURRENCY:
+            for server, path, url, bodies, hdrs, label in plan:
                 m = run_load(url, path, bodies, hdrs, c, n, workdir)
                 results[server].setdefault(label, {})[str(c)] = m
                 print(f"{server:13s} {label:22s} c={c:<3d} p50={m['p50_ms']:8.2f}ms p99={m['p99_ms']:8.2f}ms "
@@ -287,7 +289,9 @@ def main() -> None:
                    "clearance": "clearance serve: uvicorn, 1 worker, auth on, model thread limiter = CLEARANCE_THREADS",
                    "mlflow_serve": f"mlflow models serve -m models:/clearance-risk/{risk_version} --env-manager local "
                                    "-w 1 (uvicorn)",
-                   "threads": os.environ.get("CLEARANCE_THREADS", "2"), "client": "httpx AsyncClient, separate process",
+                   "threads": os.environ.get("CLEARANCE_THREADS", "2"),
+                   "client": "httpx AsyncClient in a separate process; measurements interleaved per concurrency level",
+                   "load_average_at_end": os.getloadavg()[0],
                    "champions": champions, "trained_tiny_champions": trained_here, "cpu_count": os.cpu_count(),
                    "python": platform.python_version()},
         "results": results, "comparison_with_mlflow_serve": comparison,
