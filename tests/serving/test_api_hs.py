@@ -127,4 +127,20 @@ def test_openapi_has_examples_for_every_route(client):
     assert not missing, missing
     assert OWN_ROUTES <= set(spec["paths"])
     assert "SuggestBatchRequest" in spec["components"]["schemas"]
-    json.dumps(spec)
+    assert "ScoreBatchRequest" in spec["components"]["schemas"]
+    refs = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("$ref"), str):
+                refs.add(node["$ref"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(spec)
+    dangling = {r for r in refs if r.rsplit("/", 1)[-1] not in spec["components"]["schemas"]}
+    assert not dangling, dangling
+    assert {"HTTPBearer", "APIKeyHeader"} <= set(spec["components"]["securitySchemes"])
