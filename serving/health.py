@@ -37,7 +37,7 @@ async def readyz(request: Request) -> Response:
                                        {"status": status["status"], "error": status["error"],
                                         "last_check": status["last_check"]}), status_code=503)
     return JSONResponse({"status": status["status"], "source": status["source"], "stale": status["stale"],
-                         "error": status["error"] if snapshot.stale else None, "last_check": status["last_check"],
+                         "error": status["error"], "last_check": status["last_check"],
                          "model_versions": snapshot.version_map()})
 
 
