@@ -44,7 +44,7 @@ def test_shipment_models_beside_baselines(shipment_results):
     json.dumps(payload)  # serialisable as written
 
 
-def test_train_shipment_models_logs_and_registers(tmp_path):
+def test_train_shipment_models_logs_and_registers(tmp_path, monkeypatch):
     import mlflow
 
     from data.settings import Settings
@@ -73,6 +73,29 @@ def test_train_shipment_models_logs_and_registers(tmp_path):
         frame = small_history().head(50)
         np.testing.assert_allclose(native.predict_frame(frame).select_dtypes("number").to_numpy(),
                                    res.native.predict_frame(frame).select_dtypes("number").to_numpy())
+
+    # `clearance risk score` scores the valid documents of a file with the registered models and names the bad fields
+    from typer.testing import CliRunner
+
+    from data.settings import get_settings
+    from data.shipments.examples import example_shipment
+    from serving.cli.main import app
+
+    bad = example_shipment()
+    bad["declaration"]["currency"] = "ZZZ"
+    (tmp_path / "ships.jsonl").write_text(json.dumps(example_shipment()) + "\n" + json.dumps(bad) + "\n")
+    monkeypatch.setenv("CLEARANCE_DATA_DIR", str(tmp_path / "var"))
+    get_settings.cache_clear()
+    try:
+        out = CliRunner().invoke(app, ["risk", "score", str(tmp_path / "ships.jsonl"), "--alias", "challenger",
+                                       "--out", str(tmp_path / "scored.jsonl")])
+    finally:
+        get_settings.cache_clear()
+    assert out.exit_code == 0, out.output
+    lines = [json.loads(x) for x in (tmp_path / "scored.jsonl").read_text().splitlines()]
+    assert lines[0]["result"]["shipment_id"] == "EX-0001" and lines[0]["result"]["risk"]["level"] in ("low", "medium",
+                                                                                                     "high")
+    assert lines[1]["errors"][0]["field"] == "declaration.currency"
 
 
 def test_spec_pipeline_on_any_table():
