@@ -105,6 +105,36 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU so far of a process and all its live descendants (Linux /proc); None elsewhere.
+
+    ``mlflow models serve`` execs uvicorn in a child process, so the tree is what counts. CPU per request is the number
+    to compare on a shared machine: wall-clock throughput moves with whatever else runs, the CPU a server spends per
+    answered request much less.
+    """
+    stats: dict[int, tuple[int, float]] = {}
+    ticks = os.sysconf("SC_CLK_TCK")
+    try:
+        entries = [p for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return None
+    for entry in entries:
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+    if pid not in stats:
+        return None
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [p for p, (ppid, _) in stats.items() if ppid == parent and p not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(stats[p][1] for p in tree)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -266,10 +296,17 @@ def main() -> None:
         # machine hits both sides alike rather than whichever happened to run during a busy minute.
         for c in CONCURRENCY:
             for server, path, url, bodies, hdrs, label in plan:
+                pid = (ours if server == "clearance" else mlflow_proc).pid
+                cpu_before = _cpu_seconds(pid)
                 m = run_load(url, path, bodies, hdrs, c, n, workdir)
+                cpu_after = _cpu_seconds(pid)
+                if cpu_before is not None and cpu_after is not None:
+                    # includes the warm-up requests, like the server itself does
+                    m["server_cpu_ms_per_request"] = round(1000 * (cpu_after - cpu_before) / (n + min(20, n)), 3)
                 results[server].setdefault(label, {})[str(c)] = m
                 print(f"{server:13s} {label:22s} c={c:<3d} p50={m['p50_ms']:8.2f}ms p99={m['p99_ms']:8.2f}ms "
-                      f"{m['throughput_rps']:8.1f} req/s errors={m['errors']}", file=sys.stderr)
+                      f"{m['throughput_rps']:8.1f} req/s cpu={m.get('server_cpu_ms_per_request')}ms/req "
+                      f"errors={m['errors']}", file=sys.stderr)
     finally:
         for proc in procs:
             _stop(proc)
@@ -281,6 +318,9 @@ def main() -> None:
             ours_m, theirs = results["clearance"][label][c], results["mlflow_serve"]["invocations"][c]
             comparison[label][c] = {
                 "throughput_ratio": round(ours_m["throughput_rps"] / theirs["throughput_rps"], 2),
+                "server_cpu_per_request_ratio": (
+                    round(theirs["server_cpu_ms_per_request"] / ours_m["server_cpu_ms_per_request"], 2)
+                    if ours_m.get("server_cpu_ms_per_request") and theirs.get("server_cpu_ms_per_request") else None),
                 "p99_ms": {"clearance": ours_m["p99_ms"], "mlflow_serve": theirs["p99_ms"]},
                 "target_met": ours_m["throughput_rps"] >= 3 * theirs["throughput_rps"]
                 and ours_m["p99_ms"] <= theirs["p99_ms"]}
