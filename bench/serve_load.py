@@ -67,7 +67,8 @@ async def _drive(url: str, path: str, bodies: list[bytes], headers: dict[str, st
     def pct(q: float) -> float:
         return round(1000 * latencies[min(len(latencies) - 1, int(q * len(latencies)))], 3)
 
-    return {"requests": n, "concurrency": concurrency, "errors": len(errors), "first_error": errors[0] if errors else None,
+    return {"requests": n, "concurrency": concurrency, "errors": len(errors),
+            "first_error": errors[0] if errors else None,
             "p50_ms": pct(0.50), "p99_ms": pct(0.99), "mean_ms": round(1000 * sum(latencies) / len(latencies), 3),
             "throughput_rps": round(n / wall, 1), "wall_s": round(wall, 3)}
 

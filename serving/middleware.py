@@ -102,7 +102,8 @@ class RequestContextMiddleware:
             template = getattr(route, "path", None) or UNMATCHED_ROUTE
             self.metrics.observe_request(scope["method"], template, status["code"], elapsed)
             access_log.info("request", extra={
-                "request_id": rid, "method": scope["method"], "path": scope["path"], "route": template, "status": status["code"],
+                "request_id": rid, "method": scope["method"], "path": scope["path"], "route": template,
+                "status": status["code"],
                 "duration_ms": round(elapsed * 1000, 3), "api_key": state.get("api_key_name"),
                 "model_versions": (state["served"].header() if state.get("served") is not None else None)})
             request_id_var.reset(token)

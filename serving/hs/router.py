@@ -15,6 +15,9 @@ from serving.openapi import documented_body
 router = APIRouter(prefix="/v1/hs", tags=["hs"], dependencies=[Depends(require_scope("suggest"))])
 
 
+_SUGGEST_EXAMPLES = SuggestRequest.model_config["json_schema_extra"]["examples"]
+
+
 def _json(model) -> Response:
     # pydantic serialises in Rust; FastAPI's generic path would re-validate an answer we just built.
     return Response(model.model_dump_json(), media_type="application/json")
@@ -24,9 +27,8 @@ def _json(model) -> Response:
 async def suggest(request: Request,
                   body: SuggestRequest = Body(openapi_examples={
                       "chinese_with_elements": {"summary": "Chinese text with declaration elements",
-                                                "value": SuggestRequest.model_config["json_schema_extra"]["examples"][0]},
-                      "english": {"summary": "English title",
-                                  "value": SuggestRequest.model_config["json_schema_extra"]["examples"][1]}}),
+                                                "value": _SUGGEST_EXAMPLES[0]},
+                      "english": {"summary": "English title", "value": _SUGGEST_EXAMPLES[1]}}),
                   served: ServedModels = Depends(served_models)) -> Response:
     service.check_limits(body, max_chars=request.app.state.settings.max_text_chars)
 

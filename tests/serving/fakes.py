@@ -42,8 +42,8 @@ class FakeSuggester:
         return SuggestionAnswer.model_validate({
             "query": {"text": text, "normalised": text.lower(), "language": "en",
                       "declared_elements": declared_elements or {}},
-            "candidates": [{"code": "961700", "level": 6, "description_en": "Vacuum flasks", "description_zh": "保温瓶",
-                            "confidence": 0.9, "evidence": []}][:top_k],
+            "candidates": [{"code": "961700", "level": 6, "description_en": "Vacuum flasks",
+                            "description_zh": "保温瓶", "confidence": 0.9, "evidence": []}][:top_k],
             "answer": {"code": "961700", "level": 6, "confidence": 0.9},
             "needs_review": False, "reasons": [], "missing_elements": [],
             "model": {"name": HS, "version": self.tag, "index_fingerprint": "fake", "encoder": "fake"}})

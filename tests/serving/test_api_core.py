@@ -144,7 +144,8 @@ def test_metrics_expose_requests_versions_and_risk_levels(client, keys):
     client.get("/v1/does-not-exist/12345")
     text = client.get("/metrics").text
     assert 'clearance_http_requests_total{method="POST",route="/v1/hs/suggest",status="200"} 1.0' in text
-    assert 'clearance_http_request_duration_seconds_count{method="POST",route="/v1/risk/score",status="200"} 1.0' in text
+    assert ('clearance_http_request_duration_seconds_count{method="POST",route="/v1/risk/score",status="200"} 1.0'
+            in text)
     assert 'route="<unmatched>"' in text and "12345" not in text
     assert f'clearance_model_info{{model="{RISK}",source="registry",version="1"}} 1.0' in text
     assert f'clearance_model_version{{model="{HS}"}} 1.0' in text

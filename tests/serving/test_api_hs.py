@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 
 from tests.serving.fakes import DELAY, HS, RISK
 
@@ -11,8 +10,8 @@ HEADER = f"{DELAY}=1,{HS}=1,{RISK}=1"
 
 
 def test_suggest_answers_with_candidates_and_model_versions(client, keys):
-    r = client.post("/v1/hs/suggest", json={"text": "不锈钢真空保温杯 500ml", "declared_elements": {"材质": "不锈钢"},
-                                            "top_k": 3}, headers=keys["suggest"])
+    payload = {"text": "不锈钢真空保温杯 500ml", "declared_elements": {"材质": "不锈钢"}, "top_k": 3}
+    r = client.post("/v1/hs/suggest", json=payload, headers=keys["suggest"])
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["candidates"][0]["code"] == "961700" and body["answer"]["code"] == "961700"
@@ -25,7 +24,8 @@ def test_suggest_answers_with_candidates_and_model_versions(client, keys):
 
 def test_suggest_errors_name_the_field(client, keys):
     cases = [({"text": ""}, "body.text"), ({"text": "   "}, "body.text"), ({"text": "cup", "top_k": 0}, "body.top_k"),
-             ({"txt": "cup"}, "body.text"), ({"text": "cup", "declared_elements": {"a": 1}}, "body.declared_elements.a"),
+             ({"txt": "cup"}, "body.text"),
+             ({"text": "cup", "declared_elements": {"a": 1}}, "body.declared_elements.a"),
              ({"text": "cup", "colour": "red"}, "body.colour")]
     for payload, field in cases:
         r = client.post("/v1/hs/suggest", json=payload, headers=keys["suggest"])
