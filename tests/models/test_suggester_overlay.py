@@ -120,3 +120,23 @@ def test_re_adding_the_same_ruling_replaces_it(copy):
     copy.add_rulings([r])
     copy.add_rulings([r])
     assert copy.overlay_size == 1
+
+
+@pytest.mark.parametrize("pairs", [[("保温杯", "961700")], [("保温杯", "961700"), ("LED lamp", "940520")]],
+                         ids=["one-ruling", "two-codes"])
+def test_tiny_libraries_still_answer(use_encoder, pairs):
+    from training.hs import build_suggester
+
+    s = build_suggester([Ruling(product_name=t, hs_code=c, source="customs_ruling") for t, c in pairs],
+                        encoder=use_encoder, progress=False)
+    ans = s.suggest(pairs[-1][0])
+    assert ans.candidates[0].code == pairs[-1][1]
+    assert ans.candidates[0].evidence
+
+
+def test_empty_library_is_refused(use_encoder):
+    from data.errors import InvalidInputError
+    from training.hs import build_suggester
+
+    with pytest.raises(InvalidInputError):
+        build_suggester([], encoder=use_encoder, progress=False)
