@@ -6,8 +6,8 @@ clients, and of ``mlflow models serve --env-manager local`` serving the same reg
 Target: the service's risk route at ≥ 3× mlflow's throughput with an equal or lower p99.
 
 Fairness: both servers are uvicorn with ONE worker on 127.0.0.1, the same thread caps (CLEARANCE_THREADS /
-OMP_NUM_THREADS), the same load generator (a separate process: httpx + asyncio, keep-alive connections, one per
-client), the same number of requests and the same rows. The service does more per request than mlflow (schema
+OMP_NUM_THREADS), the same load generator (a separate process: a minimal asyncio HTTP/1.1 client, keep-alive, one
+connection per client), the same number of requests and the same rows. The service does more per request than mlflow (schema
 validation, data-quality and three-document checks, the delay model, and — by default — explanations), so it is
 measured both with and without explanations. The service runs with auth on (a real API key), as in production.
 
@@ -38,30 +38,87 @@ CONCURRENCY = (1, 8, 32)
 
 
 # ---------------------------------------------------------------------------------------------- load generator
+class _Connection:
+    """A minimal HTTP/1.1 keep-alive client connection.
+
+    The load generator must cost far less CPU per request than the servers it measures: on a 2-core machine httpx's
+    ~0.5 ms of Python per request would cap the measured throughput of the faster server (and so flatter the slower
+    one). Requests are pre-encoded bytes; responses are read by Content-Length (or chunked encoding).
+    """
+
+    def __init__(self, host: str, port: int):
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, raw: bytes) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        self.writer.write(raw)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+        if "content-length" in headers:
+            body = await self.reader.readexactly(int(headers["content-length"]))
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
+            parts = []
+            while True:
+                size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                chunk = await self.reader.readexactly(size + 2)
+                if size == 0:
+                    break
+                parts.append(chunk[:-2])
+            body = b"".join(parts)
+        else:
+            body = await self.reader.read()
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        return status, body
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+def _encode(host: str, port: int, path: str, body: bytes, headers: dict[str, str]) -> bytes:
+    head = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", "Content-Type: application/json",
+            f"Content-Length: {len(body)}", *(f"{k}: {v}" for k, v in headers.items())]
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+
+
 async def _drive(url: str, path: str, bodies: list[bytes], headers: dict[str, str], concurrency: int, n: int,
                  warmup: int) -> dict:
-    import httpx
+    from urllib.parse import urlsplit
 
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120,
-                                 headers={**headers, "Content-Type": "application/json"}) as client:
-        for i in range(warmup):
-            await client.post(path, content=bodies[i % len(bodies)])
-        latencies: list[float] = []
-        errors: list[str] = []
-        next_index = iter(range(n))
+    parts = urlsplit(url)
+    host, port = parts.hostname, parts.port
+    raws = [_encode(host, port, path, b, headers) for b in bodies]
+    connections = [_Connection(host, port) for _ in range(concurrency)]
+    for i in range(warmup):
+        await connections[i % concurrency].request(raws[i % len(raws)])
+    latencies: list[float] = []
+    errors: list[str] = []
+    next_index = iter(range(n))
 
-        async def worker() -> None:
-            for i in next_index:
-                started = time.perf_counter()
-                response = await client.post(path, content=bodies[i % len(bodies)])
-                latencies.append(time.perf_counter() - started)
-                if response.status_code != 200:
-                    errors.append(f"{response.status_code}: {response.text[:200]}")
+    async def worker(connection: _Connection) -> None:
+        for i in next_index:
+            started = time.perf_counter()
+            try:
+                status, body = await connection.request(raws[i % len(raws)])
+            except (OSError, asyncio.IncompleteReadError) as exc:
+                connection.close()
+                status, body = 0, repr(exc).encode()
+            latencies.append(time.perf_counter() - started)
+            if status != 200:
+                errors.append(f"{status}: {body[:200].decode('utf-8', 'replace')}")
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        wall = time.perf_counter() - started
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(c) for c in connections))
+    wall = time.perf_counter() - started
+    for c in connections:
+        c.close()
     latencies.sort()
 
     def pct(q: float) -> float:
@@ -331,7 +388,8 @@ def main() -> None:
                    "mlflow_serve": f"mlflow models serve -m models:/clearance-risk/{risk_version} --env-manager local "
                                    "-w 1 (uvicorn)",
                    "threads": os.environ.get("CLEARANCE_THREADS", "2"),
-                   "client": "httpx AsyncClient in a separate process; measurements interleaved per concurrency level",
+                   "client": "raw asyncio HTTP/1.1 keep-alive client (one connection per concurrent client) in a separate "
+                             "process; measurements interleaved per concurrency level",
                    "load_average_at_end": os.getloadavg()[0],
                    "champions": champions, "trained_tiny_champions": trained_here, "cpu_count": os.cpu_count(),
                    "python": platform.python_version()},
