@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import numpy as np
 from pydantic import BaseModel
 
 from data.rules.schema import All, AnyOf, Condition, Leaf, Not, Rule, RuleSet, load_rule_set
@@ -43,6 +44,22 @@ def _resolver(path: str) -> Callable[[dict], Any]:
         return v
 
     return resolve
+
+
+def _walk(v: Any, rest: Sequence[str]) -> Any:
+    """The tail of :func:`_resolver` for one value (same semantics), used by the batch columns."""
+    for p in rest:
+        if v is None:
+            return None
+        t = type(v)
+        if t is dict:
+            v = v.get(p)
+        elif (t is list or t is tuple) and p.isdigit():
+            i = int(p)
+            v = v[i] if i < len(v) else None
+        else:
+            v = getattr(v, p, None)
+    return v
 
 
 def _num(v: Any) -> float | None:
@@ -133,6 +150,107 @@ def compile_condition(c: Condition) -> Callable[[dict], bool]:
     raise TypeError(f"unknown condition {type(c).__name__}")
 
 
+# ---- batch evaluation ----------------------------------------------------------------------------------------------
+# A batch evaluates each leaf once over a whole column of values instead of once per shipment: numeric leaves on the
+# prediction columns become one numpy comparison, the others one list comprehension. Semantics are those of the
+# per-row closures above; ``tests/models/test_advisories.py`` checks both paths agree.
+class BatchContext:
+    """Columns a rule can read, for n shipments. ``roots[name]`` is a per-row list for a root of :data:`ROOTS`
+    (or a callable building it on first use); ``columns[path]`` optionally gives a full dotted path precomputed
+    (e.g. the prediction arrays), which wins over walking the root."""
+
+    def __init__(self, n: int, roots: dict[str, Any], columns: dict[str, Sequence] | None = None):
+        self.n = n
+        self._roots = roots
+        self._columns: dict[str, Sequence] = dict(columns or {})
+
+    def root(self, name: str) -> list:
+        v = self._roots.get(name)
+        if v is None:
+            v = [None] * self.n
+        elif callable(v):
+            v = v()
+        self._roots[name] = v
+        return v
+
+    def column(self, path: str) -> Sequence:
+        col = self._columns.get(path)
+        if col is None:
+            root, *rest = path.split(".")
+            values = self.root(root)
+            if not rest:
+                col = values
+            elif len(rest) == 1:
+                p = rest[0]
+                col = [v.get(p) if type(v) is dict else _walk(v, rest) for v in values]
+            else:
+                col = [_walk(v, rest) for v in values]
+            self._columns[path] = col
+        return col
+
+
+def _batch_leaf(c: Leaf) -> Callable[[BatchContext], np.ndarray]:
+    path, op, value = c.field, c.op, c.value
+
+    def bools(values: Any) -> np.ndarray:
+        return np.fromiter(values, dtype=bool)
+
+    if op == "exists":
+        return lambda b: bools(v is not None for v in b.column(path))
+    if op == "missing":
+        return lambda b: bools(v is None for v in b.column(path))
+    if op in ("gt", "gte", "lt", "lte"):
+        ufunc = {"gt": np.greater, "gte": np.greater_equal, "lt": np.less, "lte": np.less_equal}[op]
+        ref = float(value)
+
+        def numeric(b: BatchContext) -> np.ndarray:
+            col = b.column(path)
+            if type(col) is np.ndarray and col.dtype.kind == "f":
+                x = col  # prediction arrays: NaN compares False, as _num(NaN) -> None does per row
+            else:
+                x = np.fromiter((_NAN if (n := _num(v)) is None else n for v in col), dtype=float, count=len(col))
+            with np.errstate(invalid="ignore"):
+                return ufunc(x, ref)
+
+        return numeric
+    if op == "eq":
+        return lambda b: bools(bool(v == value) for v in b.column(path))
+    if op == "ne":
+        return lambda b: bools(v is not None and v != value for v in b.column(path))
+    if op in ("in", "not_in"):
+        allowed = list(value)
+        if op == "in":
+            return lambda b: bools(v in allowed for v in b.column(path))
+        return lambda b: bools(v is not None and v not in allowed for v in b.column(path))
+    if op == "contains":
+        kinds = (list, tuple, set, frozenset, str)
+        return lambda b: bools(isinstance(v, kinds) and value in v for v in b.column(path))
+    if op == "contains_any":
+        wanted = set(value)
+        kinds = (list, tuple, set, frozenset)
+        return lambda b: bools(isinstance(v, kinds) and not wanted.isdisjoint(v) for v in b.column(path))
+    prefix = str(value)
+    return lambda b: bools(isinstance(v, str) and v.startswith(prefix) for v in b.column(path))
+
+
+_NAN = float("nan")
+
+
+def compile_batch_condition(c: Condition) -> Callable[[BatchContext], np.ndarray]:
+    if isinstance(c, Leaf):
+        return _batch_leaf(c)
+    if isinstance(c, (All, AnyOf)):
+        subs = [compile_batch_condition(s) for s in (c.all if isinstance(c, All) else c.any)]
+        if len(subs) == 1:
+            return subs[0]
+        reduce = np.logical_or.reduce if isinstance(c, AnyOf) else np.logical_and.reduce
+        return lambda b: reduce([f(b) for f in subs])
+    if isinstance(c, Not):
+        sub = compile_batch_condition(c.not_)
+        return lambda b: ~sub(b)
+    raise TypeError(f"unknown condition {type(c).__name__}")
+
+
 class AdvisoryRules:
     """The compiled rule set. ``evaluate(context)`` returns the advisories whose conditions hold, in file order."""
 
@@ -142,6 +260,7 @@ class AdvisoryRules:
             (r, compile_condition(r.when), Advisory(id=r.id, severity=r.severity, message_en=r.message_en,
                                                     message_zh=r.message_zh))
             for r in rule_set.rules]
+        self._batch = [compile_batch_condition(r.when) for r in rule_set.rules]
 
     def __len__(self) -> int:
         return len(self._compiled)
@@ -158,6 +277,60 @@ class AdvisoryRules:
 
     def evaluate(self, context: dict) -> list[Advisory]:
         return [adv for _, cond, adv in self._compiled if cond(context)]
+
+    def evaluate_batch(self, batch: BatchContext, contexts: Callable[[int], dict] | None = None
+                       ) -> list[list[Advisory]]:
+        """``evaluate`` for every row of a batch, one column operation per leaf.
+
+        A leaf that raises on some value (e.g. ``contains`` with a number on a string field) could have been
+        skipped by the per-row short-circuit; then, if ``contexts(i)`` gives row i's context, the batch falls back
+        to per-row evaluation so both paths always return the same advisories.
+        """
+        n = batch.n
+        if n == 0:
+            return []
+        try:
+            masks = [np.asarray(f(batch), dtype=bool) for f in self._batch]
+        except Exception:
+            if contexts is None:
+                raise
+            return [self.evaluate(contexts(i)) for i in range(n)]
+        advs = [adv for _, _, adv in self._compiled]
+        if not advs:
+            return [[] for _ in range(n)]
+        # One integer per row (bit j = rule j fired); rows with the same advisories share the decoded tuple.
+        code = np.zeros(n, dtype=object) if len(advs) > 62 else np.zeros(n, dtype=np.int64)
+        for j, m in enumerate(masks):
+            if m.any():
+                code[m] += 1 << j
+        decoded: dict[int, tuple[Advisory, ...]] = {}
+        out = []
+        for k in code.tolist():
+            t = decoded.get(k)
+            if t is None:
+                t = decoded[k] = tuple(a for j, a in enumerate(advs) if k >> j & 1)
+            out.append(list(t))
+        return out
+
+
+def batch_context(shipments: Sequence[Any], findings_lists: Sequence[Sequence[Any]], rows: Sequence[dict],
+                  columns: dict[str, Sequence] | None = None, *, delay: Callable[[], list] | None = None,
+                  risk: Callable[[], list] | None = None) -> BatchContext:
+    """The batch form of :func:`build_context`: the same names, as columns. ``columns`` carries the predictions by
+    path (``delay.p90_hours``, ``risk.level``, ``risk.probabilities.high``...); ``delay``/``risk`` build the per-row
+    dicts only if a rule reads a prediction path that is not given as a column."""
+    roots: dict[str, Any] = {
+        "shipment_id": lambda: [s.shipment_id for s in shipments],
+        "order": lambda: [s.order for s in shipments],
+        "waybill": lambda: [s.waybill for s in shipments],
+        "declaration": lambda: [s.declaration for s in shipments],
+        "timestamps": lambda: [s.timestamps for s in shipments],
+        "features": rows if isinstance(rows, list) else list(rows),
+        "findings": lambda: [[f.code for f in fl] for fl in findings_lists],
+        "delay": delay or (lambda: [{} for _ in shipments]),
+        "risk": risk or (lambda: [{} for _ in shipments]),
+    }
+    return BatchContext(len(shipments), roots, columns)
 
 
 def build_context(shipment: Any, findings: Sequence[Any], features: dict, delay: dict | None = None,
