@@ -361,7 +361,11 @@ class ModelHolder:
                 since, loaded = old.served_since, old.loaded_at
             else:
                 if source == "registry":
-                    model_dir = self.cache.ensure(ref, self.source)
+                    try:
+                        model_dir = self.cache.ensure(ref, self.source)
+                    except Exception as exc:  # artifact store gone or unreadable: as bad as an unreachable registry
+                        raise RegistryUnavailable(
+                            f"could not fetch {name} v{ref.version} from the registry ({type(exc).__name__})") from exc
                 else:
                     model_dir = self.cache.model_dir(name, ref.version)
                     if model_dir is None:
@@ -410,14 +414,18 @@ class ModelHolder:
         try:
             self.reload()
             return self._snapshot
-        except RegistryUnavailable as exc:
-            self._last_error = exc.message
+        except Exception as exc:
+            # Registry unreachable, artifacts unreadable, a version that does not load: serve the last good set.
+            message = exc.message if isinstance(exc, ClearanceError) else f"model load failed ({type(exc).__name__})"
+            log.warning("registry load failed, trying the local cache: %s", message)
             try:
-                return self.load_cached()
-            except ClearanceError as cache_exc:
-                self._state, self._last_error = "unavailable", f"{exc.message}; {cache_exc.message}"
-        except ClearanceError as exc:
-            self._state, self._last_error = "unavailable", exc.message
+                snapshot = self.load_cached()
+                self._last_error = message
+                return snapshot
+            except Exception as cache_exc:
+                cache_message = (cache_exc.message if isinstance(cache_exc, ClearanceError)
+                                 else f"cache load failed ({type(cache_exc).__name__})")
+                self._state, self._last_error = "unavailable", f"{message}; {cache_message}"
         log.error("no models could be loaded", extra={"error": self._last_error})
         return None
 
@@ -432,7 +440,10 @@ class ModelHolder:
 
     def _run(self, poll: bool) -> None:
         if self._snapshot is None:
-            self.load_initial()
+            try:
+                self.load_initial()
+            except Exception:  # never let the poller thread die: it is what recovers the service
+                log.exception("initial model load failed")
         while poll and not self._stop.wait(self.settings.reload_interval_s):
             try:
                 self.reload()

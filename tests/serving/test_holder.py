@@ -9,7 +9,7 @@ import pytest
 
 from data.errors import ClearanceError, UnavailableError
 from data.settings import Settings
-from serving.holder import ModelHolder, RegistryUnavailable
+from serving.holder import MlflowRegistrySource, ModelHolder, RegistryUnavailable
 from tests.serving.conftest import register_fake
 from tests.serving.fakes import DELAY, HS, RISK, compose_fakes
 
@@ -143,3 +143,43 @@ def test_cache_keeps_the_last_versions_and_never_prunes_the_served_one(tmp_path)
     cache.write_manifest(served)  # rolled back to v1: keep it, plus the two newest
     assert sorted(p.name for p in (tmp_path / "cache" / RISK).iterdir()) == ["1", "3", "4"]
     assert json.loads((tmp_path / "cache" / "manifest.json").read_text())["models"][RISK]["version"] == 1
+
+
+class _NoArtifacts(MlflowRegistrySource):
+    """The registry answers, but its artifact store cannot be read."""
+
+    def fetch(self, ref, dst):
+        raise OSError("artifact store unreachable")
+
+
+def test_unreadable_artifacts_at_start_fall_back_to_the_cache(registry_settings):
+    _holder(registry_settings).load_initial()  # fills the cache with v1
+    register_fake(registry_settings, RISK, f"{RISK}-v2")
+    holder = _holder(registry_settings, source=_NoArtifacts(registry_settings))
+    served = holder.load_initial()
+    assert served is not None and served.stale and served.version_map()[RISK] == 1
+    status = holder.status()
+    assert status["status"] == "stale" and "could not fetch clearance-risk v2" in status["error"]
+    assert "unreachable" not in status["error"]  # the exception text (maybe a path) stays in the log
+
+
+def test_the_poller_recovers_from_a_failed_start(registry_settings):
+    class Exploding(MlflowRegistrySource):
+        calls = 0
+
+        def resolve(self, name):
+            Exploding.calls += 1
+            if Exploding.calls <= 3:
+                raise RuntimeError("surprise")
+            return super().resolve(name)
+
+    settings = registry_settings.model_copy(update={"reload_interval_s": 0.1})
+    holder = _holder(settings, source=Exploding(settings))
+    holder.start(poll=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not holder.ready and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert holder.ready and not holder.current().stale
+    finally:
+        holder.stop()
