@@ -137,9 +137,6 @@ class LexicalIndex:
         top = top_k_sparse(sims, k)
         return (*top, sims) if keep_all else top
 
-    def transform(self, texts):  # pragma: no cover - guard against the old interface
-        raise TypeError("LexicalIndex searches feature rows; vectorise texts with LexicalVectoriser first")
-
 
 def top_k_sparse(sims: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
     m = sims.shape[0]
