@@ -9,9 +9,9 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def serve(
         host: str | None = typer.Option(None, "--host", help="Bind address (default: settings.host)."),
-        port: int | None = typer.Option(None, "--port", help="Port (default: settings.port)."),
+        port: int | None = typer.Option(None, "--port", min=1, max=65535, help="Port (default: settings.port)."),
         reload_interval: float | None = typer.Option(
-            None, "--reload-interval", help="Seconds between registry polls (default: settings.reload_interval_s)."),
+            None, "--reload-interval", min=0.5, help="Seconds between registry polls (default: settings.reload_interval_s)."),
         log_level: str = typer.Option("info", "--log-level"),
     ) -> None:
         """Serve the champions over HTTP (loads them in the background; /readyz says when they are in)."""
