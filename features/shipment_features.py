@@ -186,6 +186,7 @@ FEATURES_VERSION = _features_version()
 _SECONDS_PER_DAY = 86_400.0
 _POLICY_TS = POLICY_CHANGE_AT.timestamp()
 _FLAG_NAME = {code: v[0] for code, v in FLAG_FEATURES.items()}
+_NO_FLAGS = dict.fromkeys(_FLAG_NAME.values(), 0)
 
 
 def _main_chapter(shipment: Shipment) -> tuple[str | None, int]:
@@ -264,8 +265,11 @@ def feature_row(shipment: Shipment, findings: Sequence[Finding]) -> dict[str, ob
         "n_findings_info": sev["info"],
         "n_three_document_findings": n_three,
     }
-    for code, name in _FLAG_NAME.items():
-        row[name] = int(code in codes)
+    row.update(_NO_FLAGS)  # every flag 0 (keeps FEATURE_NAMES order), then 1 for the codes found
+    for code in codes:
+        name = _FLAG_NAME.get(code)
+        if name is not None:
+            row[name] = 1
     return row
 
 

@@ -6,6 +6,7 @@ a handful of attribute lookups per rule.
 
 from __future__ import annotations
 
+import operator
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -154,6 +155,9 @@ def compile_condition(c: Condition) -> Callable[[dict], bool]:
 # A batch evaluates each leaf once over a whole column of values instead of once per shipment: numeric leaves on the
 # prediction columns become one numpy comparison, the others one list comprehension. Semantics are those of the
 # per-row closures above; ``tests/models/test_advisories.py`` checks both paths agree.
+_DOCUMENT_ROOTS = frozenset({"order", "waybill", "declaration", "timestamps"})
+
+
 class BatchContext:
     """Columns a rule can read, for n shipments. ``roots[name]`` is a per-row list for a root of :data:`ROOTS`
     (or a callable building it on first use); ``columns[path]`` optionally gives a full dotted path precomputed
@@ -180,6 +184,14 @@ class BatchContext:
             values = self.root(root)
             if not rest:
                 col = values
+            elif root in _DOCUMENT_ROOTS and not any(p.isdigit() for p in rest):
+                # documents are pydantic objects: attribute access all the way down, done by attrgetter in C; a
+                # None on the way (optional sub-document) raises and that column is walked value by value instead
+                get = operator.attrgetter(".".join(rest))
+                try:
+                    col = [get(v) for v in values]
+                except AttributeError:
+                    col = [_walk(v, rest) for v in values]
             elif len(rest) == 1:
                 p = rest[0]
                 col = [v.get(p) if type(v) is dict else _walk(v, rest) for v in values]
@@ -192,13 +204,13 @@ class BatchContext:
 def _batch_leaf(c: Leaf) -> Callable[[BatchContext], np.ndarray]:
     path, op, value = c.field, c.op, c.value
 
-    def bools(values: Any) -> np.ndarray:
-        return np.fromiter(values, dtype=bool)
+    def bools(values: list) -> np.ndarray:
+        return np.array(values, dtype=bool)
 
     if op == "exists":
-        return lambda b: bools(v is not None for v in b.column(path))
+        return lambda b: bools([v is not None for v in b.column(path)])
     if op == "missing":
-        return lambda b: bools(v is None for v in b.column(path))
+        return lambda b: bools([v is None for v in b.column(path)])
     if op in ("gt", "gte", "lt", "lte"):
         ufunc = {"gt": np.greater, "gte": np.greater_equal, "lt": np.less, "lte": np.less_equal}[op]
         ref = float(value)
@@ -214,23 +226,23 @@ def _batch_leaf(c: Leaf) -> Callable[[BatchContext], np.ndarray]:
 
         return numeric
     if op == "eq":
-        return lambda b: bools(bool(v == value) for v in b.column(path))
+        return lambda b: bools([bool(v == value) for v in b.column(path)])
     if op == "ne":
-        return lambda b: bools(v is not None and v != value for v in b.column(path))
+        return lambda b: bools([v is not None and v != value for v in b.column(path)])
     if op in ("in", "not_in"):
         allowed = list(value)
         if op == "in":
-            return lambda b: bools(v in allowed for v in b.column(path))
-        return lambda b: bools(v is not None and v not in allowed for v in b.column(path))
+            return lambda b: bools([v in allowed for v in b.column(path)])
+        return lambda b: bools([v is not None and v not in allowed for v in b.column(path)])
     if op == "contains":
         kinds = (list, tuple, set, frozenset, str)
-        return lambda b: bools(isinstance(v, kinds) and value in v for v in b.column(path))
+        return lambda b: bools([isinstance(v, kinds) and value in v for v in b.column(path)])
     if op == "contains_any":
         wanted = set(value)
         kinds = (list, tuple, set, frozenset)
-        return lambda b: bools(isinstance(v, kinds) and not wanted.isdisjoint(v) for v in b.column(path))
+        return lambda b: bools([isinstance(v, kinds) and not wanted.isdisjoint(v) for v in b.column(path)])
     prefix = str(value)
-    return lambda b: bools(isinstance(v, str) and v.startswith(prefix) for v in b.column(path))
+    return lambda b: bools([isinstance(v, str) and v.startswith(prefix) for v in b.column(path)])
 
 
 _NAN = float("nan")

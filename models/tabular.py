@@ -17,6 +17,7 @@ The dict-row path exists so the serving path can score one shipment without buil
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
@@ -312,7 +313,17 @@ class TabularPreprocessor:
         for j, (c, lv) in enumerate(cats):
             codes = [lv.get(v if type(v) is str else key(v)) for v in [r.get(c) for r in records]]
             x[:, j] = np.array(codes, dtype=float)  # None -> nan
-        for j, c in enumerate(nums, start=len(cats)):
+        k = len(cats)
+        if len(nums) > 1:
+            # Every numeric cell in one C-level conversion (rows of tuples -> float block); a row missing a column or
+            # holding a non-number takes the per-column path below, which maps those to NaN like _to_float.
+            get = operator.itemgetter(*nums)
+            try:
+                x[:, k:] = np.array([get(r) for r in records], dtype=float)  # None -> nan
+                return x
+            except (KeyError, TypeError, ValueError):
+                pass
+        for j, c in enumerate(nums, start=k):
             col = [r.get(c) for r in records]
             try:
                 x[:, j] = np.array(col, dtype=float)  # None -> nan
