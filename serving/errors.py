@@ -39,11 +39,15 @@ def field_path(loc: tuple | list) -> str:
 
 def validation_details(errors: list[dict[str, Any]], prefix: tuple = ()) -> list[dict[str, Any]]:
     """pydantic errors → ``[{"field", "reason", "type"}]``; the offending input is not echoed (it can be huge)."""
-    return [
-        {"field": field_path(tuple(prefix) + tuple(err.get("loc", ()))) or "body", "reason": err.get("msg", "invalid"),
-         "type": err.get("type", "invalid")}
-        for err in errors
-    ]
+    out = []
+    for err in errors:
+        loc = tuple(prefix) + tuple(err.get("loc", ()))
+        reason = err.get("msg", "invalid")
+        if err.get("type") == "json_invalid":  # the location is a character offset, not a field
+            reason = f"{reason} (at character {loc[-1]})" if len(loc) > 1 else reason
+            loc = loc[:1]
+        out.append({"field": field_path(loc) or "body", "reason": reason, "type": err.get("type", "invalid")})
+    return out
 
 
 def validation_error_response(errors: list[dict[str, Any]], prefix: tuple = ()) -> JSONResponse:

@@ -39,6 +39,8 @@ def test_suggest_rejects_malformed_json(client, keys):
     r = client.post("/v1/hs/suggest", content=b'{"text": "cup"', headers={**keys["suggest"],
                                                                          "Content-Type": "application/json"})
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_input"
+    detail = r.json()["error"]["details"][0]
+    assert detail["field"] == "body" and detail["type"] == "json_invalid" and "character" in detail["reason"]
 
 
 def test_text_length_limit(make_app):
