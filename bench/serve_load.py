@@ -280,6 +280,24 @@ def _texts(n: int) -> list[str]:
             generate_demo_rulings(n=max(n, 200), seed=99)[:n]]
 
 
+def _table(results: dict) -> str:
+    """The side-by-side table for a closing note (Markdown)."""
+    rows = [("clearance", "risk_score", "POST /v1/risk/score (explanations on, default)"),
+            ("clearance", "risk_score_no_explain", "POST /v1/risk/score (explain=false)"),
+            ("mlflow_serve", "invocations", "mlflow models serve /invocations (same risk version, same rows)"),
+            ("clearance", "hs_suggest", "POST /v1/hs/suggest")]
+    head = "| endpoint | " + " | ".join(f"c={c} p50 / p99 ms, req/s, CPU ms/req" for c in CONCURRENCY) + " |"
+    lines = [head, "|" + " --- |" * (len(CONCURRENCY) + 1)]
+    for server, label, title in rows:
+        cells = []
+        for c in map(str, CONCURRENCY):
+            m = results[server][label][c]
+            cells.append(f"{m['p50_ms']:.1f} / {m['p99_ms']:.1f}, {m['throughput_rps']:.0f}, "
+                         f"{m.get('server_cpu_ms_per_request', float('nan')):.2f}")
+        lines.append(f"| {title} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--client", help=argparse.SUPPRESS)
@@ -396,8 +414,10 @@ def main() -> None:
         "results": results, "comparison_with_mlflow_serve": comparison,
         "target": "clearance /v1/risk/score ≥ 3× mlflow serve throughput at equal or lower p99",
     }
+    report["table_md"] = _table(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    print(report["table_md"], file=sys.stderr)
     print(f"wrote {args.out}", file=sys.stderr)
 
 
