@@ -292,7 +292,11 @@ class AdvisoryRules:
 
     def evaluate_batch(self, batch: BatchContext, contexts: Callable[[int], dict] | None = None
                        ) -> list[list[Advisory]]:
-        """``evaluate`` for every row of a batch, one column operation per leaf.
+        """``evaluate`` for every row of a batch, one column operation per leaf."""
+        return self.decode(self.evaluate_codes(batch, contexts))
+
+    def evaluate_codes(self, batch: BatchContext, contexts: Callable[[int], dict] | None = None) -> list[int]:
+        """One integer per row, bit j set when rule j fires: compact enough to send between processes.
 
         A leaf that raises on some value (e.g. ``contains`` with a number on a string field) could have been
         skipped by the per-row short-circuit; then, if ``contexts(i)`` gives row i's context, the batch falls back
@@ -306,18 +310,20 @@ class AdvisoryRules:
         except Exception:
             if contexts is None:
                 raise
-            return [self.evaluate(contexts(i)) for i in range(n)]
-        advs = [adv for _, _, adv in self._compiled]
-        if not advs:
-            return [[] for _ in range(n)]
-        # One integer per row (bit j = rule j fired); rows with the same advisories share the decoded tuple.
-        code = np.zeros(n, dtype=object) if len(advs) > 62 else np.zeros(n, dtype=np.int64)
+            bit = {id(adv): 1 << j for j, (_, _, adv) in enumerate(self._compiled)}
+            return [sum(bit[id(a)] for a in self.evaluate(contexts(i))) for i in range(n)]
+        code = np.zeros(n, dtype=object) if len(masks) > 62 else np.zeros(n, dtype=np.int64)
         for j, m in enumerate(masks):
             if m.any():
                 code[m] += 1 << j
+        return code.tolist()
+
+    def decode(self, codes: Sequence[int]) -> list[list[Advisory]]:
+        """Advisory lists for :meth:`evaluate_codes` results, in file order (rows with equal codes share a tuple)."""
+        advs = [adv for _, _, adv in self._compiled]
         decoded: dict[int, tuple[Advisory, ...]] = {}
         out = []
-        for k in code.tolist():
+        for k in codes:
             t = decoded.get(k)
             if t is None:
                 t = decoded[k] = tuple(a for j, a in enumerate(advs) if k >> j & 1)

@@ -9,13 +9,16 @@ to the raw score), so explaining costs one booster call per model, not two.
 from __future__ import annotations
 
 import gc
+import weakref
+from dataclasses import dataclass, field
 from typing import Any, Literal, Sequence
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from data.errors import InvalidInputError, UnavailableError, field_error
 from data.shipments.reference import CHANNELS
+from data.shipments.schema import Shipment, error_details
 from features.checks import Finding, run_checks
 from features.shipment_features import feature_row
 from models.advisories import Advisory, AdvisoryRules, batch_context, build_context
@@ -75,16 +78,33 @@ class ScoreResult(BaseModel):
     route_options: list[RouteResult] = Field(default_factory=list)
 
 
+@dataclass
+class DocumentScores:
+    """:meth:`ShipmentScorer.score_documents` output: ``results[i]`` is None where document i failed validation;
+    ``errors`` has one ``{"index", "field", "reason"}`` per bad field (field paths as in the schema's errors)."""
+
+    results: list[ScoreResult | None]
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    workers_used: int = 0
+
+
 class ShipmentScorer:
-    """Scores validated :class:`~data.shipments.schema.Shipment` objects with the delay and risk champions."""
+    """Scores validated :class:`~data.shipments.schema.Shipment` objects with the delay and risk champions.
+
+    ``workers`` > 0 lets :meth:`score_documents` spread batches of at least ``parallel_min_rows`` documents over that
+    many extra processes (see :mod:`models.score_pool`); the pool starts on first use or on :meth:`start_workers`.
+    """
 
     def __init__(self, delay_model: Any, risk_model: Any, rules: AdvisoryRules, nomenclature: Any, *,
-                 top_k: int = 5):
+                 top_k: int = 5, workers: int = 0, parallel_min_rows: int = 4000):
         self.delay_model = delay_model
         self.risk_model = risk_model
         self.rules = rules
         self.nomenclature = nomenclature
         self.top_k = top_k
+        self.workers = workers
+        self.parallel_min_rows = parallel_min_rows
+        self._pool: Any = None
         self._delay_groups = GroupMap(delay_model.feature_sources) if delay_model is not None else None
         self._risk_groups = GroupMap(risk_model.feature_sources) if risk_model is not None else None
         self._high = risk_model.classes.index("high") if risk_model is not None else 2
@@ -92,6 +112,33 @@ class ShipmentScorer:
         self._shared_matrix = (delay_model is not None and risk_model is not None
                                and delay_model.feature_names == risk_model.feature_names
                                and delay_model.model_.preprocessor_.levels == risk_model.model_.preprocessor_.levels)
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_pool"] = None  # processes do not travel; a copy starts its own pool when asked
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state.setdefault("workers", 0)
+        state.setdefault("parallel_min_rows", 4000)
+        state.setdefault("_pool", None)
+        self.__dict__.update(state)
+
+    def start_workers(self) -> Any:
+        """Start (once) and warm the worker pool; returns it, or None when ``workers`` is 0."""
+        if self._pool is None and self.workers > 0:
+            from models.score_pool import ScorePool
+
+            pool = ScorePool(self, self.workers)
+            pool.warm()
+            self._pool = pool
+            weakref.finalize(self, pool.close)  # a hot-swapped scorer takes its processes with it
+        return self._pool
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
 
     def _require(self) -> None:
         missing = [n for n, m in (("clearance-delay", self.delay_model), ("clearance-risk", self.risk_model)) if m is None]
@@ -206,36 +253,128 @@ class ShipmentScorer:
                 gc.enable()
 
     def _score_batch(self, shipments: Sequence[Any], explain: bool) -> list[ScoreResult]:
+        findings_lists, q, proba, d_reasons, r_reasons, codes = self._core(shipments, explain)
+        return self._results([s.shipment_id for s in shipments], findings_lists, q, proba, d_reasons, r_reasons,
+                             codes)
+
+    def _core(self, shipments: Sequence[Any], explain: bool) -> tuple:
+        """Checks, feature rows, both models and advisory codes for validated shipments (no result objects)."""
         nomenclature = self.nomenclature
         findings_lists = [run_checks(s, nomenclature) for s in shipments]
         rows = [feature_row(s, f) for s, f in zip(shipments, findings_lists)]
         q, proba, d_reasons, r_reasons = self._predict(rows, explain)
-        outs = self._outs(q, proba, d_reasons, r_reasons)
-        advisories = self._advise_batch(shipments, findings_lists, rows, q, proba, outs)
-        build = _build
-        return [build(ScoreResult, shipment_id=s.shipment_id, findings=fl, delay=o[0], risk=o[1], advisories=a,
-                      route_options=[])
-                for s, fl, o, a in zip(shipments, findings_lists, outs, advisories)]
+        codes = self._advice_codes(shipments, findings_lists, rows, q, proba)
+        return findings_lists, q, proba, d_reasons, r_reasons, codes
 
-    def _advise_batch(self, shipments: Sequence[Any], findings_lists: list, rows: list, q: np.ndarray,
-                      proba: np.ndarray, outs: list) -> list[list[Advisory]]:
-        """``_advise`` for all rows at once: the rules run column-wise on the prediction arrays (same values as the
-        result objects: P50/P90 rounded to 2 decimals as in ``_outs``)."""
+    def _results(self, ids: Sequence[str], findings_lists: Sequence[list], q: np.ndarray, proba: np.ndarray,
+                 d_reasons: list, r_reasons: list, codes: Sequence[int]) -> list[ScoreResult]:
+        outs = self._outs(q, proba, d_reasons, r_reasons)
+        advisories = self.rules.decode(codes)
+        build = _build
+        return [build(ScoreResult, shipment_id=sid, findings=fl, delay=o[0], risk=o[1], advisories=a,
+                      route_options=[])
+                for sid, fl, o, a in zip(ids, findings_lists, outs, advisories)]
+
+    def _advice_codes(self, shipments: Sequence[Any], findings_lists: Sequence[list], rows: list, q: np.ndarray,
+                      proba: np.ndarray) -> list[int]:
+        """``_advise`` for all rows at once: the rules run column-wise on the prediction arrays (the same values as
+        the result objects: P50/P90 rounded to 2 decimals as in ``_outs``)."""
         classes = self.risk_model.classes
         qr = np.round(q, 2)
-        columns: dict[str, Any] = {"delay.p50_hours": qr[:, 0], "delay.p90_hours": qr[:, 1],
-                                   "risk.level": [classes[k] for k in proba.argmax(axis=1).tolist()]}
+        levels = [classes[k] for k in proba.argmax(axis=1).tolist()]
+        columns: dict[str, Any] = {"delay.p50_hours": qr[:, 0], "delay.p90_hours": qr[:, 1], "risk.level": levels}
         for k, c in enumerate(classes):
             columns[f"risk.probabilities.{c}"] = proba[:, k]
-        ctx = batch_context(
-            shipments, findings_lists, rows, columns,
-            delay=lambda: [{"p50_hours": d.p50_hours, "p90_hours": d.p90_hours} for d, _ in outs],
-            risk=lambda: [{"level": r.level, "probabilities": r.probabilities.__dict__} for _, r in outs])
+        cache: dict[str, list] = {}
+
+        def delay_rows() -> list:
+            if "d" not in cache:
+                cache["d"] = [{"p50_hours": a, "p90_hours": b} for a, b in qr.tolist()]
+            return cache["d"]
+
+        def risk_rows() -> list:
+            if "r" not in cache:
+                cache["r"] = [{"level": lv, "probabilities": dict(zip(classes, p))}
+                              for lv, p in zip(levels, proba.tolist())]
+            return cache["r"]
+
+        ctx = batch_context(shipments, findings_lists, rows, columns, delay=delay_rows, risk=risk_rows)
 
         def one(i: int) -> dict:
-            d, r = outs[i]
-            return build_context(shipments[i], findings_lists[i], rows[i],
-                                 {"p50_hours": d.p50_hours, "p90_hours": d.p90_hours},
-                                 {"level": r.level, "probabilities": r.probabilities.__dict__})
+            return build_context(shipments[i], findings_lists[i], rows[i], delay_rows()[i], risk_rows()[i])
 
-        return self.rules.evaluate_batch(ctx, one)
+        return self.rules.evaluate_codes(ctx, one)
+
+    # ---- JSON documents in: validation included, several processes for large batches --------------------------
+    def score_documents(self, documents: Sequence[Any], *, explain: bool = False) -> DocumentScores:
+        """Validate and score JSON documents (dicts). Invalid documents are reported, never dropped silently, and
+        never stop the valid ones from being scored.
+
+        Batches of at least ``parallel_min_rows`` documents without explanations are split between this process and
+        the worker pool when ``workers`` > 0; results are the same as in one process (same code, same models).
+        """
+        self._require()
+        n = len(documents)
+        pool = None
+        if not explain and self.workers > 0 and n >= self.parallel_min_rows:
+            pool = self.start_workers()
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            if pool is None:
+                parts = [self._score_documents_compact(documents, 0, explain=explain)]
+            else:
+                parts = self._score_parallel(documents, pool)
+            return self._assemble(n, parts, workers_used=pool.workers if pool is not None else 0)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+
+    #: Share of an equal split that the parent keeps: it also sends the documents and builds every result.
+    PARENT_SHARE = 0.85
+    CHUNK_ROWS = 2500
+
+    def _score_parallel(self, documents: Sequence[Any], pool: Any) -> list[tuple]:
+        n = len(documents)
+        own = int(n / (pool.workers + 1) * self.PARENT_SHARE)
+        size = min(self.CHUNK_ROWS, max(1, -(-(n - own) // pool.workers)))
+        futures = [pool.submit(start, list(documents[start:start + size])) for start in range(own, n, size)]
+        parts = [self._score_documents_compact(documents[:own], 0, explain=False)]
+        parts += [f.result() for f in futures]
+        return parts
+
+    def _score_documents_compact(self, documents: Sequence[Any], start: int, *, explain: bool = False,
+                                 portable: bool = False) -> tuple:
+        """(positions, ids, findings_lists, q, proba, d_reasons, r_reasons, codes, errors) for one slice.
+        ``portable`` turns findings into tuples (cheap to pickle; rebuilt by the parent)."""
+        validate = Shipment.model_validate
+        ships, positions, errors = [], [], []
+        for i, doc in enumerate(documents, start):
+            try:
+                ships.append(validate(doc))
+            except ValidationError as exc:
+                errors.extend({"index": i, **e} for e in error_details(exc))
+            else:
+                positions.append(i)
+        if not ships:
+            return positions, [], [], None, None, [], [], [], errors
+        findings_lists, q, proba, d_reasons, r_reasons, codes = self._core(ships, explain)
+        if portable:
+            findings_lists = [[(f.code, f.fields, f.severity, f.message_en, f.message_zh, f.category) for f in fl]
+                              for fl in findings_lists]
+        return positions, [s.shipment_id for s in ships], findings_lists, q, proba, d_reasons, r_reasons, codes, errors
+
+    def _assemble(self, n: int, parts: list[tuple], workers_used: int) -> DocumentScores:
+        results: list[ScoreResult | None] = [None] * n
+        errors: list[dict[str, Any]] = []
+        for positions, ids, findings_lists, q, proba, d_reasons, r_reasons, codes, errs in parts:
+            errors.extend(errs)
+            if not positions:
+                continue
+            if findings_lists and any(fl and type(fl[0]) is tuple for fl in findings_lists):
+                findings_lists = [[_build(Finding, code=c, fields=fs, severity=sv, message_en=en, message_zh=zh,
+                                          category=cat) for c, fs, sv, en, zh, cat in fl] for fl in findings_lists]
+            for i, r in zip(positions, self._results(ids, findings_lists, q, proba, d_reasons, r_reasons, codes)):
+                results[i] = r
+        errors.sort(key=lambda e: e["index"])
+        return DocumentScores(results=results, errors=errors, workers_used=workers_used)

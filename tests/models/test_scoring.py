@@ -8,6 +8,7 @@ import pytest
 import models.scoring as scoring_module
 from data.errors import InvalidInputError, UnavailableError
 from models.advisories import load_rules
+from features.checks import Finding
 from models.scoring import ScoreResult, ShipmentScorer
 from tests.models.shipment_models import nomenclature, scorer, shipment
 
@@ -102,3 +103,54 @@ def test_scorer_pickles_with_models():
     a = sc2.score(shipment(), explain=False)
     b = scorer().score(shipment(), explain=False)
     assert np.isclose(a.risk.probabilities.high, b.risk.probabilities.high)
+
+
+def _documents(n):
+    from data.generators.shipments import generate_shipments
+
+    docs = generate_shipments(n=n, months=24, seed=5).shipments
+    docs[3] = {**docs[3], "waybill": {**docs[3]["waybill"], "channel": "teleport"}}  # invalid: reported, not dropped
+    docs[7] = "not a shipment"
+    return docs
+
+
+def _same(a, b):
+    assert a.model_dump() == b.model_dump()
+
+
+def test_score_documents_validates_and_matches_score_batch(sc):
+    from data.shipments.schema import Shipment
+
+    docs = _documents(60)
+    out = sc.score_documents(docs)
+    assert out.workers_used == 0
+    assert out.results[3] is None and out.results[7] is None
+    assert {e["index"] for e in out.errors} == {3, 7}
+    assert any(e["field"] == "waybill.channel" for e in out.errors if e["index"] == 3)
+    valid = [i for i in range(len(docs)) if i not in (3, 7)]
+    batch = sc.score_batch([Shipment.model_validate(docs[i]) for i in valid])
+    for i, b in zip(valid, batch):
+        _same(out.results[i], b)
+    assert any(r.findings for r in batch) and any(r.advisories for r in batch)  # the comparison covers both
+
+
+def test_score_documents_on_worker_processes_gives_the_same_results():
+    from models.advisories import load_rules
+    from tests.models.shipment_models import small_models
+
+    delay, risk = small_models()
+    docs = _documents(400)
+    single = ShipmentScorer(delay, risk, load_rules(), nomenclature()).score_documents(docs)
+    par = ShipmentScorer(delay, risk, load_rules(), nomenclature(), workers=1, parallel_min_rows=100)
+    par.CHUNK_ROWS = 100  # several chunks, so positions from different processes are interleaved correctly
+    try:
+        out = par.score_documents(docs)
+    finally:
+        par.close()
+    assert out.workers_used == 1
+    assert out.errors == single.errors
+    assert [r is None for r in out.results] == [r is None for r in single.results]
+    for a, b in zip(out.results, single.results):
+        if a is not None:
+            _same(a, b)
+            assert all(isinstance(f, Finding) for f in a.findings)

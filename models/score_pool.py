@@ -1,0 +1,79 @@
+"""Worker processes for scoring large batches of shipment *documents* on more than one core.
+
+Validation, checks, feature rows and advisories are Python; one process runs one thread of Python at a time, so a
+second core helps a batch only through a second process. What crosses the process boundary is chosen by cost:
+
+* in: the JSON documents as received (plain dicts pickle in ~8 µs a row; a validated pydantic ``Shipment`` takes
+  ~100 µs to pickle and unpickle, more than scoring it) — so only :meth:`ShipmentScorer.score_documents` uses the
+  pool, never ``score_batch`` on already-validated objects;
+* out: compact rows (shipment id, findings as tuples, prediction arrays, one advisory bit-code per row); the parent
+  builds the result objects.
+
+The parent scores its own share of the batch while the workers run, so one worker gives two busy cores.
+
+Start method ``spawn``: the service runs threads (request workers, LightGBM's OpenMP team), and a child forked from a
+threaded process can deadlock on a lock another thread held at fork time. Spawning costs a one-off start (imports +
+the pickled scorer, ~2 s) per worker, paid by :meth:`ScorePool.warm` rather than by the first batch.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import pickle
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any, Sequence
+
+_SCORER: Any = None
+
+
+def _init(payload: bytes) -> None:
+    global _SCORER
+    import data  # noqa: F401  (thread caps before LightGBM loads)
+
+    scorer = pickle.loads(payload)
+    scorer.workers = 0  # a worker never starts workers of its own
+    # The parent process keeps a core busy with its own share: one OpenMP thread per worker avoids oversubscription.
+    for m in (scorer.delay_model, scorer.risk_model):
+        inner = getattr(m, "model_", None)
+        if inner is not None:
+            inner.num_threads = 1
+    _SCORER = scorer
+    gc.freeze()  # the models are permanent: keep them out of the collector's generations
+
+
+def _ready() -> bool:
+    return _SCORER is not None
+
+
+def _score_chunk(start: int, documents: Sequence[Any]) -> tuple:
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # same reason as in ShipmentScorer.score_batch: many small acyclic objects
+    try:
+        return _SCORER._score_documents_compact(documents, start, portable=True)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+class ScorePool:
+    """``workers`` spawned processes, each holding a copy of the scorer (models, rules, nomenclature)."""
+
+    def __init__(self, scorer: Any, workers: int):
+        if workers < 1:
+            raise ValueError("a score pool needs at least one worker")
+        self.workers = workers
+        payload = pickle.dumps(scorer, protocol=pickle.HIGHEST_PROTOCOL)
+        self._executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_init, initargs=(payload,))
+
+    def warm(self) -> None:
+        """Start every worker now (a spawned worker imports the stack and unpickles the models: seconds)."""
+        for f in [self._executor.submit(_ready) for _ in range(self.workers)]:
+            f.result()
+
+    def submit(self, start: int, documents: Sequence[Any]) -> Future:
+        return self._executor.submit(_score_chunk, start, documents)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
