@@ -41,10 +41,9 @@ def ensure_demo_library(settings: Settings, n: int, seed: int) -> int:
     from data.generators.rulings import write_demo_rulings
     from data.rulings.importer import import_rulings
     from data.rulings.repository import RulingRepository
-    from data.store.db import init_db, make_engine
+    from data.store.db import open_store
 
-    engine = make_engine(settings.database_url)
-    init_db(engine)
+    engine = open_store(settings.database_url)
     repository = RulingRepository(engine)
     if repository.count() == 0:
         path = Path(settings.data_dir) / "demo" / "rulings.jsonl"
@@ -58,7 +57,7 @@ def ensure_demo_library(settings: Settings, n: int, seed: int) -> int:
 def train_all(settings: Settings, *, only: tuple[str, ...] = ("hs", "shipments"), skip_existing: bool = False,
               promote: bool = False, rulings_n: int = 3600, shipments_n: int = 200_000, seed: int = 42) -> PipelineReport:
     from data.rulings.repository import RulingRepository
-    from data.store.db import init_db, make_engine
+    from data.store.db import open_store
 
     report = PipelineReport()
     targets: list[str] = []
@@ -69,9 +68,7 @@ def train_all(settings: Settings, *, only: tuple[str, ...] = ("hs", "shipments")
             from training.hs import train_and_log
 
             ensure_demo_library(settings, rulings_n, seed=7)
-            engine = make_engine(settings.database_url)
-            init_db(engine)
-            rulings = list(RulingRepository(engine).iter_all())
+            rulings = list(RulingRepository(open_store(settings.database_url)).iter_all())
             report.trained[registry.HS_SUGGESTER] = train_and_log(settings, rulings, encoder_spec=settings.encoder,
                                                                   register=True)
             targets.append(registry.HS_SUGGESTER)

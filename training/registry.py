@@ -18,7 +18,7 @@ from typing import Any
 from data.errors import ClearanceError, ConflictError, NotFoundError, UnavailableError
 from data.settings import Settings
 from data.store.aliases import AliasChange
-from data.store.db import init_db, make_engine, session_scope
+from data.store.db import open_store, session_scope
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -93,9 +93,7 @@ def champion_uri(name: str) -> str:
 
 
 def _engine(settings: Settings):
-    engine = make_engine(settings.database_url)
-    init_db(engine)
-    return engine
+    return open_store(settings.database_url)
 
 
 def _record(settings: Settings, **row: Any) -> None:

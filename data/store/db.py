@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -54,6 +55,14 @@ def init_db(engine: Engine) -> None:
     for module in TABLE_MODULES:
         importlib.import_module(module)
     Base.metadata.create_all(engine)
+
+
+@lru_cache(maxsize=16)
+def open_store(url: str) -> Engine:
+    """The engine of the store at ``url`` with every table created; one engine (and pool) per URL per process."""
+    engine = make_engine(url)
+    init_db(engine)
+    return engine
 
 
 @contextmanager

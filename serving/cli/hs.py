@@ -19,11 +19,9 @@ def _settings():
 
 
 def _engine(settings):
-    from data.store.db import init_db, make_engine
+    from data.store.db import open_store
 
-    engine = make_engine(settings.database_url)
-    init_db(engine)
-    return engine
+    return open_store(settings.database_url)
 
 
 def _load_suggester(model_dir: Path | None):

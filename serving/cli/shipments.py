@@ -90,10 +90,10 @@ def check(
     from data.nomenclature import Nomenclature
     from data.settings import get_settings
     from data.shipments.schema import Shipment, error_details
-    from data.store.db import make_engine
+    from data.store.db import open_store
     from features.checks import run_checks
 
-    nomenclature = Nomenclature.load(make_engine(get_settings().database_url))
+    nomenclature = Nomenclature.load(open_store(get_settings().database_url))
     results = []
     for where, doc in _read_documents(file):
         item: dict = {"item": where}
