@@ -24,6 +24,29 @@ STRINGS: dict[str, dict[str, str]] = {
     "error_title": {"zh": "输入有误", "en": "Please correct the input"},
     "field": {"zh": "字段", "en": "Field"},
     "unavailable": {"zh": "模型尚未加载，请稍后再试。", "en": "The models are not loaded yet; try again shortly."},
+    # Sign-in
+    "signin_title": {"zh": "登录", "en": "Sign in"},
+    "sign_in": {"zh": "登录", "en": "Sign in"},
+    "sign_out": {"zh": "退出登录", "en": "Sign out"},
+    "signed_in_as": {"zh": "当前登录的 API 密钥", "en": "Signed in with the API key"},
+    "api_key": {"zh": "API 密钥", "en": "API key"},
+    "api_key_hint": {
+        "zh": "粘贴管理员发给您的个人 API 密钥（clr_ 开头）。密钥只用于本次验证，不会保存在浏览器中；审核记录将以该密钥的名称署名。",
+        "en": "Paste the personal API key your administrator gave you (it starts with clr_). It is checked once and not "
+              "kept in the browser; your reviews are recorded under the key's name.",
+    },
+    "signin_reason_expired": {"zh": "登录已过期，请重新登录。", "en": "Your session has expired; please sign in again."},
+    "signin_reason_revoked": {"zh": "您的 API 密钥已被吊销，请使用有效的密钥登录。",
+                              "en": "Your API key has been revoked; sign in with a valid key."},
+    "signin_reason_unknown": {"zh": "登录已失效（可能服务已重启），请重新登录。",
+                              "en": "Your session is no longer valid (the service may have restarted); please sign in again."},
+    "signin_reason_signed_out": {"zh": "您已退出登录。", "en": "You have signed out."},
+    "forbidden_title": {"zh": "没有权限", "en": "Not allowed"},
+    "forbidden_text": {"zh": "此页面需要具有以下权限范围的 API 密钥：", "en": "This page needs an API key with the scope"},
+    "forbidden_granted": {"zh": "您的密钥“{name}”具有的权限范围：", "en": "Your key '{name}' has:"},
+    "forbidden_help": {"zh": "请向管理员申请具有该权限的密钥，或退出后用其他密钥登录。",
+                       "en": "Ask an administrator for a key with that scope, or sign out and sign in with another key."},
+    "or": {"zh": "或", "en": "or"},
     # Classify
     "classify_title": {"zh": "商品归类建议", "en": "HS code suggestion"},
     "description": {"zh": "商品描述", "en": "Product description"},
@@ -64,6 +87,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "model": {"zh": "模型", "en": "Model"},
     "index": {"zh": "索引", "en": "Index"},
     "reviewer": {"zh": "审核人", "en": "Reviewer"},
+    "reviewer_from_key": {"zh": "（登录所用 API 密钥的名称）", "en": "(the name of the API key you signed in with)"},
     "reviewer_hint": {"zh": "您的姓名（浏览器会记住）", "en": "Your name (remembered by this browser)"},
     "accept": {"zh": "采纳", "en": "Accept"},
     "accept_needs_hs6": {"zh": "不足6位，请用“更正”填写完整编码", "en": "Fewer than 6 digits: use Override with a full code"},
@@ -170,6 +194,10 @@ ERRORS_ZH: dict[str, str] = {
     "bad_csv": "CSV 文件格式不符合运单模板。",
     "decision_not_saved": "未保存：请更正以下问题后重新提交。",
     "unavailable": "模型尚未加载，请稍后再试。",
+    "csrf_failed": "表单安全令牌缺失或与当前登录不符，未做任何处理。请刷新页面后重新提交。",
+    "signin_form_expired": "登录表单已过期或并非来自本控制台，请重试。",
+    "empty_key": "请粘贴您的 API 密钥。",
+    "bad_key": "该 API 密钥无效、格式错误或已被吊销。",
 }
 
 

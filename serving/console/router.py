@@ -17,7 +17,6 @@ from urllib.parse import quote, unquote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
-from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -26,61 +25,24 @@ from data.store.reviews import EXPORT_COLUMNS, ReviewAction, count_reviews, get_
 from serving.console import service
 from serving.deps import run_model
 from serving.holder import HS_SUGGESTER
-from serving.console.i18n import LANG_COOKIE, LANGS, error_headline, pick, resolve_lang, translator
+from serving.console.auth import ConsoleRoute, check_csrf, public, requires
+from serving.console.i18n import LANGS, resolve_lang
+from serving.console.render import COOKIE_MAX_AGE, error_box, render, signed_in
 
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
-templates = Jinja2Templates(directory=str(HERE / "templates"))
-templates.env.globals["fmt"] = service.format_code
 
 REVIEWER_COOKIE = "clearance_reviewer"
-COOKIE_MAX_AGE = 365 * 24 * 3600
 PAGE_SIZE = 100
 
 # Pages stay out of the OpenAPI document; the JSON feedback route joins them below and is documented.
-pages = APIRouter(include_in_schema=False)
+# Every page route declares who may use it (``serving.console.auth``); ConsoleRoute refuses a route that does not.
+pages = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
 
 
 # ------------------------------------------------------------------------------------------------------- plumbing
-def _lang_switch_url(request: Request, lang: str) -> str:
-    other = "en" if lang == "zh" else "zh"
-    params = {k: v for k, v in request.query_params.items() if k != "lang"}
-    params["lang"] = other
-    path = request.url.path if request.method == "GET" else _page_path(request.url.path)
-    return f"{path}?{urlencode(params)}"
-
-
-def _page_path(path: str) -> str:
-    # A POST result page switches language on the page's GET address (re-posting would re-run the form).
-    for page in ("/classify", "/shipments", "/models", "/reviews"):
-        if path.startswith(page):
-            return page
-    return "/"
-
-
-def _render(request: Request, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
-    lang = resolve_lang(request)
-    t = translator(lang)
-    context.setdefault("error", None)
-    if context["error"]:
-        err = context["error"]
-        context["error"] = {**err, "message": error_headline(lang, err.get("code") or "", err["message"])}
-    context.update(lang=lang, t=t, pick=lambda en, zh: pick(lang, en, zh),
-                   lang_switch_url=_lang_switch_url(request, lang))
-    response = templates.TemplateResponse(request, template, context, status_code=status)
-    if request.query_params.get("lang") in LANGS:
-        response.set_cookie(LANG_COOKIE, lang, max_age=COOKIE_MAX_AGE, samesite="lax")
-    return response
-
-
-def _error(exc: ClearanceError, code: str | None = None) -> dict[str, Any]:
-    """What the error box shows; ``code`` overrides the key of the Chinese headline (see ``i18n.ERRORS_ZH``)."""
-    details = exc.details if isinstance(exc.details, list) else []
-    return {"message": exc.message, "code": code or exc.code, "details": details}
-
-
 def _served(request: Request):
     """The served models for this request, or UnavailableError (rendered as a 503 page)."""
     holder = getattr(request.app.state, "holder", None)
@@ -112,7 +74,8 @@ def _nomenclature(request: Request, served: Any) -> Any | None:
 
 
 def _reviewer(request: Request) -> str:
-    return unquote(request.cookies.get(REVIEWER_COOKIE, ""))
+    user = signed_in(request)
+    return user.name if user is not None else unquote(request.cookies.get(REVIEWER_COOKIE, ""))
 
 
 async def _form(request: Request, max_bytes: int | None = None):
@@ -139,6 +102,7 @@ _STATIC_TYPES = {".css": "text/css", ".js": "text/javascript"}
 
 
 @pages.get("/console-static/{name}")
+@public  # the sign-in page needs the stylesheet
 async def static_file(name: str) -> Response:
     # Only files that exist directly in static/: no path traversal, no directory listing.
     path = STATIC_DIR / name
@@ -208,14 +172,24 @@ async def _classify_page(request: Request, text: str, elements: dict[str, str], 
             view.answer["model"] = model
         top_evidence = _top_evidence(view)
         context_json = _context_json(text, elements, top_k, view)
-    return _render(request, "classify.html", status=status, page="classify", view=view, top_evidence=top_evidence,
+    return render(request, "classify.html", status=status, page="classify", view=view, top_evidence=top_evidence,
                    context_json=context_json, form_text=text, form_elements=list(elements.items()), top_k=top_k,
                    reviewer=_reviewer(request), max_text_chars=_settings(request).max_text_chars, error=error,
                    saved=saved, saved_searchable=saved_searchable)
 
 
 @pages.get("/", response_class=HTMLResponse)
+@requires()
+async def start_page(request: Request) -> Response:
+    user = signed_in(request)
+    if user is not None and "suggest" not in user.scopes:
+        # A key without the classify scope starts on a page it may use instead of a 403.
+        return RedirectResponse("/shipments" if "score" in user.scopes else "/models", status_code=303)
+    return await classify_form(request)
+
+
 @pages.get("/classify", response_class=HTMLResponse)
+@requires("suggest")
 async def classify_form(request: Request) -> HTMLResponse:
     saved, text, elements = None, "", {}
     saved_id = request.query_params.get("saved", "")
@@ -228,11 +202,13 @@ async def classify_form(request: Request) -> HTMLResponse:
 
 
 @pages.post("/classify", response_class=HTMLResponse)
+@requires("suggest")
 async def classify_submit(request: Request) -> HTMLResponse:
     settings = _settings(request)
     text, elements, top_k = "", {}, 5
     try:
         form = await _form(request)
+        check_csrf(request, form)
         text = _text(form, "text")
         elements = {k: v for k, v in zip(_texts(form, "el_key"), _texts(form, "el_value"))}
         elements = service.parse_elements(_texts(form, "el_key"), _texts(form, "el_value"))
@@ -242,7 +218,7 @@ async def classify_submit(request: Request) -> HTMLResponse:
     except ClearanceError as exc:
         # The form comes back as typed (a huge text is cut, not echoed whole), with the problem named.
         return await _classify_page(request, text[: settings.max_text_chars], elements, top_k, run=False,
-                                    error=_error(exc), status=exc.status)
+                                    error=error_box(exc), status=exc.status)
 
 
 def _parse_context(form) -> _Context:
@@ -283,14 +259,18 @@ def _decision_from_form(form, ctx: _Context, reviewer: str) -> Any:
 
 
 @pages.post("/classify/feedback", response_class=HTMLResponse)
+@requires("suggest")
 async def classify_feedback(request: Request) -> Response:
     from serving.feedback.service import record_decision
 
     settings = _settings(request)
+    user = signed_in(request)
     text, elements, top_k = "", {}, 5
     try:
         form = await _form(request)
-        reviewer = _text(form, "reviewer").strip()
+        check_csrf(request, form)  # before anything is parsed, run or written
+        # Signed in, the decision is recorded under the key's name, as the API does: a typed name could be anybody's.
+        reviewer = user.name if user is not None else _text(form, "reviewer").strip()
         ctx = _parse_context(form)
         text, elements, top_k = ctx.text, ctx.declared_elements, ctx.top_k
         decision = _decision_from_form(form, ctx, reviewer)
@@ -301,7 +281,7 @@ async def classify_feedback(request: Request) -> Response:
             served_now=lambda: _served(request).suggester)
     except ClearanceError as exc:
         # Nothing was written: show the same suggestion again with the problem, so the reviewer can fix and resend.
-        error = _error(exc, "decision_not_saved" if isinstance(exc, InvalidInputError) and exc.code == "invalid_input"
+        error = error_box(exc, "decision_not_saved" if isinstance(exc, InvalidInputError) and exc.code == "invalid_input"
                        else None)
         try:
             return await _classify_page(request, text, elements, top_k, run=bool(text), error=error,
@@ -313,7 +293,8 @@ async def classify_feedback(request: Request) -> Response:
     if request.query_params.get("lang") in LANGS:
         params["lang"] = request.query_params["lang"]
     response = RedirectResponse(f"/classify?{urlencode(params)}", status_code=303)
-    response.set_cookie(REVIEWER_COOKIE, quote(decision.reviewer), max_age=COOKIE_MAX_AGE, samesite="lax")
+    if user is None:
+        response.set_cookie(REVIEWER_COOKIE, quote(decision.reviewer), max_age=COOKIE_MAX_AGE, samesite="lax")
     return response
 
 
@@ -349,16 +330,18 @@ def _models_info(request: Request) -> tuple[list[dict[str, Any]], str | None]:
 
 
 @pages.get("/models", response_class=HTMLResponse)
+@requires()
 async def models_page(request: Request) -> HTMLResponse:
     try:
         rows, problem = await run_in_threadpool(_models_info, request)
     except ClearanceError as exc:
-        return _render(request, "models.html", status=exc.status, page="models", rows=[], problem=None,
-                       error=_error(exc))
-    return _render(request, "models.html", page="models", rows=rows, problem=problem)
+        return render(request, "models.html", status=exc.status, page="models", rows=[], problem=None,
+                       error=error_box(exc))
+    return render(request, "models.html", page="models", rows=rows, problem=problem)
 
 
 @pages.get("/models/plots/{run_id}/{artifact_path:path}")
+@requires()
 async def model_plot(request: Request, run_id: str, artifact_path: str) -> Response:
     settings = _settings(request)
     suffix = Path(artifact_path).suffix.lower()
@@ -399,6 +382,7 @@ def _review_filters(request: Request) -> tuple[str | None, str | None]:
 
 
 @pages.get("/reviews", response_class=HTMLResponse)
+@requires("suggest", "admin")
 async def reviews_page(request: Request) -> HTMLResponse:
     engine = _engine(request)
     try:
@@ -409,17 +393,18 @@ async def reviews_page(request: Request) -> HTMLResponse:
                                     code="bad_filter", details=[field_error("offset", "not a number")])
         offset = int(offset_raw)
     except ClearanceError as exc:
-        return _render(request, "reviews.html", status=exc.status, page="reviews", entries=[], total=0, offset=0,
-                       page_size=PAGE_SIZE, reviewer_filter="", action_filter="", query="", error=_error(exc))
+        return render(request, "reviews.html", status=exc.status, page="reviews", entries=[], total=0, offset=0,
+                       page_size=PAGE_SIZE, reviewer_filter="", action_filter="", query="", error=error_box(exc))
     entries = await run_in_threadpool(list_reviews, engine, limit=PAGE_SIZE, offset=offset, reviewer=reviewer,
                                       action=action)
     total = await run_in_threadpool(count_reviews, engine, reviewer=reviewer, action=action)
     query = urlencode({k: v for k, v in (("reviewer", reviewer), ("action", action)) if v})
-    return _render(request, "reviews.html", page="reviews", entries=entries, total=total, offset=offset,
+    return render(request, "reviews.html", page="reviews", entries=entries, total=total, offset=offset,
                    page_size=PAGE_SIZE, reviewer_filter=reviewer or "", action_filter=action or "", query=query)
 
 
 @pages.get("/reviews.csv")
+@requires("suggest", "admin")
 async def reviews_csv(request: Request) -> Response:
     try:
         reviewer, action = _review_filters(request)
@@ -456,16 +441,18 @@ def _shipments_page(request: Request, *, status: int = 200, **context: Any) -> H
     context.setdefault("text_of", shipments_io.text_of)
     context.setdefault("max_bytes", _settings(request).max_request_bytes)
     context.setdefault("example_row", shipments_io.flatten(_example_docs()[0])[0])
-    return _render(request, "shipments.html", status=status, page="shipments", columns=shipments_io.COLUMNS,
+    return render(request, "shipments.html", status=status, page="shipments", columns=shipments_io.COLUMNS,
                    line_lists=shipments_io.LINE_LISTS, **context)
 
 
 @pages.get("/shipments", response_class=HTMLResponse)
+@requires("score")
 async def shipments_form(request: Request) -> HTMLResponse:
     return _shipments_page(request)
 
 
 @pages.get("/shipments/template.csv")
+@requires("score")
 async def shipments_template() -> Response:
     from serving.console import shipments_io
 
@@ -474,6 +461,7 @@ async def shipments_template() -> Response:
 
 
 @pages.get("/shipments/example.json")
+@requires("score")
 async def shipments_example() -> Response:
     return FileResponse(EXAMPLE_PATH, media_type="application/json")
 
@@ -487,6 +475,7 @@ async def _read_upload(upload: Any, limit: int) -> bytes:
 
 
 @pages.post("/shipments", response_class=HTMLResponse)
+@requires("score")
 async def shipments_submit(request: Request) -> HTMLResponse:
     from serving.console import shipments_io
 
@@ -497,6 +486,7 @@ async def shipments_submit(request: Request) -> HTMLResponse:
     json_text = ""
     try:
         form = await _form(request, limit)
+        check_csrf(request, form)
         json_text = _text(form, "json")
         upload = form.get("file")
         has_file = upload is not None and not isinstance(upload, str) and bool(upload.filename)
@@ -524,7 +514,7 @@ async def shipments_submit(request: Request) -> HTMLResponse:
             scored = await run_model(request, served.scorer.score_batch, parsed.shipments, explain=True)
             results = [r.model_dump(mode="json") if hasattr(r, "model_dump") else dict(r) for r in scored]
     except ClearanceError as exc:
-        return _shipments_page(request, status=exc.status, error=_error(exc), json_text=json_text[:limit])
+        return _shipments_page(request, status=exc.status, error=error_box(exc), json_text=json_text[:limit])
     rows = [shipments_io.result_row(r, lang) for r in results] + [shipments_io.rejected_row(r) for r in parsed.rejected]
     csv_text = service.to_csv(rows, shipments_io.RESULT_COLUMNS)
     # A data: URI carries exactly the results on screen; nothing is stored server-side for the download.
@@ -551,9 +541,11 @@ async def _lifespan(app):
 
 
 def _assemble() -> APIRouter:
+    from serving.console.signin import router as signin_router
     from serving.feedback.router import router as feedback_router
 
     combined = APIRouter(lifespan=_lifespan)
+    combined.include_router(signin_router)
     combined.include_router(pages)
     # The feedback API travels with the console: the service includes this one router and gets both.
     combined.include_router(feedback_router)

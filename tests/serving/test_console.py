@@ -18,6 +18,15 @@ from serving.console.router import EXAMPLE_PATH
 from tests.serving.console_fakes import FixedScorer, OverlaySuggester, StaticHolder, console_app, seed_rulings
 
 
+@pytest.fixture
+def settings(settings):
+    """The console as local development runs it (auth off: a typed reviewer name, no sign-in, no form tokens).
+
+    The signed-in console is covered by test_console_auth.py, and test_console_shipments/_models run signed in.
+    """
+    return settings.model_copy(update={"auth_disabled": True})
+
+
 @pytest.fixture(scope="module")
 def nomenclature() -> Nomenclature:
     return Nomenclature.default()

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from data.nomenclature import Nomenclature  # noqa: E402
 from training import registry  # noqa: E402
 from tests.serving.console_fakes import FixedScorer, OverlaySuggester, StaticHolder, console_app, seed_rulings  # noqa: E402
+from tests.serving.test_console_auth import sign_in  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +40,7 @@ def console(mlflow_settings, logged_run, tmp_path):
     holder = StaticHolder(OverlaySuggester(seed_rulings(), nomenclature), FixedScorer(nomenclature),
                           run_id=logged_run, version=7)
     with TestClient(console_app(settings, holder)) as client:
+        sign_in(client, "admin")  # the models page and its plots admit any valid key
         client.settings = settings
         yield client
 

@@ -17,6 +17,7 @@ from data.shipments.schema import Shipment
 from serving.console import shipments_io
 from serving.console.router import EXAMPLE_PATH
 from tests.serving.console_fakes import FixedScorer, OverlaySuggester, StaticHolder, console_app, seed_rulings
+from tests.serving.test_console_auth import sign_in
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +35,7 @@ def console(settings, nomenclature):
     scorer = FixedScorer(nomenclature)
     app = console_app(settings, StaticHolder(OverlaySuggester(seed_rulings(), nomenclature), scorer))
     with TestClient(app) as client:
+        sign_in(client, "score")  # auth on, as in production; the CSRF token travels in a header
         client.scorer = scorer
         yield client
 
