@@ -122,6 +122,7 @@ async def admit(request: Request, scopes: tuple[str, ...]) -> Response | None:
             clear_session_cookie(response, request)
         return response
     request.state.console_user = state
+    request.state.api_key_name = state.name  # the access log names who did it, as for API calls
     if scopes and not any(scope in state.scopes for scope in scopes):
         return forbidden_page(request, scopes)
     return None

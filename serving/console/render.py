@@ -56,6 +56,11 @@ def render(request: Request, template: str, *, status: int = 200, **context: Any
                    lang_switch_url=lang_switch_url(request, lang), user=user,
                    csrf_token=user.csrf_token if user is not None else "")
     response = templates.TemplateResponse(request, template, context, status_code=status)
+    # One-click accept buttons must not be framed by another site (clickjacking), whatever the cookies do.
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+    if user is not None:  # a signed-in page (review log, results) stays out of shared caches and the back button
+        response.headers["Cache-Control"] = "private, no-store"
     if request.query_params.get("lang") in LANGS:
         response.set_cookie(LANG_COOKIE, lang, max_age=COOKIE_MAX_AGE, samesite="lax")
     return response

@@ -183,6 +183,7 @@ def test_good_key_signs_in_with_a_safe_cookie(console):
     page = console.get("/classify?lang=en")
     assert page.status_code == 200 and 'data-testid="signed-in-as">王芳<' in page.text
     assert 'data-testid="signout"' in page.text
+    assert page.headers["x-frame-options"] == "DENY" and "no-store" in page.headers["cache-control"]
 
 
 def test_the_cookie_is_secure_over_https(settings, nomenclature):
