@@ -2,7 +2,8 @@
 
 Mounted at ``/`` by the service. Pages are plain HTML forms (Jinja2), so they work without JavaScript and need no
 build step. Every form validates its input completely before it writes or scores anything, and shows problems on the
-page, naming the field and the reason.
+page, naming the field and the reason. Who may open each page is declared on the route (``serving.console.auth``:
+a signed-in API key with the page's scope, unless auth is disabled).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import re
 from http.cookies import SimpleCookie
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from fastapi import APIRouter
@@ -101,8 +102,6 @@ def test_every_page_redirects_to_sign_in_without_a_session(console, path):
     location = response.headers["location"]
     assert location.startswith("/signin?next=")
     # The way back is remembered: after sign-in the user lands where they were going.
-    from urllib.parse import parse_qs, urlsplit
-
     assert parse_qs(urlsplit(location).query)["next"] == [path]
 
 
