@@ -236,7 +236,7 @@ def test_service_start_replays_stored_decisions_into_the_served_suggester(settin
     with TestClient(console_app(settings, StaticHolder(fresh, FixedScorer(nomenclature)))) as client:
         assert fresh.n_rulings == len(seed_rulings()) + 1
         assert _top_evidence(fresh.suggest("不锈钢真空保温杯 650ml"))["ruling_id"] == receipt.ruling.ruling_id
-        assert client.get("/classify").status_code == 200
+        assert client.get("/healthz").status_code == 200  # the service started with the replayed overlay
     with TestClient(console_app(settings, StaticHolder(fresh, FixedScorer(nomenclature)))):
         assert fresh.n_rulings == len(seed_rulings()) + 1  # a second start adds nothing twice
 
