@@ -3,7 +3,11 @@
 Measures, on the machine it runs on (targets are for 2 cores):
 - single-shipment latency p50/p99 of ``ShipmentScorer.score`` *including* checks, feature row, both models,
   explanations and advisories (target p50 <= 5 ms);
-- batch throughput of ``score_batch(explain=False)`` in rows/s, checks and advisories included (target >= 20,000);
+- batch throughput in rows/s without explanations (target >= 20,000), end to end from JSON documents
+  (``ShipmentScorer.score_documents``: pydantic validation, checks, feature rows, both models, result objects and
+  advisories), in one process and with one worker process beside it (``workers=1``: both cores); each the best of
+  three runs with the phone-number cache cleared before each run, so every batch pays for its first-seen numbers.
+  ``score_batch`` on already-validated shipments is reported too;
 - training time of the delay + risk LightGBM models on the history (target <= 2 min for 200k shipments; history
   generation is reported separately, it is the generator's cost, not training).
 
@@ -50,6 +54,7 @@ def main() -> None:
     from models.scoring import ShipmentScorer
     from training.risk import fit_shipment_models
 
+    load_at_start = os.getloadavg()[0]
     t0 = time.perf_counter()
     frame = history_frame(n=n, seed=42, cache_dir=args.cache, progress=True)
     history_s = time.perf_counter() - t0
@@ -60,7 +65,7 @@ def main() -> None:
 
     nomenclature = Nomenclature.default()
     scorer = ShipmentScorer(delay, risk, load_rules(), nomenclature)
-    docs = generate_shipments(n=max(n_batch, 2000), months=24, seed=7).shipments
+    docs = generate_shipments(n=max(n_batch, 2000), months=24, seed=7).shipments  # JSON documents
     shipments = [Shipment.model_validate(d) for d in docs]
 
     for s in shipments[:50]:  # warm-up: first LightGBM calls allocate
@@ -82,16 +87,43 @@ def main() -> None:
         lat_plain.append((time.perf_counter() - t) * 1000)
 
     batch = shipments[:n_batch]
+    batch_docs = docs[:n_batch]
     scorer.score_batch(batch[:500])
-    t, c = time.perf_counter(), time.process_time()
-    out = scorer.score_batch(batch, explain=False)
-    batch_s, batch_cpu = time.perf_counter() - t, time.process_time() - c
-    assert len(out) == len(batch)
+    from features.checks import phone_status
 
-    # Where the batch time goes: the checks + feature rows vs the models alone.
+    def timed(fn):
+        """Best of three (wall, cpu of this process) runs; the phone cache starts empty each time."""
+        best = None
+        for _ in range(3):
+            phone_status.cache_clear()
+            t, c = time.perf_counter(), time.process_time()
+            out = fn()
+            run = (time.perf_counter() - t, time.process_time() - c)
+            best = run if best is None or run[0] < best[0] else best
+        return out, best
+
+    out, (batch_s, batch_cpu) = timed(lambda: scorer.score_batch(batch, explain=False))
+    assert len(out) == len(batch)
+    doc_out, (e2e_s, e2e_cpu) = timed(lambda: scorer.score_documents(batch_docs))
+    assert not doc_out.errors and doc_out.workers_used == 0
+    pooled = ShipmentScorer(delay, risk, load_rules(), nomenclature, workers=max(1, args.threads - 1))
+    t0 = time.perf_counter()
+    pooled.start_workers()
+    pool_start_s = time.perf_counter() - t0
+    pooled.score_documents(batch_docs[:5000])
+    pool_out, (pool_s, pool_cpu) = timed(lambda: pooled.score_documents(batch_docs))
+    assert not pool_out.errors and pool_out.workers_used == pooled.workers
+    assert [r.risk.probabilities.high for r in pool_out.results] == [r.risk.probabilities.high for r in doc_out.results]
+    pooled.close()
+
+    # Where the batch time goes: validation, checks + feature rows, the models alone.
     from features.checks import run_checks
     from features.shipment_features import feature_row
 
+    t = time.perf_counter()
+    for d in batch_docs:
+        Shipment.model_validate(d)
+    validate_s = time.perf_counter() - t
     t = time.perf_counter()
     rows = [feature_row(s, run_checks(s, nomenclature)) for s in batch]
     rows_s = time.perf_counter() - t
@@ -103,6 +135,7 @@ def main() -> None:
     p50, p99 = float(np.percentile(lat, 50)), float(np.percentile(lat, 99))
     result = {
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "threads": args.threads,
+                    "load_avg_1m_at_start": load_at_start,
                     "load_avg_1m": os.getloadavg()[0]},
         "quick": args.quick,
         "history_shipments": n,
@@ -116,12 +149,20 @@ def main() -> None:
                    "p99_cpu_ms": round(float(np.percentile(lat_cpu, 99)), 3),
                    "p50_ms_no_explain": round(float(np.percentile(lat_plain, 50)), 3),
                    "p99_ms_no_explain": round(float(np.percentile(lat_plain, 99)), 3)},
-        "batch": {"n": len(batch), "rows_per_s": round(len(batch) / batch_s), "seconds": round(batch_s, 3),
-                  "rows_per_cpu_s": round(len(batch) / batch_cpu),
+        "batch": {"n": len(batch),
+                  # the target figure: JSON documents in, both cores (this process + 1 worker process)
+                  "rows_per_s": round(len(batch) / pool_s),
+                  "workers": pooled.workers, "pool_start_s": round(pool_start_s, 2),
+                  "parent_cpu_us_per_row": round(pool_cpu / len(batch) * 1e6, 1),
+                  "one_process_rows_per_s": round(len(batch) / e2e_s),
+                  "one_process_rows_per_cpu_s": round(len(batch) / e2e_cpu),
+                  "score_batch_prevalidated_rows_per_s": round(len(batch) / batch_s),
+                  "score_batch_prevalidated_rows_per_cpu_s": round(len(batch) / batch_cpu),
+                  "validation_rows_per_s": round(len(batch) / validate_s),
                   "checks_and_feature_rows_rows_per_s": round(len(batch) / rows_s),
                   "models_only_rows_per_s": round(len(batch) / models_s)},
         "targets": {"single_p50_ms": 5.0, "batch_rows_per_s": 20_000, "training_s": 120},
-        "meets": {"single_p50": p50 <= 5.0, "batch": len(batch) / batch_s >= 20_000, "training": train_s <= 120},
+        "meets": {"single_p50": p50 <= 5.0, "batch": len(batch) / pool_s >= 20_000, "training": train_s <= 120},
         "test_metrics": {"delay": results["clearance-delay"].metrics["test"],
                          "risk": results["clearance-risk"].metrics["test"]},
     }

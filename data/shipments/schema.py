@@ -187,6 +187,8 @@ class Declaration(_Model):
 
 
 _TIME_ORDER = ("order_created", "data_ready", "predeclared", "declared", "released")
+# for each milestone, the earlier ones nearest first (the check compares with the closest one that is present)
+_EARLIER = {name: tuple(reversed(_TIME_ORDER[:i])) for i, name in enumerate(_TIME_ORDER)}
 
 
 class Timestamps(_Model):
@@ -203,8 +205,9 @@ class Timestamps(_Model):
     def _in_order(cls, v: datetime | None, info: ValidationInfo) -> datetime | None:
         if v is None:
             return v
-        for earlier in reversed(_TIME_ORDER[: _TIME_ORDER.index(info.field_name)]):
-            prev = info.data.get(earlier)
+        data = info.data
+        for earlier in _EARLIER[info.field_name]:
+            prev = data.get(earlier)
             if prev is not None:
                 if v < prev:
                     raise ValueError(f"{info.field_name} ({v.isoformat()}) is before {earlier} ({prev.isoformat()})")
