@@ -44,7 +44,9 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an asyncio loop running in the main thread while it is open,
+# and every later test that calls asyncio.run() would fail with "cannot be called from a running event loop".
+@pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 
