@@ -6,7 +6,6 @@ while they load; model routes answer 503 until then.
 
 from __future__ import annotations
 
-import importlib.util
 from contextlib import asynccontextmanager
 
 import anyio
@@ -14,8 +13,7 @@ from fastapi import FastAPI
 
 import data  # noqa: F401  (thread caps before numeric libraries load)
 from data.settings import Settings, get_settings
-from data.store.db import init_db, make_engine
-from data.store.keys import ensure_table
+from data.store.db import open_store
 from serving.auth import KeyAuthenticator
 from serving.coalesce import Coalescer
 from serving.errors import install_error_handlers
@@ -41,9 +39,7 @@ def create_app(settings: Settings | None = None, *, holder: ModelHolder | None =
                poll: bool = True) -> FastAPI:
     """The service. ``holder`` may be injected (tests); ``start_models=False`` leaves loading to the caller."""
     settings = settings or get_settings()
-    engine = make_engine(settings.database_url)
-    init_db(engine)
-    ensure_table(engine)
+    engine = open_store(settings.database_url)
     holder = holder or ModelHolder(settings)
     metrics = Metrics()
 
@@ -95,12 +91,9 @@ def create_app(settings: Settings | None = None, *, holder: ModelHolder | None =
     from serving.models_api.router import router as models_router
     from serving.shipments.router import router as shipments_router
 
-    for router in (health_router, hs_router, shipments_router, models_router):
-        app.include_router(router)
-    # The console is another team member's router; it is optional only in the sense that a checkout may predate it.
-    if importlib.util.find_spec("serving.console.router") is not None:
-        from serving.console.router import router as console_router
+    from serving.console.router import router as console_router
 
-        app.include_router(console_router)
+    for router in (health_router, hs_router, shipments_router, models_router, console_router):
+        app.include_router(router)
     install_openapi(app)
     return app
