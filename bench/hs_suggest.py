@@ -14,6 +14,10 @@ Targets (2 cores): p50 <= 15 ms and p99 <= 50 ms at 300k rulings; build >= 1,000
   everything (about 5-10 minutes per 300k on 2 quiet cores).
 - ``dense_index`` compares exact and HNSW single-query search on the same vectors, the measurement behind
   ``DenseIndex``'s default threshold.
+- ``encode_scaling`` times the encoder alone on the library's own dense texts with 1 and with ``--threads`` worker
+  threads: the ceiling any build rate has with this encoder on this machine.
+- The machine's load average is recorded at start, per size and at the end: on a shared machine the numbers are only
+  comparable at similar load.
 
 Run: ``nice python bench/hs_suggest.py`` (minutes; run on a quiet machine) or ``--quick`` for a smoke run.
 """
@@ -95,6 +99,24 @@ class MeasuredEncoder:
         return out
 
 
+def encode_scaling(spec: str, rulings, threads: int, n: int = 3000) -> dict:
+    """Encoder throughput alone (texts/s) on ``n`` distinct library dense texts, 1 thread vs ``threads`` threads."""
+    from models.suggester.suggester import dense_text
+
+    texts = list(dict.fromkeys(dense_text(r) for r in rulings))[:n]
+    out: dict = {"texts": len(texts), "text": "dense text (name + element values)",
+                 "load_avg": [round(x, 2) for x in os.getloadavg()]}
+    for t in sorted({1, threads}):
+        enc = load_encoder(spec, threads=t)
+        enc.encode(texts[:64])  # warm-up (tokenizer caches, lazy weights)
+        started = time.perf_counter()
+        enc.encode(texts)
+        out[f"threads_{t}_texts_per_s"] = round(len(texts) / (time.perf_counter() - started), 1)
+    if threads > 1:
+        out["speedup"] = round(out[f"threads_{threads}_texts_per_s"] / out["threads_1_texts_per_s"], 2)
+    return out
+
+
 def ruling_texts(rulings) -> list[str]:
     try:
         from features.text import compose_text
@@ -170,8 +192,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--encoder", default="use")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-dense-comparison", action="store_true")
+    parser.add_argument("--no-encode-scaling", action="store_true")
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--out", type=Path, default=RESULT)
+    parser.add_argument("--note", default="", help="free text stored in the JSON (e.g. what else ran on the machine)")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     if args.quick:
@@ -194,9 +218,16 @@ def main(argv: list[str] | None = None) -> dict:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "load_avg_at_start": [round(x, 2) for x in os.getloadavg()]},
         "quick": args.quick,
+        "note": args.note,
         "targets": TARGETS,
         "sizes": {},
     }
+
+    if not args.no_encode_scaling:
+        print("encoder alone: 1 thread vs", args.threads, flush=True)
+        result["encode_scaling"] = encode_scaling(args.encoder, make_rulings(3000 if not args.quick else 600, seed=7),
+                                                  args.threads, n=3000 if not args.quick else 600)
+        print(result["encode_scaling"], flush=True)
 
     for size in sizes:
         real = args.real_embeddings or size <= args.real_up_to
@@ -212,6 +243,8 @@ def main(argv: list[str] | None = None) -> dict:
             "embeddings": "real" if real else f"tiled: {args.real_up_to} encoded, {measured.tiled_rows} perturbed copies",
             "build_s": round(build_s, 2),
             "encode_s": round(measured.seconds, 2),
+            "non_encode_s": round(build_s - measured.seconds, 2),
+            "load_avg_after_build": [round(x, 2) for x in os.getloadavg()],
         }
         if real:
             entry["build_rulings_per_s"] = round(size / build_s, 1)
@@ -228,6 +261,7 @@ def main(argv: list[str] | None = None) -> dict:
             query_once(model, text, encoder, pipeline)
             lat.append(time.perf_counter() - t)
         entry["latency"] = percentiles(lat)
+        entry["load_avg_after_queries"] = [round(x, 2) for x in os.getloadavg()]
         entry["peak_rss_mb_so_far"] = peak_rss_mb()
         print(f"[{size}] {entry['latency']}", flush=True)
         if not args.no_dense_comparison and measured.library_embeddings is not None:
@@ -243,6 +277,11 @@ def main(argv: list[str] | None = None) -> dict:
     result["summary"] = {
         "build_rulings_per_s": real_builds[-1]["build_rulings_per_s"] if real_builds else None,
         "build_measured_at": real_builds[-1]["n_rulings"] if real_builds else None,
+        "encode_texts_per_s_in_build": real_builds[-1]["encode_texts_per_s"] if real_builds else None,
+        "non_encode_rulings_per_s": (round(real_builds[-1]["n_rulings"] / real_builds[-1]["non_encode_s"], 1)
+                                     if real_builds and real_builds[-1]["non_encode_s"] > 0 else None),
+        **{f"p50_ms_at_{n}": e["latency"]["p50_ms"] for n, e in result["sizes"].items()},
+        **{f"p99_ms_at_{n}": e["latency"]["p99_ms"] for n, e in result["sizes"].items()},
         f"p50_ms_at_{max(sizes)}": largest["latency"]["p50_ms"],
         f"p99_ms_at_{max(sizes)}": largest["latency"]["p99_ms"],
         "peak_rss_mb": peak_rss_mb(),
