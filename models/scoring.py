@@ -23,7 +23,7 @@ from features.checks import Finding, run_checks
 from features.shipment_features import feature_row
 from models.advisories import Advisory, AdvisoryRules, batch_context, build_context
 from models.explanations import GroupMap, Reason, delay_group_impacts, risk_group_impacts, top_reasons
-from models.tabular import softmax
+from models.tabular import THREAD_CAP, softmax
 
 ROUTE_FIELDS = ("channel", "carrier", "export_port", "destination_port")
 
@@ -86,6 +86,7 @@ class DocumentScores:
     results: list[ScoreResult | None]
     errors: list[dict[str, Any]] = field(default_factory=list)
     workers_used: int = 0
+    worker_cpu_s: float = 0.0  # CPU seconds spent in worker processes (benchmarks compare it with this process')
 
 
 class ShipmentScorer:
@@ -322,26 +323,66 @@ class ShipmentScorer:
         gc.disable()
         try:
             if pool is None:
-                parts = [self._score_documents_compact(documents, 0, explain=explain)]
+                parts, worker_cpu = [self._score_documents_compact(documents, 0, explain=explain)], 0.0
             else:
-                parts = self._score_parallel(documents, pool)
-            return self._assemble(n, parts, workers_used=pool.workers if pool is not None else 0)
+                parts, worker_cpu = self._score_parallel(documents, pool)
+            out = self._assemble(n, parts, workers_used=pool.workers if pool is not None else 0)
+            out.worker_cpu_s = worker_cpu
+            return out
         finally:
             if gc_was_enabled:
                 gc.enable()
 
-    #: Share of an equal split that the parent keeps: it also sends the documents and builds every result.
-    PARENT_SHARE = 0.85
-    CHUNK_ROWS = 2500
+    #: Rows per chunk: large enough that per-chunk costs (a predict call, a pickle round trip) vanish, small enough
+    #: that the split between this process and the workers balances itself (see _score_parallel).
+    CHUNK_ROWS = 1000
+    #: Chunks queued per worker, so a worker never idles while this process is busy with its own chunk (more would
+    #: leave this process waiting for a long tail of queued chunks at the end).
+    QUEUE_DEPTH = 2
 
-    def _score_parallel(self, documents: Sequence[Any], pool: Any) -> list[tuple]:
+    def _score_parallel(self, documents: Sequence[Any], pool: Any) -> tuple[list[tuple], float]:
+        """Work sharing without a fixed split: this process scores chunks from the front, the workers from the back,
+        and a worker gets a new chunk whenever one of its chunks comes back. The faster side simply takes more
+        chunks, whatever the load on the machine (this process also pickles documents and builds every result)."""
         n = len(documents)
-        own = int(n / (pool.workers + 1) * self.PARENT_SHARE)
-        size = min(self.CHUNK_ROWS, max(1, -(-(n - own) // pool.workers)))
-        futures = [pool.submit(start, list(documents[start:start + size])) for start in range(own, n, size)]
-        parts = [self._score_documents_compact(documents[:own], 0, explain=False)]
-        parts += [f.result() for f in futures]
-        return parts
+        # at least ~8 chunks per process, so the end of the batch does not wait on one big chunk
+        size = max(1, min(self.CHUNK_ROWS, max(250, n // (8 * (pool.workers + 1)))))
+        starts = list(range(0, n, size))
+        lo, hi = 0, len(starts)
+        inflight: list = []
+        parts: list[tuple] = []
+        worker_cpu = 0.0
+
+        def feed() -> None:
+            nonlocal hi
+            while len(inflight) < self.QUEUE_DEPTH * pool.workers and lo < hi:
+                hi -= 1
+                a = starts[hi]
+                inflight.append(pool.submit(a, list(documents[a:a + size])))
+
+        def collect(block: bool) -> None:
+            nonlocal worker_cpu
+            for f in [f for f in inflight if block or f.done()]:
+                inflight.remove(f)
+                part, cpu = f.result()
+                parts.append(part)
+                worker_cpu += cpu
+
+        feed()
+        # The workers hold the other cores: an OpenMP team here would only wait for them (and spin).
+        token = THREAD_CAP.set(1)
+        try:
+            while lo < hi:
+                a = starts[lo]
+                lo += 1
+                parts.append(self._score_documents_compact(documents[a:a + size], a, explain=False))
+                collect(block=False)
+                feed()
+        finally:
+            THREAD_CAP.reset(token)
+        while inflight:
+            collect(block=True)
+        return parts, worker_cpu
 
     def _score_documents_compact(self, documents: Sequence[Any], start: int, *, explain: bool = False,
                                  portable: bool = False) -> tuple:

@@ -16,6 +16,7 @@ The dict-row path exists so the serving path can score one shipment without buil
 
 from __future__ import annotations
 
+import contextvars
 import math
 import operator
 from dataclasses import dataclass, field
@@ -28,6 +29,9 @@ from data.errors import InvalidInputError, field_error
 from data.specs.schema import Cross, DatasetSpec, DatePart, Equal, HSPrefix, Log, Ratio
 
 _NAN = float("nan")
+
+#: Upper bound on predict threads in the current context (thread/task-local, so concurrent requests are unaffected).
+THREAD_CAP: contextvars.ContextVar[int] = contextvars.ContextVar("clearance_predict_thread_cap", default=1 << 16)
 
 
 def _key(v: Any) -> str | None:
@@ -528,8 +532,9 @@ class TabularModel:
 
     def _threads(self, x: np.ndarray) -> int:
         """One thread for small inputs: an OpenMP team costs more than it saves on a few rows, and the service
-        already runs requests concurrently."""
-        return 1 if len(x) < 256 else self.num_threads
+        already runs requests concurrently. :data:`THREAD_CAP` lowers it for the current context (e.g. while worker
+        processes hold the other cores)."""
+        return 1 if len(x) < 256 else min(self.num_threads, THREAD_CAP.get())
 
     def raw_scores(self, x: np.ndarray) -> np.ndarray:
         b = self.boosters_[0]

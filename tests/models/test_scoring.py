@@ -142,7 +142,7 @@ def test_score_documents_on_worker_processes_gives_the_same_results():
     docs = _documents(400)
     single = ShipmentScorer(delay, risk, load_rules(), nomenclature()).score_documents(docs)
     par = ShipmentScorer(delay, risk, load_rules(), nomenclature(), workers=1, parallel_min_rows=100)
-    par.CHUNK_ROWS = 100  # several chunks, so positions from different processes are interleaved correctly
+    par.CHUNK_ROWS = 40  # many chunks, so positions from different processes are interleaved correctly
     try:
         out = par.score_documents(docs)
     finally:
