@@ -19,6 +19,7 @@ the pickled scorer, ~2 s) per worker, paid by :meth:`ScorePool.warm` rather than
 from __future__ import annotations
 
 import gc
+import marshal
 import multiprocessing
 import pickle
 import time
@@ -47,12 +48,14 @@ def _ready() -> bool:
     return _SCORER is not None
 
 
-def _score_chunk(start: int, documents: Sequence[Any]) -> tuple[tuple, float]:
+def _score_chunk(start: int, documents: Sequence[Any] | bytes) -> tuple[tuple, float]:
     """(compact part, CPU seconds this worker spent on it)."""
     gc_was_enabled = gc.isenabled()
     gc.disable()  # same reason as in ShipmentScorer.score_batch: many small acyclic objects
     t = time.process_time()
     try:
+        if isinstance(documents, bytes):
+            documents = marshal.loads(documents)
         return _SCORER._score_documents_compact(documents, start, portable=True), time.process_time() - t
     finally:
         if gc_was_enabled:
@@ -76,7 +79,15 @@ class ScorePool:
             f.result()
 
     def submit(self, start: int, documents: Sequence[Any]) -> Future:
-        return self._executor.submit(_score_chunk, start, documents)
+        # JSON documents (dicts, lists, str, numbers, None) go as one marshal blob: dumping is ~2.5x cheaper than
+        # pickle in this process, which is the busier one. marshal is not for untrusted bytes, and these are not:
+        # this process wrote them for a child running the same interpreter. Anything marshal cannot write (a
+        # Shipment object, a datetime) goes by pickle.
+        try:
+            payload: Any = marshal.dumps(documents)
+        except ValueError:
+            payload = documents
+        return self._executor.submit(_score_chunk, start, payload)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)

@@ -138,8 +138,11 @@ def test_score_documents_on_worker_processes_gives_the_same_results():
     from models.advisories import load_rules
     from tests.models.shipment_models import small_models
 
+    from data.shipments.schema import Shipment
+
     delay, risk = small_models()
     docs = _documents(400)
+    docs[10] = Shipment.model_validate(docs[10])  # an already-validated object travels by pickle, not marshal
     single = ShipmentScorer(delay, risk, load_rules(), nomenclature()).score_documents(docs)
     par = ShipmentScorer(delay, risk, load_rules(), nomenclature(), workers=1, parallel_min_rows=100)
     par.CHUNK_ROWS = 40  # many chunks, so positions from different processes are interleaved correctly
