@@ -39,6 +39,15 @@ class LexicalVectoriser:
                                      lowercase=False, dtype=np.float32).fit(texts)
         return self
 
+    def fit_transform(self, texts: list[str]) -> sp.csr_matrix:
+        """``fit(texts).transform(texts)`` in one pass over the texts (analysing n-grams is most of the cost)."""
+        self.char_ = TfidfVectorizer(analyzer=self.analyzer, ngram_range=self.char_range, sublinear_tf=True,
+                                     lowercase=False, dtype=np.float32)
+        self.word_ = TfidfVectorizer(analyzer="word", token_pattern=TOKEN_PATTERN, sublinear_tf=True,
+                                     lowercase=False, dtype=np.float32)
+        x = sp.hstack([self.char_.fit_transform(texts), self.word_.fit_transform(texts)], format="csr")
+        return normalize(x).astype(np.float32)
+
     def transform(self, texts: list[str]) -> sp.csr_matrix:
         if len(texts) <= FAST_PATH_MAX:
             return self._transform_few(texts)

