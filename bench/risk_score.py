@@ -163,6 +163,10 @@ def main() -> None:
                   "one_process_rows_per_cpu_s": round(len(batch) / e2e_cpu),
                   "score_batch_prevalidated_rows_per_s": round(len(batch) / batch_s),
                   "score_batch_prevalidated_rows_per_cpu_s": round(len(batch) / batch_cpu),
+                  "note": "rows_per_s: JSON documents in (validation included), this process plus one spawned worker "
+                          "process sharing chunks; wall time, so on a loaded machine it measures waiting for cores. "
+                          "cpu_bound_estimate_rows_per_s = rows / the busier process's CPU time: what two idle cores "
+                          "would give, an estimate. one_process_*: the same without the worker.",
                   "validation_rows_per_s": round(len(batch) / validate_s),
                   "checks_and_feature_rows_rows_per_s": round(len(batch) / rows_s),
                   "models_only_rows_per_s": round(len(batch) / models_s)},
