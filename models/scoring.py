@@ -9,9 +9,7 @@ to the raw score), so explaining costs one booster call per model, not two.
 from __future__ import annotations
 
 import gc
-import threading
 import weakref
-from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass, field
 from typing import Any, Literal, Sequence
 
@@ -344,64 +342,47 @@ class ShipmentScorer:
 
     def _score_parallel(self, documents: Sequence[Any], pool: Any) -> tuple[list[tuple], float]:
         """Work sharing without a fixed split: this process scores chunks from the front, the workers from the back,
-        and a feeder thread hands a worker its next chunk the moment one comes back (the feeder mostly sleeps in
-        ``wait``). The faster side simply takes more chunks, whatever the load on the machine (this process also
-        builds every result object)."""
+        and a worker gets a new chunk whenever one of its chunks comes back. The faster side simply takes more
+        chunks, whatever the load on the machine (this process also pickles documents and builds every result)."""
         n = len(documents)
         # at least ~8 chunks per process, so the end of the batch does not wait on one big chunk
         size = max(1, min(self.CHUNK_ROWS, max(250, n // (8 * (pool.workers + 1)))))
         starts = list(range(0, n, size))
-        lock = threading.Lock()
-        bounds = [0, len(starts)]  # [next front chunk, one past the last unclaimed chunk]
-        worker_parts: list[tuple] = []
-        worker_cpu = [0.0]
-        failure: list[BaseException] = []
-
-        def claim(front: bool) -> int | None:
-            with lock:
-                if bounds[0] >= bounds[1]:
-                    return None
-                if front:
-                    bounds[0] += 1
-                    return starts[bounds[0] - 1]
-                bounds[1] -= 1
-                return starts[bounds[1]]
+        lo, hi = 0, len(starts)
+        inflight: list = []
+        parts: list[tuple] = []
+        worker_cpu = 0.0
 
         def feed() -> None:
-            inflight: set = set()
-            try:
-                while True:
-                    while len(inflight) < self.QUEUE_DEPTH * pool.workers:
-                        a = claim(front=False)
-                        if a is None:
-                            break
-                        inflight.add(pool.submit(a, list(documents[a:a + size])))
-                    if not inflight:
-                        return
-                    done, inflight = wait(inflight, return_when=FIRST_COMPLETED)
-                    for f in done:
-                        part, cpu = f.result()
-                        worker_parts.append(part)
-                        worker_cpu[0] += cpu
-            except BaseException as exc:  # noqa: BLE001  (re-raised in the calling thread below)
-                failure.append(exc)
-                for f in inflight:
-                    f.cancel()
+            nonlocal hi
+            while len(inflight) < self.QUEUE_DEPTH * pool.workers and lo < hi:
+                hi -= 1
+                a = starts[hi]
+                inflight.append(pool.submit(a, list(documents[a:a + size])))
 
-        feeder = threading.Thread(target=feed, name="score-pool-feeder", daemon=True)
-        feeder.start()
-        parts: list[tuple] = []
+        def collect(block: bool) -> None:
+            nonlocal worker_cpu
+            for f in [f for f in inflight if block or f.done()]:
+                inflight.remove(f)
+                part, cpu = f.result()
+                parts.append(part)
+                worker_cpu += cpu
+
+        feed()
         # The workers hold the other cores: an OpenMP team here would only wait for them (and spin).
         token = THREAD_CAP.set(1)
         try:
-            while (a := claim(front=True)) is not None:
+            while lo < hi:
+                a = starts[lo]
+                lo += 1
                 parts.append(self._score_documents_compact(documents[a:a + size], a, explain=False))
+                collect(block=False)
+                feed()
         finally:
             THREAD_CAP.reset(token)
-            feeder.join()
-        if failure:
-            raise failure[0]
-        return parts + worker_parts, worker_cpu[0]
+        while inflight:
+            collect(block=True)
+        return parts, worker_cpu
 
     def _score_documents_compact(self, documents: Sequence[Any], start: int, *, explain: bool = False,
                                  portable: bool = False) -> tuple:
