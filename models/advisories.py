@@ -30,25 +30,13 @@ def _resolver(path: str) -> Callable[[dict], Any]:
     root, *rest = path.split(".")
 
     def resolve(ctx: dict) -> Any:
-        v = ctx.get(root)
-        for p in rest:
-            if v is None:
-                return None
-            t = type(v)
-            if t is dict:
-                v = v.get(p)
-            elif (t is list or t is tuple) and p.isdigit():
-                i = int(p)
-                v = v[i] if i < len(v) else None
-            else:
-                v = getattr(v, p, None)
-        return v
+        return _walk(ctx.get(root), rest)
 
     return resolve
 
 
 def _walk(v: Any, rest: Sequence[str]) -> Any:
-    """The tail of :func:`_resolver` for one value (same semantics), used by the batch columns."""
+    """Follow ``rest`` (dict keys, list indices, attributes) from ``v``; ``None`` as soon as a step is missing."""
     for p in rest:
         if v is None:
             return None

@@ -35,3 +35,19 @@ def mlflow_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     this one and keep their model names distinct.
     """
     return Settings(data_dir=tmp_path_factory.mktemp("shared") / "var", auth_disabled=False)
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Invoke the ``clearance`` CLI in-process with every path under a temporary data directory."""
+    from typer.testing import CliRunner
+
+    from data.settings import get_settings
+
+    monkeypatch.setenv("CLEARANCE_DATA_DIR", str(tmp_path / "var"))
+    get_settings.cache_clear()
+    from serving.cli.main import app
+
+    runner = CliRunner()
+    yield lambda *args: runner.invoke(app, [str(a) for a in args])
+    get_settings.cache_clear()

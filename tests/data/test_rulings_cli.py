@@ -9,25 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from data.errors import InvalidInputError
 from data.generators.rulings import write_demo_rulings
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch):
-    from data.settings import get_settings
-
-    monkeypatch.setenv("CLEARANCE_DATA_DIR", str(tmp_path / "var"))
-    get_settings.cache_clear()
-    from serving.cli.main import app
-
-    runner = CliRunner()
-    yield lambda *args: runner.invoke(app, [str(a) for a in args])
-    get_settings.cache_clear()
 
 
 def test_import_summary_errors_and_idempotence(cli, tmp_path):

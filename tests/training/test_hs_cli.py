@@ -5,24 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
 
 from data.errors import ClearanceError, InvalidInputError, NotFoundError
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch):
-    from data.settings import get_settings
-
-    monkeypatch.setenv("CLEARANCE_DATA_DIR", str(tmp_path / "var"))
-    get_settings.cache_clear()
-    from serving.cli.main import app
-
-    runner = CliRunner()
-    yield lambda *args: runner.invoke(app, [str(a) for a in args])
-    get_settings.cache_clear()
 
 
 def test_build_then_suggest_and_validate(cli, tmp_path):
