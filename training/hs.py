@@ -29,9 +29,10 @@ import numpy as np
 from data.errors import InvalidInputError, field_error
 from features.text import compose_text, text_language
 from models.suggester.calibration import LevelCalibrator, choose_threshold, expected_calibration_error
+from models.suggester.dense_index import DenseIndex
 from models.suggester.lexical import LexicalIndex, LexicalVectoriser, make_vectoriser, transform
 from models.suggester.suggester import (
-    CHUNK, NATIONAL, HSSuggester, SuggesterParams, _display, _votes, dense_index_class, dense_text, hs4_groups,
+    CHUNK, NATIONAL, HSSuggester, SuggesterParams, _display, _votes, dense_text, hs4_groups,
     national_votes,
 )
 from models.suggester.ranker import CandidateRanker, candidate_features, rerank
@@ -169,7 +170,7 @@ def _assemble(lib: _Library, *, encoder, params: SuggesterParams, calibrators, n
         supervised = SupervisedChannel(max_samples=supervised_max_samples, seed=seed).fit(
             x, np.array([c[:6] for c in lib.codes], dtype=object))
     if dense is None:
-        dense = dense_index_class().build(lib.embeddings)
+        dense = DenseIndex.build(lib.embeddings)
     return HSSuggester(encoder=encoder, dense_index=dense, features=features, lexical=lexical, supervised=supervised,
                        ruling_ids=lib.ids, ruling_codes=lib.codes, ruling_texts=lib.display,
                        ruling_sources=lib.sources, ruling_dates=lib.dates, params=params, calibrators=calibrators,
@@ -391,7 +392,7 @@ def build_suggester(rulings: list, *, encoder, nomenclature=None, progress: bool
     lib = _library(rulings, encoder, progress)
     features = LexicalVectoriser()
     lib.features = features.fit_transform(lib.texts)
-    dense = dense_index_class().build(lib.embeddings)
+    dense = DenseIndex.build(lib.embeddings)
     labels6 = np.array([c[:6] for c in lib.codes], dtype=object)
     final_svm = None
     base = SuggesterParams(max_text_chars=max_text_chars, target_accuracy=target_accuracy)

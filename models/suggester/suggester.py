@@ -32,6 +32,7 @@ from models.suggester.answer import (
     Agreement, AnswerCode, Candidate, Evidence, ModelInfo, QueryEcho, Reason, SuggestionAnswer, ValidationAnswer,
 )
 from models.suggester.calibration import LevelCalibrator
+from models.suggester.dense_index import DenseIndex
 from models.suggester.elements import missing_elements as _missing_elements
 from models.suggester.lexical import LexicalIndex, LexicalVectoriser
 from models.suggester.overlay import Overlay
@@ -49,50 +50,6 @@ EVIDENCE_PER_CANDIDATE = 3
 # Queries are scored in chunks: a sparse query × library product for thousands of queries at once would hold
 # hundreds of millions of similarities in memory.
 CHUNK = 256
-
-
-def dense_index_class():
-    """H1a's DenseIndex (exact or approximate, recall-checked); a flat faiss index with the same interface otherwise."""
-    try:
-        from models.suggester.dense_index import DenseIndex
-        return DenseIndex
-    except ImportError:  # pragma: no cover - only while the dense index module is not in the tree
-        return _FlatIndex
-
-
-class _FlatIndex:
-    """Exact inner-product faiss index with DenseIndex's interface (build/search/ntotal/save/load)."""
-
-    def __init__(self, index):
-        self._index = index
-
-    @classmethod
-    def build(cls, embeddings: np.ndarray, *, approximate: bool | None = None) -> "_FlatIndex":
-        import faiss
-
-        x = np.ascontiguousarray(embeddings, dtype=np.float32)
-        index = faiss.IndexFlatIP(x.shape[1])
-        index.add(x)
-        return cls(index)
-
-    @property
-    def ntotal(self) -> int:
-        return int(self._index.ntotal)
-
-    def search(self, queries: np.ndarray, k: int):
-        return self._index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
-
-    def save(self, directory) -> None:
-        import faiss
-
-        Path(directory).mkdir(parents=True, exist_ok=True)
-        faiss.write_index(self._index, str(Path(directory) / "flat.faiss"))
-
-    @classmethod
-    def load(cls, directory) -> "_FlatIndex":
-        import faiss
-
-        return cls(faiss.read_index(str(Path(directory) / "flat.faiss")))
 
 
 @dataclass
@@ -585,7 +542,6 @@ class HSSuggester:
                  if k not in {"encoder", "dense_index", "_write_lock", "_overlay", "_prior_cache"}}
         state["_overlay_rulings"] = list(self._overlay.rulings)
         state["_overlay_embeddings"] = self._overlay.embeddings
-        state["_dense_class"] = type(self.dense_index).__module__ + ":" + type(self.dense_index).__name__
         with open(directory / BUNDLE_FILE, "wb") as fh:
             pickle.dump(state, fh, protocol=pickle.HIGHEST_PROTOCOL)
         meta = {"format_version": FORMAT_VERSION, "name": self.name, "version": self.version,
@@ -614,16 +570,13 @@ class HSSuggester:
         check_compatible(meta["encoder"], meta["encoder_fingerprint"], encoder)
         with open(directory / BUNDLE_FILE, "rb") as fh:
             state = pickle.load(fh)  # noqa: S301 - our own artifact, written by save()
-        module, _, cls_name = state.pop("_dense_class").partition(":")
-        import importlib
-
-        dense_cls = getattr(importlib.import_module(module), cls_name)
+        state.pop("_dense_class", None)  # written by bundles saved before the dense index had one class
         overlay_rulings = state.pop("_overlay_rulings")
         overlay_embeddings = state.pop("_overlay_embeddings")
         self = cls.__new__(cls)
         self.__dict__.update(state)
         self.encoder = encoder
-        self.dense_index = dense_cls.load(directory / DENSE_DIR)
+        self.dense_index = DenseIndex.load(directory / DENSE_DIR)
         self._write_lock = threading.Lock()
         self._overlay = Overlay()
         if overlay_rulings:
