@@ -121,15 +121,25 @@ def revoke_key(engine: Engine, name_or_id: str) -> KeyRecord:
         return _record(row)
 
 
+def _active_row(session, key_id: str) -> ApiKey | None:
+    row = session.scalar(select(ApiKey).where(ApiKey.key_id == key_id))
+    return None if row is None or row.revoked_at is not None else row
+
+
+def active_key(engine: Engine, key_id: str) -> KeyRecord | None:
+    """The active record with public id ``key_id``, or None (unknown or revoked); for sessions that hold the id."""
+    with session_scope(engine) as session:
+        row = _active_row(session, key_id)
+        return _record(row) if row is not None else None
+
+
 def verify_key(engine: Engine, key: str) -> KeyRecord | None:
     """The active record for ``key``, or None (unknown, malformed or revoked)."""
     key_id = split_key(key)
     if key_id is None:
         return None
     with session_scope(engine) as session:
-        row = session.scalar(select(ApiKey).where(ApiKey.key_id == key_id))
-        if row is None or row.revoked_at is not None:
-            return None
-        if not hmac.compare_digest(row.key_hash, hash_key(key)):
+        row = _active_row(session, key_id)
+        if row is None or not hmac.compare_digest(row.key_hash, hash_key(key)):
             return None
         return _record(row)

@@ -20,10 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import Enum
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from data.store.db import session_scope
-from data.store.keys import ApiKey, KeyRecord
+from data.store.keys import KeyRecord, active_key
 
 LIFETIME_S = 8 * 3600  # one working shift; then sign in again, however active the session was
 IDLE_S = 3600  # a console left open and unused for an hour is signed out
@@ -70,16 +69,6 @@ class SignedIn:
 def _digest(token: str) -> str:
     # Tokens are kept hashed, so a dump of this table (debugger, heap) does not hand out live cookies.
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def load_active_key(engine: Engine, key_id: str) -> KeyRecord | None:
-    """The active key with this public id, or None. (``data.store.keys`` looks keys up by plaintext only.)"""
-    with session_scope(engine) as session:
-        row = session.scalar(select(ApiKey).where(ApiKey.key_id == key_id))
-        if row is None or row.revoked_at is not None:
-            return None
-        return KeyRecord(key_id=row.key_id, name=row.name, scopes=tuple(row.scopes or ()),
-                         created_at=row.created_at, revoked_at=row.revoked_at)
 
 
 class SessionStore:
@@ -160,7 +149,7 @@ class SessionStore:
         hit = self._keys.get(key_id)
         if hit is not None and hit[1] > now:
             return hit[0]
-        key = load_active_key(self.engine, key_id)
+        key = active_key(self.engine, key_id)
         with self._lock:
             if len(self._keys) >= _MAX_CACHED_KEYS:
                 self._keys.clear()
