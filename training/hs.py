@@ -695,8 +695,6 @@ def log_evaluation(report: dict[str, Any], params: dict[str, Any], *, tracking_u
 
     import mlflow
 
-    from training.hs_reports import write_plots
-
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_experiment(experiment)
     with mlflow.start_run(run_name=run_name) as run:
@@ -704,12 +702,23 @@ def log_evaluation(report: dict[str, Any], params: dict[str, Any], *, tracking_u
                            for k, v in params.items()})
         mlflow.log_metrics(flat_metrics(report))
         with tempfile.TemporaryDirectory() as tmp:
-            for path in write_plots(report, Path(tmp)):
-                mlflow.log_artifact(str(path), artifact_path="plots")
-            summary = Path(tmp) / "evaluation.json"
-            summary.write_text(json.dumps(public_report(report), ensure_ascii=False, indent=2, default=str))
-            mlflow.log_artifact(str(summary))
+            _log_report_files(report, Path(tmp))
         return run.info.run_id
+
+
+def _log_report_files(report, folder: Path) -> None:
+    """The evaluation's plots (under ``plots/``) and its JSON summary, as artifacts of the active MLflow run."""
+    import json
+
+    import mlflow
+
+    from training.hs_reports import write_plots
+
+    for path in write_plots(report, folder):
+        mlflow.log_artifact(str(path), artifact_path="plots")
+    summary = folder / "evaluation.json"
+    summary.write_text(json.dumps(public_report(report), ensure_ascii=False, indent=2, default=str))
+    mlflow.log_artifact(str(summary))
 
 
 def _store_nomenclature(settings):
@@ -740,7 +749,6 @@ def train_and_log(settings, rulings: list, *, encoder_spec: str = "use", registe
 
     from models.encoders import load_encoder
     from models.suggester.pyfunc import log_pyfunc
-    from training.hs_reports import write_plots
 
     rulings = list(rulings)
     if len(rulings) < 2:
@@ -770,11 +778,7 @@ def train_and_log(settings, rulings: list, *, encoder_spec: str = "use", registe
                            **{f"param_{k}": v for k, v in final.params.__dict__.items()}})
         mlflow.log_metrics({**metrics, **{k: float(v) for k, v in final.metrics.items()}})
         with tempfile.TemporaryDirectory() as tmp:
-            for path in write_plots(report, Path(tmp)):
-                mlflow.log_artifact(str(path), artifact_path="plots")
-            summary = Path(tmp) / "evaluation.json"
-            summary.write_text(json.dumps(public_report(report), ensure_ascii=False, indent=2, default=str))
-            mlflow.log_artifact(str(summary))
+            _log_report_files(report, Path(tmp))
             model_uri = log_pyfunc(final, Path(tmp) / "bundle", artifact_path="model")
         run_id = run.info.run_id
     version = None

@@ -239,10 +239,7 @@ def parse_json(text: str, max_items: int) -> ParsedShipments:
     if not data:
         raise InvalidInputError("The pasted JSON holds no shipments",
                                 code="bad_json", details=[field_error("json", "empty list")])
-    if len(data) > max_items:
-        reason = f"{len(data)} shipments; the console checks at most {max_items} at a time (use the API for more)"
-        raise InvalidInputError(f"Too many shipments: {reason}",
-                                code="too_many_shipments", details=[field_error("json", reason)])
+    _check_count(len(data), max_items, "json")
     out = ParsedShipments()
     for i, item in enumerate(data, start=1):
         sid = str(item.get("shipment_id", "")) if isinstance(item, dict) else ""
@@ -300,10 +297,7 @@ def parse_csv(text: str, max_items: int) -> ParsedShipments:
     if not groups:
         raise InvalidInputError("The CSV file has a header but no shipments",
                                 code="bad_csv", details=[field_error("file", "no rows")])
-    if len(groups) > max_items:
-        reason = f"{len(groups)} shipments; the console checks at most {max_items} at a time (use the API for more)"
-        raise InvalidInputError(f"Too many shipments: {reason}",
-                                code="too_many_shipments", details=[field_error("file", reason)])
+    _check_count(len(groups), max_items, "file")
 
     out = ParsedShipments()
     for sid, rows in groups.items():
@@ -402,3 +396,11 @@ def result_row(result: dict[str, Any], lang: str) -> dict[str, Any]:
 def rejected_row(rej: Rejected) -> dict[str, Any]:
     return {"shipment_id": rej.shipment_id, "status": "rejected",
             "errors": [f"{e.get('line', rej.where)}: {e['field']}: {e['reason']}" for e in rej.errors]}
+
+
+def _check_count(n: int, max_items: int, field: str) -> None:
+    """Refuse more shipments than the console checks at once, naming the input field."""
+    if n > max_items:
+        reason = f"{n} shipments; the console checks at most {max_items} at a time (use the API for more)"
+        raise InvalidInputError(f"Too many shipments: {reason}",
+                                code="too_many_shipments", details=[field_error(field, reason)])
