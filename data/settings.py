@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(2000, gt=0)
     max_suggest_batch: int = Field(1000, gt=0)
     max_score_batch: int = Field(10000, gt=0)
+    score_workers: int = Field(1, ge=0, le=64, description=(
+        "Extra processes that score large batches without explanations (the batch route, `clearance risk score "
+        "--no-explain`) beside the main process; 0 scores in one process. Default 1: on 2 cores, the service "
+        "process plus one worker."))
 
     @model_validator(mode="after")
     def _derive_paths(self) -> "Settings":
