@@ -27,8 +27,10 @@ class ParsedBatch(Generic[T]):
     total: int
 
 
-def parse_batch(body: bytes, *, items_field: str, item_adapter: TypeAdapter, max_items: int,
-                envelope_adapter: TypeAdapter | None = None) -> ParsedBatch:
+def parse_envelope(body: bytes, *, items_field: str, max_items: int,
+                   envelope_adapter: TypeAdapter | None = None) -> tuple[Any, list[Any]]:
+    """(validated envelope, the raw items): the body parsed once; items are left for the caller to validate one by one
+    (the shipment scorer validates its own documents, so parsing them here too would do it twice)."""
     try:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -40,19 +42,39 @@ def parse_batch(body: bytes, *, items_field: str, item_adapter: TypeAdapter, max
     if not isinstance(raw_items, list):
         raise InvalidInputError(f"'{items_field}' must be a list",
                                 details=[field_error(f"body.{items_field}", "field required (a list)")])
-    if not raw_items:
-        raise InvalidInputError(f"'{items_field}' is empty",
-                                details=[field_error(f"body.{items_field}", "give at least one item")])
-    if len(raw_items) > max_items:
-        raise InvalidInputError(f"too many items: {len(raw_items)} > {max_items}",
-                                details=[field_error(f"body.{items_field}", f"at most {max_items} items per request")])
-    envelope = {k: v for k, v in document.items() if k != items_field}
+    _check_count(len(raw_items), f"body.{items_field}", max_items, f"'{items_field}' is empty")
+    envelope: Any = {k: v for k, v in document.items() if k != items_field}
     if envelope_adapter is not None:
         try:
             envelope = envelope_adapter.validate_python(envelope)
         except ValidationError as exc:
             raise InvalidInputError("request is invalid", details=validation_details(
                 exc.errors(include_url=False, include_input=False), ("body",))) from None
+    return envelope, raw_items
+
+
+def split_lines(body: bytes, *, max_items: int) -> list[bytes]:
+    """NDJSON (``application/x-ndjson``): one item per line, blank lines ignored. Lines stay raw bytes: whoever
+    validates an item parses it, and a line that is not JSON costs only its own item."""
+    if body.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark written by some editors and exporters
+        body = body[3:]
+    lines = [line for line in body.splitlines() if line and not line.isspace()]
+    _check_count(len(lines), "body", max_items, "the body has no lines")
+    return lines
+
+
+def _check_count(n: int, field: str, max_items: int, empty: str) -> None:
+    if not n:
+        raise InvalidInputError(empty, details=[field_error(field, "give at least one item")])
+    if n > max_items:
+        raise InvalidInputError(f"too many items: {n} > {max_items}",
+                                details=[field_error(field, f"at most {max_items} items per request")])
+
+
+def parse_batch(body: bytes, *, items_field: str, item_adapter: TypeAdapter, max_items: int,
+                envelope_adapter: TypeAdapter | None = None) -> ParsedBatch:
+    envelope, raw_items = parse_envelope(body, items_field=items_field, max_items=max_items,
+                                         envelope_adapter=envelope_adapter)
     items, errors = [], []
     for index, raw in enumerate(raw_items):
         try:

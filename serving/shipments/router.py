@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
 from serving.auth import require_scope
 from serving.deps import run_model, served_models
@@ -53,13 +54,43 @@ async def score(request: Request,
     return _json(result)
 
 
+NDJSON_TYPES = frozenset({"application/x-ndjson"})
+
+_BATCH_DESCRIPTION = """\
+Two body formats, chosen by `Content-Type`:
+
+* `application/json`: `{"shipments": [...], "explain": false}`.
+* `application/x-ndjson`: one shipment document per line (blank lines are ignored), options as query parameters
+  (`?explain=true`). Lines are parsed where they are validated, so this is the cheaper format for large batches.
+
+At most `max_score_batch` shipments per request (422 naming `body.shipments`, or `body` for NDJSON). Each shipment is
+validated on its own: `results[i]` is null for an invalid one and `errors` names each bad field as
+`body.shipments.{i}.<path in the document>` (`body.shipments.{i}` when the item as a whole is not a shipment, e.g. an
+NDJSON line that is not JSON); the others are scored. For NDJSON, `i` counts the shipments, not blank lines.
+Large batches without explanations are spread over the service's scoring processes (`CLEARANCE_SCORE_WORKERS`)."""
+
+
+def _batch_openapi() -> dict:
+    extra = documented_body(ScoreBatchRequest, {
+        "two_shipments": {"shipments": [SHIPMENT_EXAMPLE, {**SHIPMENT_EXAMPLE, "shipment_id": "SHP-2"}],
+                          "explain": False}})
+    line = json.dumps(SHIPMENT_EXAMPLE, ensure_ascii=False)
+    extra["requestBody"]["content"]["application/x-ndjson"] = {
+        "schema": {"type": "string", "description": "One Shipment JSON document per line"},
+        "example": line + "\n" + line.replace("SHP-2026-000123", "SHP-2") + "\n"}
+    return extra
+
+
 @router.post("/risk/score/batch", response_model=ScoreBatchResponse,
              summary="Score many shipments (invalid ones are reported by index and field, the rest scored)",
-             openapi_extra=documented_body(ScoreBatchRequest, {
-                 "two_shipments": {"shipments": [SHIPMENT_EXAMPLE, {**SHIPMENT_EXAMPLE, "shipment_id": "SHP-2"}],
-                                   "explain": False}}))
-async def score_batch(request: Request, served: ServedModels = Depends(served_models)) -> Response:
+             description=_BATCH_DESCRIPTION, openapi_extra=_batch_openapi())
+async def score_batch(request: Request,
+                      explain: bool | None = Query(None, description="Reasons per shipment (slower); "
+                                                                     "application/x-ndjson bodies only"),
+                      served: ServedModels = Depends(served_models)) -> Response:
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     result = await run_model(request, service.score_batch, served, await request.body(),
-                             max_items=request.app.state.settings.max_score_batch)
+                             max_items=request.app.state.settings.max_score_batch,
+                             ndjson=media_type in NDJSON_TYPES, explain=explain)
     request.app.state.metrics.observe_risk_levels(r.risk.level for r in result.results if r is not None)
     return _json(result)

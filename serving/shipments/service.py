@@ -7,8 +7,9 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from data.errors import InvalidInputError, field_error
 from data.shipments.schema import Shipment
-from serving.batch import parse_batch
+from serving.batch import parse_envelope, split_lines
 from serving.common import BatchItemError
 from serving.errors import field_path
 from serving.holder import ServedModels
@@ -66,13 +67,32 @@ def respond(served: ServedModels, result: Any) -> ScoreResponse:
     return ScoreResponse.model_construct(**dict(result), model_versions=served.version_map())
 
 
-def score_batch(served: ServedModels, body: bytes, *, max_items: int) -> ScoreBatchResponse:
-    parsed = parse_batch(body, items_field="shipments", item_adapter=_SHIPMENT, max_items=max_items,
-                         envelope_adapter=_OPTIONS)
-    results: list[Any] = [None] * parsed.total
-    if parsed.items:
-        scored = served.scorer.score_batch([s for _, s in parsed.items], explain=parsed.envelope.explain)
-        for (index, _), result in zip(parsed.items, scored, strict=True):
-            results[index] = result
-    errors = [BatchItemError(**e) for e in parsed.errors]
-    return ScoreBatchResponse.model_construct(results=results, errors=errors, model_versions=served.version_map())
+def score_batch(served: ServedModels, body: bytes, *, max_items: int, ndjson: bool = False,
+                explain: bool | None = None) -> ScoreBatchResponse:
+    """A JSON body ``{"shipments": [...], "explain": ...}`` or, with ``ndjson``, one shipment per line and options from
+    the query string. The items go to the scorer as received (dicts, or raw lines it parses itself): it validates
+    each document once, and large batches go to its worker processes."""
+    if ndjson:
+        documents: list[Any] = split_lines(body, max_items=max_items)
+        options = ScoreBatchOptions(explain=False if explain is None else explain)
+    else:
+        if explain is not None:  # two places for one option would leave one of them silently ignored
+            raise InvalidInputError("give explain in the JSON body", details=[field_error(
+                "query.explain", "a query option applies to application/x-ndjson bodies only")])
+        options, documents = parse_envelope(body, items_field="shipments", max_items=max_items,
+                                            envelope_adapter=_OPTIONS)
+    scored = served.scorer.score_documents(documents, explain=options.explain)
+    return ScoreBatchResponse.model_construct(results=scored.results, errors=item_errors(scored.errors),
+                                              model_versions=served.version_map())
+
+
+def item_errors(errors: list[dict[str, Any]]) -> list[BatchItemError]:
+    """The scorer's document-relative errors with the request path in front (``order.lines.0.quantity`` of item 3 is
+    ``body.shipments.3.order.lines.0.quantity``; "shipment", the document as a whole, is ``body.shipments.3``)."""
+    out = []
+    for e in errors:
+        index, path = e["index"], e.get("field") or "shipment"
+        field = f"body.shipments.{index}" if path == "shipment" else f"body.shipments.{index}.{path}"
+        out.append(BatchItemError.model_construct(index=index, field=field, reason=e["reason"],
+                                                  type=e.get("type", "invalid")))
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,9 @@ import pytest
 from data.settings import Settings
 from training import registry
 from tests.serving.fakes import DELAY, HS, RISK, FakeNative
+
+# Apps built by these tests score in one process: a worker costs seconds to spawn. Tests that want one say so.
+os.environ["CLEARANCE_SCORE_WORKERS"] = "0"
 
 
 def register_fake(settings: Settings, name: str, tag: str, *, promote: bool = True) -> int:

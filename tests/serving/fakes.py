@@ -112,6 +112,24 @@ class FakeScorer:
     def score_batch(self, shipments, explain=False):
         return [self.score(s, explain=explain) for s in shipments]
 
+    def score_documents(self, documents, *, explain=False):
+        """The real contract: dicts or raw JSON text in, errors relative to the document, invalid items kept as None."""
+        from pydantic import ValidationError
+
+        from data.shipments.schema import Shipment, error_details
+        from models.scoring import DocumentScores
+
+        out = DocumentScores(results=[None] * len(documents))
+        for i, doc in enumerate(documents):
+            try:
+                shipment = (Shipment.model_validate_json(doc) if isinstance(doc, (bytes, str))
+                            else Shipment.model_validate(doc))
+            except ValidationError as exc:
+                out.errors.extend({"index": i, **e} for e in error_details(exc))
+            else:
+                out.results[i] = self.score(shipment, explain=explain)
+        return out
+
 
 def compose_fakes(natives):
     return natives[HS], FakeScorer(natives[DELAY], natives[RISK])

@@ -100,3 +100,55 @@ def test_score_batch_limit(make_app):
         assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "body.shipments"
         r = c.post("/v1/risk/score/batch", json={"shipments": [SHIPMENT_EXAMPLE], "explain": "maybe"})
         assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "body.explain"
+
+
+def _ndjson(*docs) -> bytes:
+    import json
+
+    return "\n".join(d if isinstance(d, str) else json.dumps(d) for d in docs).encode()
+
+
+NDJSON = {"Content-Type": "application/x-ndjson"}
+
+
+def test_score_batch_ndjson_one_shipment_per_line_bad_line_costs_only_itself(client, keys):
+    bad = _shipment(shipment_id="BAD-1")
+    bad["declaration"]["currency"] = "ZZZ"
+    body = _ndjson(SHIPMENT_EXAMPLE, "", '{"shipment_id": "TRUNC', bad, "   ", _shipment(shipment_id="SHP-2")) + b"\n"
+    r = client.post("/v1/risk/score/batch", content=body, headers={**keys["score"], **NDJSON})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    # blank lines are not items: 4 shipments, indexes count them
+    assert [x and x["shipment_id"] for x in out["results"]] == ["SHP-2026-000123", None, None, "SHP-2"]
+    by_index = {}
+    for e in out["errors"]:
+        by_index.setdefault(e["index"], []).append(e)
+    assert set(by_index) == {1, 2}
+    assert [e["field"] for e in by_index[1]] == ["body.shipments.1"] and "json" in by_index[1][0]["reason"].lower()
+    assert [e["field"] for e in by_index[2]] == ["body.shipments.2.declaration.currency"]
+    assert "ZZZ" in by_index[2][0]["reason"]
+    assert out["model_versions"] == VERSIONS
+
+
+def test_score_batch_ndjson_options_and_limits(make_app):
+    from fastapi.testclient import TestClient
+
+    from tests.serving.conftest import wait_ready
+
+    with TestClient(make_app(auth_disabled=True, max_score_batch=2)) as c:
+        wait_ready(c)
+        r = c.post("/v1/risk/score/batch?explain=true", content=_ndjson(SHIPMENT_EXAMPLE) + b"\r\n", headers=NDJSON)
+        assert r.status_code == 200 and r.json()["results"][0]["shipment_id"] == "SHP-2026-000123"
+        r = c.post("/v1/risk/score/batch", content=_ndjson(*[SHIPMENT_EXAMPLE] * 3), headers=NDJSON)
+        assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "body"
+        assert "at most 2" in r.json()["error"]["details"][0]["reason"]
+        r = c.post("/v1/risk/score/batch", content=b"\n \n", headers={"Content-Type": "application/x-ndjson; a=b"})
+        assert r.status_code == 422 and r.json()["error"]["details"][0]["reason"] == "give at least one item"
+        r = c.post("/v1/risk/score/batch?explain=maybe", content=_ndjson(SHIPMENT_EXAMPLE), headers=NDJSON)
+        assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "query.explain"
+        # a JSON body carries its own options: a query option would be ignored, so it is refused
+        r = c.post("/v1/risk/score/batch?explain=true", json={"shipments": [SHIPMENT_EXAMPLE]})
+        assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "query.explain"
+        body = c.get("/openapi.json").json()["paths"]["/v1/risk/score/batch"]["post"]
+        assert {"application/json", "application/x-ndjson"} <= set(body["requestBody"]["content"])
+        assert "x-ndjson" in body["description"]
