@@ -12,12 +12,14 @@ reports itself *stale* until the registry answers again.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import shutil
 import threading
 import uuid
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -36,6 +38,8 @@ RISK = "clearance-risk"
 MODEL_NAMES: tuple[str, ...] = (HS_SUGGESTER, DELAY, RISK)
 
 MANIFEST = "manifest.json"
+#: Seconds a swapped-out scorer keeps its worker processes, for requests that took the old snapshot before the swap.
+RETIRE_GRACE_S = 120.0
 _COMPLETE = ".complete"
 
 
@@ -171,8 +175,9 @@ def load_native(model_dir: Path) -> Any:
 Composer = Callable[[Mapping[str, Any]], tuple[Any, Any]]
 
 
-def compose_default(natives: Mapping[str, Any]) -> tuple[Any, Any]:
-    """(suggester, scorer) from the three champions' native objects."""
+def compose_default(natives: Mapping[str, Any], *, workers: int = 0) -> tuple[Any, Any]:
+    """(suggester, scorer) from the three champions' native objects; the scorer spreads large batches over
+    ``workers`` extra processes (``settings.score_workers``)."""
     from models.scoring import ShipmentScorer
 
     delay, risk = natives[DELAY], natives[RISK]
@@ -186,7 +191,7 @@ def compose_default(natives: Mapping[str, Any]) -> tuple[Any, Any]:
         from models.advisories import load_rules
 
         rules = load_rules()
-    return natives[HS_SUGGESTER], ShipmentScorer(delay, risk, rules, nomenclature)
+    return natives[HS_SUGGESTER], ShipmentScorer(delay, risk, rules, nomenclature, workers=workers)
 
 
 class ModelCache:
@@ -253,12 +258,12 @@ class ModelHolder:
     """Serves the champions: initial load (registry, else cache), background polling, atomic hot swap."""
 
     def __init__(self, settings: Settings, *, source: ChampionSource | None = None,
-                 loader: Callable[[Path], Any] = load_native, compose: Composer = compose_default,
+                 loader: Callable[[Path], Any] = load_native, compose: Composer | None = None,
                  names: tuple[str, ...] = MODEL_NAMES):
         self.settings = settings
         self.source = source or MlflowRegistrySource(settings)
         self.loader = loader
-        self.compose = compose
+        self.compose = compose or functools.partial(compose_default, workers=settings.score_workers)
         self.names = names
         self.cache = ModelCache(Path(settings.model_cache_dir))
         self._snapshot: ServedModels | None = None
@@ -269,6 +274,9 @@ class ModelHolder:
         self._state = "loading"
         self._last_check: dict[str, Any] = {"at": None, "ok": None, "error": None}
         self._last_error: str | None = None
+        self._warmers: list[threading.Thread] = []
+        self._retire_timers: list[threading.Timer] = []
+        self._retired: weakref.WeakSet[Any] = weakref.WeakSet()
 
     # -- reading -------------------------------------------------------------------------------------------------
     def current(self) -> ServedModels:
@@ -307,7 +315,10 @@ class ModelHolder:
 
     # -- loading -------------------------------------------------------------------------------------------------
     def _swap(self, snapshot: ServedModels) -> None:
-        self._snapshot = snapshot
+        previous, self._snapshot = self._snapshot, snapshot
+        self._warm(snapshot.scorer)
+        if previous is not None and previous.scorer is not snapshot.scorer:
+            self._retire(previous.scorer)
         for fn in self._listeners:
             try:
                 fn(snapshot)
@@ -429,6 +440,64 @@ class ModelHolder:
         log.error("no models could be loaded", extra={"error": self._last_error})
         return None
 
+    # -- scoring processes ---------------------------------------------------------------------------------------
+    def _warm(self, scorer: Any) -> None:
+        """Start the new scorer's worker processes now, on a thread of their own (spawning them takes seconds: not
+        on the event loop, not on a request thread, and not paid by the first large batch)."""
+        if not getattr(scorer, "workers", 0) or not hasattr(scorer, "start_workers"):
+            return
+
+        def warm() -> None:
+            try:
+                scorer.start_workers()
+            except Exception:  # the scorer starts its pool on first use instead; serving goes on
+                log.exception("warming the scoring processes failed")
+
+        self._warmers = [t for t in self._warmers if t.is_alive()]
+        thread = threading.Thread(target=warm, name="clearance-score-pool-warm", daemon=True)
+        self._warmers.append(thread)
+        thread.start()
+
+    def _retire(self, scorer: Any) -> None:
+        """Close a swapped-out scorer's processes once the requests that took the old snapshot are done with it.
+
+        Usually its weakref finalizer does that as soon as the last request lets go; this timer closes it even when
+        something keeps a reference, and :meth:`stop` closes whatever is still open.
+        """
+        if not hasattr(scorer, "close"):
+            return
+        self._retired.add(scorer)
+        ref = weakref.ref(scorer)
+
+        def close() -> None:
+            alive = ref()
+            if alive is not None:
+                alive.close()
+
+        self._retire_timers = [t for t in self._retire_timers if t.is_alive()]
+        timer = threading.Timer(RETIRE_GRACE_S, close)
+        timer.daemon = True
+        self._retire_timers.append(timer)
+        timer.start()
+
+    def _close_scorers(self, timeout: float) -> None:
+        for thread in self._warmers:  # a pool still starting would otherwise outlive the close below
+            thread.join(timeout)
+        self._warmers = []
+        for timer in self._retire_timers:
+            timer.cancel()
+        self._retire_timers = []
+        scorers = list(self._retired)
+        if self._snapshot is not None:
+            scorers.append(self._snapshot.scorer)
+        for scorer in scorers:
+            close = getattr(scorer, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception:
+                    log.exception("closing a scorer's processes failed")
+
     # -- background ----------------------------------------------------------------------------------------------
     def start(self, *, poll: bool = True) -> None:
         """Load in a background thread (so the server answers /healthz and /readyz meanwhile), then poll."""
@@ -453,7 +522,9 @@ class ModelHolder:
                 log.exception("model poll failed")
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Stop polling and close the scorers' worker processes (the app's lifespan calls this at shutdown)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        self._close_scorers(timeout)

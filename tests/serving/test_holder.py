@@ -183,3 +183,54 @@ def test_the_poller_recovers_from_a_failed_start(registry_settings):
         assert holder.ready and not holder.current().stale
     finally:
         holder.stop()
+
+
+class _PoolScorer:
+    """Records what the holder does with a scorer's worker processes (no process is spawned)."""
+
+    def __init__(self, tag: str):
+        self.tag, self.workers = tag, 1
+        self.started_on: list[str] = []
+        self.closed = 0
+
+    def start_workers(self):
+        import threading
+
+        self.started_on.append(threading.current_thread().name)
+
+    def close(self):
+        self.closed += 1
+
+
+def test_scoring_processes_warm_after_each_load_and_close_on_swap_and_stop(registry_settings, monkeypatch):
+    import threading
+
+    import serving.holder as holder_module
+
+    monkeypatch.setattr(holder_module, "RETIRE_GRACE_S", 0.05)
+    holder = ModelHolder(registry_settings, compose=lambda natives: (natives[HS], _PoolScorer(natives[RISK]["tag"])))
+    first = holder.load_initial().scorer
+    register_fake(registry_settings, RISK, f"{RISK}-v2")
+    holder.reload()
+    second = holder.current().scorer
+    assert second.tag == f"{RISK}-v2"
+    deadline = time.monotonic() + 10
+    while not (first.closed and second.started_on) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    # warmed off the caller's thread; the swapped-out scorer closed although this test still holds it
+    assert first.started_on == ["clearance-score-pool-warm"] == second.started_on
+    assert threading.current_thread().name != "clearance-score-pool-warm"
+    assert first.closed == 1 and second.closed == 0
+    holder.stop()
+    assert second.closed == 1
+
+
+def test_default_composition_gives_the_scorer_the_configured_workers(registry_settings, monkeypatch):
+    import serving.holder as holder_module
+
+    seen = {}
+    monkeypatch.setattr(holder_module, "compose_default",
+                        lambda natives, *, workers=0: seen.setdefault("workers", workers) and None)
+    assert ModelHolder(registry_settings.model_copy(update={"score_workers": 3})).compose({}) is None
+    assert seen == {"workers": 3}
+    assert Settings(data_dir=registry_settings.data_dir).score_workers == 0  # the serving tests' environment
