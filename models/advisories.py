@@ -139,11 +139,43 @@ def compile_condition(c: Condition) -> Callable[[dict], bool]:
     raise TypeError(f"unknown condition {type(c).__name__}")
 
 
+def _leaf_fields(c: Condition) -> list[str]:
+    if isinstance(c, Leaf):
+        return [c.field]
+    if isinstance(c, (All, AnyOf)):
+        return [f for sub in (c.all if isinstance(c, All) else c.any) for f in _leaf_fields(sub)]
+    return _leaf_fields(c.not_)
+
+
+def _document_reader(paths: Sequence[str]) -> Callable[[Any], tuple]:
+    """One shipment -> the values at ``paths`` (a tuple), each as :func:`_walk` would find it from the context."""
+    if not paths:
+        return lambda shipment: ()
+    split = [p.split(".") for p in paths]
+    if any(step.isdigit() for parts in split for step in parts):
+        return lambda shipment: tuple(_walk(shipment, parts) for parts in split)
+    # attribute paths all the way: one C-level attrgetter for all of them; a None on the way (an optional
+    # sub-document) or a dict value raises AttributeError, and that shipment is walked path by path instead
+    get = operator.attrgetter(*paths)
+    single = len(paths) == 1
+
+    def read(shipment: Any) -> tuple:
+        try:
+            v = get(shipment)
+        except AttributeError:
+            return tuple(_walk(shipment, parts) for parts in split)
+        return (v,) if single else v
+
+    return read
+
+
 # ---- batch evaluation ----------------------------------------------------------------------------------------------
 # A batch evaluates each leaf once over a whole column of values instead of once per shipment: numeric leaves on the
 # prediction columns become one numpy comparison, the others one list comprehension. Semantics are those of the
 # per-row closures above; ``tests/models/test_advisories.py`` checks both paths agree.
 _DOCUMENT_ROOTS = frozenset({"order", "waybill", "declaration", "timestamps"})
+#: Context names read from the shipment itself (see :func:`build_context`).
+SHIPMENT_ROOTS = _DOCUMENT_ROOTS | {"shipment_id"}
 
 
 class BatchContext:
@@ -261,6 +293,10 @@ class AdvisoryRules:
                                                     message_zh=r.message_zh))
             for r in rule_set.rules]
         self._batch = [compile_batch_condition(r.when) for r in rule_set.rules]
+        #: The paths into the shipment (order..., waybill..., shipment_id) that some rule reads.
+        self.document_paths: tuple[str, ...] = tuple(sorted({
+            f for r in rule_set.rules for f in _leaf_fields(r.when) if f.split(".", 1)[0] in SHIPMENT_ROOTS}))
+        self._read_document = _document_reader(self.document_paths)
 
     def __len__(self) -> int:
         return len(self._compiled)
@@ -270,6 +306,12 @@ class AdvisoryRules:
 
     def __setstate__(self, state: dict) -> None:
         self.__init__(state["rule_set"])
+
+    def read_document(self, shipment: Any) -> tuple:
+        """The values the rules read from one shipment, in :attr:`document_paths` order. A batch takes them while
+        the shipment is at hand and passes them to :func:`batch_context` as ``documents``, so it need not keep
+        every shipment object alive until the rules run."""
+        return self._read_document(shipment)
 
     @property
     def ids(self) -> list[str]:
@@ -319,24 +361,42 @@ class AdvisoryRules:
         return out
 
 
-def batch_context(shipments: Sequence[Any], findings_lists: Sequence[Sequence[Any]], rows: Sequence[dict],
+def batch_context(shipments: Sequence[Any] | None, findings_lists: Sequence[Sequence[Any]], rows: Sequence[dict],
                   columns: dict[str, Sequence] | None = None, *, delay: Callable[[], list] | None = None,
-                  risk: Callable[[], list] | None = None) -> BatchContext:
+                  risk: Callable[[], list] | None = None,
+                  documents: tuple[Sequence[str], Sequence[tuple]] | None = None) -> BatchContext:
     """The batch form of :func:`build_context`: the same names, as columns. ``columns`` carries the predictions by
     path (``delay.p90_hours``, ``risk.level``, ``risk.probabilities.high``...); ``delay``/``risk`` build the per-row
-    dicts only if a rule reads a prediction path that is not given as a column."""
-    roots: dict[str, Any] = {
-        "shipment_id": lambda: [s.shipment_id for s in shipments],
-        "order": lambda: [s.order for s in shipments],
-        "waybill": lambda: [s.waybill for s in shipments],
-        "declaration": lambda: [s.declaration for s in shipments],
-        "timestamps": lambda: [s.timestamps for s in shipments],
+    dicts only if a rule reads a prediction path that is not given as a column.
+
+    The shipment values come either from ``shipments`` or, without them, from ``documents``: ``(paths, one tuple
+    per row)`` as :meth:`AdvisoryRules.read_document` gives them, which must cover every shipment path a rule reads.
+    """
+    n = len(rows)
+    columns = dict(columns or {})
+    if documents is not None:
+        paths, values = documents
+        if paths:
+            transposed = list(zip(*values)) if values else [() for _ in paths]
+            for path, col in zip(paths, transposed):
+                columns.setdefault(path, list(col))
+
+    def of_shipments(attr: str) -> Callable[[], list]:
+        if shipments is None:
+            def missing() -> list:
+                raise LookupError(f"'{attr}' was not read from the shipments of this batch")
+
+            return missing
+        return lambda: [getattr(s, attr) for s in shipments]
+
+    roots: dict[str, Any] = {name: of_shipments(name) for name in SHIPMENT_ROOTS}
+    roots.update({
         "features": rows if isinstance(rows, list) else list(rows),
         "findings": lambda: [[f.code for f in fl] for fl in findings_lists],
-        "delay": delay or (lambda: [{} for _ in shipments]),
-        "risk": risk or (lambda: [{} for _ in shipments]),
-    }
-    return BatchContext(len(shipments), roots, columns)
+        "delay": delay or (lambda: [{} for _ in range(n)]),
+        "risk": risk or (lambda: [{} for _ in range(n)]),
+    })
+    return BatchContext(n, roots, columns)
 
 
 def build_context(shipment: Any, findings: Sequence[Any], features: dict, delay: dict | None = None,

@@ -3,9 +3,10 @@
 Validation, checks, feature rows and advisories are Python; one process runs one thread of Python at a time, so a
 second core helps a batch only through a second process. What crosses the process boundary is chosen by cost:
 
-* in: the JSON documents as received (plain dicts pickle in ~8 µs a row; a validated pydantic ``Shipment`` takes
-  ~100 µs to pickle and unpickle, more than scoring it) — so only :meth:`ShipmentScorer.score_documents` uses the
-  pool, never ``score_batch`` on already-validated objects;
+* in: the JSON documents as received: raw JSON text (bytes, e.g. JSONL lines: nearly free to send) or parsed
+  dicts (~3 µs a row with marshal); a validated pydantic ``Shipment`` takes ~100 µs to pickle and unpickle, more
+  than scoring it — so only :meth:`ShipmentScorer.score_documents` uses the pool, never ``score_batch`` on
+  already-validated objects;
 * out: compact rows (shipment id, findings as tuples, prediction arrays, one advisory bit-code per row); the parent
   builds the result objects.
 

@@ -10,7 +10,6 @@ with a missing phone still exists and must be scored and told what to fix.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Annotated, Literal
 
 import pycountry
@@ -21,9 +20,12 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from data.shipments.examples import example_shipment
 from data.shipments.reference import CHANNELS, CREDIT_GRADES, DECLARATION_MODES, PORTS
@@ -187,8 +189,6 @@ class Declaration(_Model):
 
 
 _TIME_ORDER = ("order_created", "data_ready", "predeclared", "declared", "released")
-# for each milestone, the earlier ones nearest first (the check compares with the closest one that is present)
-_EARLIER = {name: tuple(reversed(_TIME_ORDER[:i])) for i, name in enumerate(_TIME_ORDER)}
 
 
 class Timestamps(_Model):
@@ -200,19 +200,27 @@ class Timestamps(_Model):
     declared: AwareDatetime | None = None
     released: AwareDatetime | None = None
 
-    @field_validator("data_ready", "predeclared", "declared", "released")
-    @classmethod
-    def _in_order(cls, v: datetime | None, info: ValidationInfo) -> datetime | None:
-        if v is None:
-            return v
-        data = info.data
-        for earlier in _EARLIER[info.field_name]:
-            prev = data.get(earlier)
-            if prev is not None:
-                if v < prev:
-                    raise ValueError(f"{info.field_name} ({v.isoformat()}) is before {earlier} ({prev.isoformat()})")
-                break
-        return v
+    @model_validator(mode="after")
+    def _in_order(self) -> Timestamps:
+        # One check of the whole sequence rather than a validator per field: it runs for every shipment of a batch,
+        # and the errors still name each field (an error raised here keeps its own locations, under "timestamps").
+        errors = None
+        prev_name, prev = "order_created", self.order_created
+        for name in _TIME_ORDER[1:]:
+            v = getattr(self, name)
+            if v is None:
+                continue
+            if v < prev:
+                errors = errors or []
+                errors.append(InitErrorDetails(
+                    type=PydanticCustomError("time_order", "{field} ({at}) is before {earlier} ({earlier_at})",
+                                             {"field": name, "at": v.isoformat(), "earlier": prev_name,
+                                              "earlier_at": prev.isoformat()}),
+                    loc=(name,), input=v))
+            prev_name, prev = name, v
+        if errors:
+            raise ValidationError.from_exception_data("Timestamps", errors)
+        return self
 
 
 class Shipment(_Model):
