@@ -50,7 +50,7 @@ def test_batch_route_on_a_worker_process_gives_the_in_process_results(registry_s
     parallel_calls = []
     original = ShipmentScorer._score_parallel
     monkeypatch.setattr(ShipmentScorer, "_score_parallel",
-                        lambda self, docs, pool: parallel_calls.append(len(docs)) or original(self, docs, pool))
+                        lambda self, docs, *a, **k: parallel_calls.append(len(docs)) or original(self, docs, *a, **k))
     built = []
 
     def compose(natives):
