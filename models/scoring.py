@@ -25,6 +25,7 @@ from features.checks import Finding, run_checks
 from features.shipment_features import feature_row
 from models.advisories import Advisory, AdvisoryRules, batch_context, build_context
 from models.explanations import GroupMap, Reason, delay_group_impacts, risk_group_impacts, top_reasons
+from models.score_pool import fast_gil_handoff
 from models.tabular import THREAD_CAP, softmax
 
 ROUTE_FIELDS = ("channel", "carrier", "export_port", "destination_port")
@@ -108,6 +109,7 @@ class ShipmentScorer:
         self.workers = workers
         self.parallel_min_rows = parallel_min_rows
         self._pool: Any = None
+        self._pool_lock = threading.Lock()
         self._delay_groups = GroupMap(delay_model.feature_sources) if delay_model is not None else None
         self._risk_groups = GroupMap(risk_model.feature_sources) if risk_model is not None else None
         self._high = risk_model.classes.index("high") if risk_model is not None else 2
@@ -119,23 +121,29 @@ class ShipmentScorer:
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state["_pool"] = None  # processes do not travel; a copy starts its own pool when asked
+        state.pop("_pool_lock", None)
         return state
 
     def __setstate__(self, state: dict) -> None:
         state.setdefault("workers", 0)
         state.setdefault("parallel_min_rows", 4000)
         state.setdefault("_pool", None)
+        state["_pool_lock"] = threading.Lock()
         self.__dict__.update(state)
 
     def start_workers(self) -> Any:
-        """Start (once) and warm the worker pool; returns it, or None when ``workers`` is 0."""
+        """Start (once) and warm the worker pool; returns it, or None when ``workers`` is 0. Thread-safe: a batch
+        arriving while the service warms the pool in the background waits for that pool instead of starting a
+        second one."""
         if self._pool is None and self.workers > 0:
-            from models.score_pool import ScorePool
+            with self._pool_lock:
+                if self._pool is None:
+                    from models.score_pool import ScorePool
 
-            pool = ScorePool(self, self.workers)
-            pool.warm()
-            self._pool = pool
-            weakref.finalize(self, pool.close)  # a hot-swapped scorer takes its processes with it
+                    pool = ScorePool(self, self.workers)
+                    pool.warm()
+                    self._pool = pool
+                    weakref.finalize(self, pool.close)  # a hot-swapped scorer takes its processes with it
         return self._pool
 
     def close(self) -> None:
@@ -413,15 +421,16 @@ class ShipmentScorer:
         # The workers hold the other cores: an OpenMP team here would only wait for them (and spin).
         token = THREAD_CAP.set(1)
         try:
-            while (a := take(front=True)) is not None:
-                own += 1
-                self._place(out, self._score_documents_compact(documents[a:a + size], a, explain=False))
-                while not done.empty():
+            with fast_gil_handoff():
+                while (a := take(front=True)) is not None:
+                    own += 1
+                    self._place(out, self._score_documents_compact(documents[a:a + size], a, explain=False))
+                    while not done.empty():
+                        place(done.get())
+                        placed += 1
+                while placed < len(starts) - own:  # the rest was taken by the workers
                     place(done.get())
                     placed += 1
-            while placed < len(starts) - own:  # the rest was taken by the workers
-                place(done.get())
-                placed += 1
         except BaseException:
             with lock:  # no callback hands out another chunk of a batch that failed
                 bounds[1] = bounds[0]

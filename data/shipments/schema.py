@@ -249,9 +249,10 @@ class Shipment(_Model):
 
 
 def error_details(exc) -> list[dict[str, str]]:
-    """A pydantic ``ValidationError`` as ``[{"field": "order.lines.0.quantity", "reason": ...}]`` (the API's shape)."""
+    """A pydantic ``ValidationError`` as ``[{"field": "order.lines.0.quantity", "reason": ..., "type": ...}]`` (the
+    API's shape; ``type`` is pydantic's error type, e.g. ``greater_than``, for callers that act on the kind)."""
     out = []
     for err in exc.errors(include_url=False):
         loc = ".".join(str(p) for p in err["loc"]) or "shipment"
-        out.append({"field": loc, "reason": err["msg"]})
+        out.append({"field": loc, "reason": err["msg"], "type": err["type"]})
     return out

@@ -142,7 +142,8 @@ def test_error_details_are_json_serialisable():
         Shipment.model_validate(doc)
     details = error_details(exc.value)
     assert json.loads(json.dumps(details)) == details
-    assert all(set(d) == {"field", "reason"} for d in details)
+    assert all(set(d) == {"field", "reason", "type"} for d in details)
+    assert {"field": "order.lines.0.quantity", "type": "greater_than"}.items() <= details[0].items()
 
 
 def test_blank_text_rejected_and_compared_fields_stripped():
