@@ -28,8 +28,9 @@ import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from typing import Iterator
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
+
+from data.runtime import paused_gc
 
 _SCORER: Any = None
 
@@ -55,16 +56,11 @@ def _ready() -> bool:
 
 def _score_chunk(start: int, documents: Sequence[Any] | bytes) -> tuple[tuple, float]:
     """(compact part, CPU seconds this worker spent on it)."""
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # same reason as in ShipmentScorer.score_batch: many small acyclic objects
     t = time.process_time()
-    try:
+    with paused_gc():  # same reason as in ShipmentScorer.score_batch: many small acyclic objects
         if isinstance(documents, bytes):
             documents = marshal.loads(documents)
         return _SCORER._score_documents_compact(documents, start, portable=True), time.process_time() - t
-    finally:
-        if gc_was_enabled:
-            gc.enable()
 
 
 #: GIL switch interval while a batch is shared with workers. A chunk of documents (~1.6 MB of JSON per 1,000) reaches

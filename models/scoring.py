@@ -8,7 +8,6 @@ to the raw score), so explaining costs one booster call per model, not two.
 
 from __future__ import annotations
 
-import gc
 import queue
 import threading
 import weakref
@@ -19,6 +18,7 @@ import numpy as np
 from pydantic import BaseModel, Field, ValidationError
 
 from data.errors import InvalidInputError, UnavailableError, field_error
+from data.runtime import paused_gc
 from data.shipments.reference import CHANNELS
 from data.shipments.schema import Shipment, error_details
 from features.checks import Finding, run_checks
@@ -253,15 +253,9 @@ class ShipmentScorer:
         self._require()
         if not shipments:
             return []
-        # A batch allocates many small acyclic objects (findings, rows, results); the cyclic GC would rescan them
-        # repeatedly and cost a large share of the batch time. Nothing here creates cycles, so pause it.
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
-        try:
+        # A batch allocates many small acyclic objects (findings, rows, results): see data.runtime.paused_gc.
+        with paused_gc():
             return self._score_batch(shipments, explain)
-        finally:
-            if gc_was_enabled:
-                gc.enable()
 
     def _score_batch(self, shipments: Sequence[Any], explain: bool) -> list[ScoreResult]:
         return self._results(*self._core(shipments, explain, shipments.__getitem__))
@@ -349,18 +343,13 @@ class ShipmentScorer:
         if not explain and self.workers > 0 and n >= self.parallel_min_rows:
             pool = self.start_workers()
         out = DocumentScores(results=[None] * n, workers_used=pool.workers if pool is not None else 0)
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with paused_gc():
             if pool is None:
                 self._place(out, self._score_documents_compact(documents, 0, explain=explain))
             else:
                 self._score_parallel(documents, pool, out)
-            out.errors.sort(key=lambda e: e["index"])
-            return out
-        finally:
-            if gc_was_enabled:
-                gc.enable()
+        out.errors.sort(key=lambda e: e["index"])
+        return out
 
     #: Rows per chunk: large enough that per-chunk costs (a predict call, a pickle round trip) vanish, small enough
     #: that the split between this process and the workers balances itself (see _score_parallel).
