@@ -3,11 +3,15 @@
 Measures, on the machine it runs on (targets are for 2 cores):
 - single-shipment latency p50/p99 of ``ShipmentScorer.score`` *including* checks, feature row, both models,
   explanations and advisories (target p50 <= 5 ms);
-- batch throughput in rows/s without explanations (target >= 20,000), end to end from JSON documents
-  (``ShipmentScorer.score_documents``: pydantic validation, checks, feature rows, both models, result objects and
-  advisories), in one process and with one worker process beside it (``workers=1``: both cores); each the best of
-  three runs with the phone-number cache cleared before each run, so every batch pays for its first-seen numbers.
-  ``score_batch`` on already-validated shipments is reported too;
+- batch throughput in rows/s without explanations (target >= 20,000), end to end from JSON documents to result
+  objects (``ShipmentScorer.score_documents``: parsing and pydantic validation, checks, feature rows, both models,
+  advisories, result objects), with one worker process beside this one (``workers=1``: both cores) and in one
+  process. The headline input is raw JSON text, one document per line, which is what the NDJSON batch route and
+  ``clearance risk score`` hand to the scorer; already-parsed dicts are measured too. Each figure is the median of
+  three timed runs. Two cache states, because phone numbers are parsed once per consignee and cached per process:
+  *first sight* — every timed batch comes from its own generator seed, so none of its consignees has been seen by any
+  process (the worst case: a batch of customers never served before); *steady* — the same batch again, every
+  consignee already seen (a service that has been scoring the same customers);
 - training time of the delay + risk LightGBM models on the history (target <= 2 min for 200k shipments; history
   generation is reported separately, it is the generator's cost, not training).
 
@@ -23,6 +27,7 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -32,6 +37,11 @@ import numpy as np  # noqa: E402
 import data  # noqa: E402,F401  (thread caps)
 
 RESULT = ROOT / "bench" / "results" / "risk_score.json"
+
+
+def _jsonl(documents: list[dict]) -> list[bytes]:
+    """One raw JSON document per line, as a routing system posts them to the NDJSON route or a file holds them."""
+    return [json.dumps(d, ensure_ascii=False).encode() for d in documents]
 
 
 def main() -> None:
@@ -88,42 +98,64 @@ def main() -> None:
 
     batch = shipments[:n_batch]
     batch_docs = docs[:n_batch]
+    batch_lines = _jsonl(batch_docs)
     scorer.score_batch(batch[:500])
-    from features.checks import phone_status
 
-    def timed(fn):
-        """Best of three (wall, cpu of this process) runs; the phone cache starts empty each time."""
-        best = None
-        for _ in range(3):
-            phone_status.cache_clear()
-            t, c = time.perf_counter(), time.process_time()
-            out = fn()
-            run = (time.perf_counter() - t, time.process_time() - c, out)
-            best = run if best is None or run[0] < best[0] else best
-        return best[2], best[:2]
+    # already-validated shipments, one process (no parsing, no validation): what the rest costs
+    t, c = time.perf_counter(), time.process_time()
+    assert len(scorer.score_batch(batch, explain=False)) == len(batch)
+    prevalidated_s, prevalidated_cpu = time.perf_counter() - t, time.process_time() - c
 
-    out, (batch_s, batch_cpu) = timed(lambda: scorer.score_batch(batch, explain=False))
-    assert len(out) == len(batch)
-    doc_out, (e2e_s, e2e_cpu) = timed(lambda: scorer.score_documents(batch_docs))
-    assert not doc_out.errors and doc_out.workers_used == 0
     pooled = ShipmentScorer(delay, risk, load_rules(), nomenclature, workers=max(1, args.threads - 1))
     t0 = time.perf_counter()
     pooled.start_workers()
     pool_start_s = time.perf_counter() - t0
-    pooled.score_documents(batch_docs[:5000])
-    pool_out, (pool_s, pool_cpu) = timed(lambda: pooled.score_documents(batch_docs))
-    worker_cpu = pool_out.worker_cpu_s
-    assert not pool_out.errors and pool_out.workers_used == pooled.workers
+    pooled.score_documents(_jsonl(generate_shipments(n=5000, months=24, seed=99).shipments))  # warm-up, own seed
+
+    def fresh(kind: str) -> list:
+        """A batch no process has seen: its own generator seed, so its own consignees (no cache needs clearing)."""
+        nonlocal next_seed
+        next_seed += 1
+        d = generate_shipments(n=n_batch, months=24, seed=next_seed).shipments
+        return _jsonl(d) if kind == "jsonl" else d
+
+    next_seed = 100
+    runs: dict[str, list[dict]] = {}
+
+    def timed(name: str, sc: Any, batch_in: list) -> Any:
+        t, c = time.perf_counter(), time.process_time()
+        out = sc.score_documents(batch_in)
+        wall, cpu = time.perf_counter() - t, time.process_time() - c
+        assert not out.errors and out.workers_used == sc.workers, (name, out.errors[:3])
+        runs.setdefault(name, []).append({"rows_per_s": round(len(batch_in) / wall), "wall_s": round(wall, 3),
+                                          "this_process_cpu_us_per_row": round(cpu / len(batch_in) * 1e6, 1),
+                                          "worker_cpu_us_per_row": round(out.worker_cpu_s / len(batch_in) * 1e6, 1)})
+        return out
+
+    # The runs are interleaved (round by round) so that first-sight and steady figures meet the same machine load.
+    for _ in range(2):  # both processes see every consignee of the steady batch
+        pooled.score_documents(batch_lines)
+    scorer.score_documents(batch_lines)
+    for _ in range(3):
+        timed("first_sight_jsonl_pooled", pooled, fresh("jsonl"))
+        pool_out = timed("steady_jsonl_pooled", pooled, batch_lines)
+        timed("first_sight_dicts_pooled", pooled, fresh("dicts"))
+        timed("first_sight_jsonl_one_process", scorer, fresh("jsonl"))
+        doc_out = timed("steady_jsonl_one_process", scorer, batch_lines)
+        timed("first_sight_dicts_one_process", scorer, fresh("dicts"))
     assert [r.risk.probabilities.high for r in pool_out.results] == [r.risk.probabilities.high for r in doc_out.results]
     pooled.close()
 
-    # Where the batch time goes: validation, checks + feature rows, the models alone.
+    def median(name: str) -> int:
+        return int(np.median([r["rows_per_s"] for r in runs[name]]))
+
+    # Where the batch time goes (one process, stage by stage): parsing + validation, checks + feature rows, models.
     from features.checks import run_checks
     from features.shipment_features import feature_row
 
     t = time.perf_counter()
-    for d in batch_docs:
-        Shipment.model_validate(d)
+    for line in batch_lines:
+        Shipment.model_validate_json(line)
     validate_s = time.perf_counter() - t
     t = time.perf_counter()
     rows = [feature_row(s, run_checks(s, nomenclature)) for s in batch]
@@ -151,27 +183,29 @@ def main() -> None:
                    "p50_ms_no_explain": round(float(np.percentile(lat_plain, 50)), 3),
                    "p99_ms_no_explain": round(float(np.percentile(lat_plain, 99)), 3)},
         "batch": {"n": len(batch),
-                  # the target figure: JSON documents in, both cores (this process + 1 worker process)
-                  "rows_per_s": round(len(batch) / pool_s),
+                  # the target figure: raw JSON lines in, both cores (this process + 1 worker), consignees never seen
+                  "rows_per_s": median("first_sight_jsonl_pooled"),
+                  "rows_per_s_steady": median("steady_jsonl_pooled"),
+                  "rows_per_s_dicts_in": median("first_sight_dicts_pooled"),
+                  "one_process_rows_per_s": median("first_sight_jsonl_one_process"),
+                  "one_process_rows_per_s_steady": median("steady_jsonl_one_process"),
+                  "one_process_rows_per_s_dicts_in": median("first_sight_dicts_one_process"),
                   "workers": pooled.workers, "pool_start_s": round(pool_start_s, 2),
-                  "parent_cpu_us_per_row": round(pool_cpu / len(batch) * 1e6, 1),
-                  "worker_cpu_us_per_row": round(worker_cpu / len(batch) * 1e6, 1),
-                  # On a loaded machine the processes wait for cores; with two idle cores the batch takes about as
-                  # long as the busier process needs CPU. An estimate, labelled as such, next to the measured figure.
-                  "cpu_bound_estimate_rows_per_s": round(len(batch) / max(pool_cpu, worker_cpu)),
-                  "one_process_rows_per_s": round(len(batch) / e2e_s),
-                  "one_process_rows_per_cpu_s": round(len(batch) / e2e_cpu),
-                  "score_batch_prevalidated_rows_per_s": round(len(batch) / batch_s),
-                  "score_batch_prevalidated_rows_per_cpu_s": round(len(batch) / batch_cpu),
-                  "note": "rows_per_s: JSON documents in (validation included), this process plus one spawned worker "
-                          "process sharing chunks; wall time, so on a loaded machine it measures waiting for cores. "
-                          "cpu_bound_estimate_rows_per_s = rows / the busier process's CPU time: what two idle cores "
-                          "would give, an estimate. one_process_*: the same without the worker.",
+                  "runs": runs,
+                  "score_batch_prevalidated_rows_per_s": round(len(batch) / prevalidated_s),
+                  "score_batch_prevalidated_rows_per_cpu_s": round(len(batch) / prevalidated_cpu),
+                  "note": "rows_per_s*: medians of three runs, wall time, documents in -> result objects out. "
+                          "first_sight: each run's batch comes from its own generator seed, so no process has seen its "
+                          "consignees (phone parsing is cached per consignee); steady: the same batch again. pooled: "
+                          "this process plus one spawned worker process sharing chunks; one_process: no worker. "
+                          "jsonl: raw JSON text per document (the NDJSON route, the CLI); dicts: parsed JSON. On a "
+                          "shared machine wall time also measures waiting for cores; CPU per row is in runs.",
                   "validation_rows_per_s": round(len(batch) / validate_s),
                   "checks_and_feature_rows_rows_per_s": round(len(batch) / rows_s),
                   "models_only_rows_per_s": round(len(batch) / models_s)},
         "targets": {"single_p50_ms": 5.0, "batch_rows_per_s": 20_000, "training_s": 120},
-        "meets": {"single_p50": p50 <= 5.0, "batch": len(batch) / pool_s >= 20_000, "training": train_s <= 120},
+        "meets": {"single_p50": p50 <= 5.0, "batch": median("first_sight_jsonl_pooled") >= 20_000,
+                  "batch_steady": median("steady_jsonl_pooled") >= 20_000, "training": train_s <= 120},
         "test_metrics": {"delay": results["clearance-delay"].metrics["test"],
                          "risk": results["clearance-risk"].metrics["test"]},
     }
