@@ -114,9 +114,14 @@ Money = Annotated[float, Field(strict=True, ge=0, le=1e12, allow_inf_nan=False)]
 Flag = Annotated[bool, Field(strict=True)]
 
 
+# extra="forbid": a misspelt field ("postal_code") must be an error, not silently dropped data.
+# cache_strings="none": pydantic would intern short strings parsed from JSON, but most of a shipment's strings are
+# unique (ids, names, descriptions), so the cache lookups cost more than they save (~1.5 µs of ~21 per document).
+_CONFIG = ConfigDict(extra="forbid", cache_strings="none")
+
+
 class _Model(BaseModel):
-    # extra="forbid": a misspelt field ("postal_code") must be an error, not silently dropped data.
-    model_config = ConfigDict(extra="forbid")
+    model_config = _CONFIG
 
 
 class Consignee(_Model):
@@ -225,7 +230,7 @@ class Timestamps(_Model):
 
 class Shipment(_Model):
     # the example shows up in the OpenAPI page and the console
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [example_shipment()]})
+    model_config = ConfigDict(_CONFIG, json_schema_extra={"examples": [example_shipment()]})
 
     shipment_id: Annotated[str, Field(strict=True, pattern=r"^[A-Za-z0-9._:\-]{1,64}$")]
     order: Order
