@@ -8,6 +8,7 @@ to the raw score), so explaining costs one booster call per model, not two.
 
 from __future__ import annotations
 
+import operator
 import queue
 import threading
 import weakref
@@ -19,6 +20,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from data.errors import InvalidInputError, UnavailableError, field_error
 from data.runtime import paused_gc
+from data.unchecked import build_unchecked
 from data.shipments.reference import CHANNELS
 from data.shipments.schema import Shipment, error_details
 from features.checks import Finding, run_checks
@@ -29,21 +31,6 @@ from models.score_pool import fast_gil_handoff
 from models.tabular import THREAD_CAP, softmax
 
 ROUTE_FIELDS = ("channel", "carrier", "export_port", "destination_port")
-
-
-_setattr = object.__setattr__
-
-
-def _build(cls: type[BaseModel], **values: Any) -> Any:
-    """An instance from already-valid values, every field given: what ``model_construct`` does minus its per-field
-    default and alias resolution, which cost more than the rest of a batch row's result assembly. The values come
-    from the models (floats, fixed labels), so validation would only re-check our own output."""
-    obj = cls.__new__(cls)
-    _setattr(obj, "__dict__", values)
-    _setattr(obj, "__pydantic_fields_set__", set(values))
-    _setattr(obj, "__pydantic_extra__", None)
-    _setattr(obj, "__pydantic_private__", None)
-    return obj
 
 
 class Probabilities(BaseModel):
@@ -70,6 +57,11 @@ class RouteResult(BaseModel):
     rank: int = Field(description="1 = best: lowest high-risk probability, then lowest P90 delay")
     delay: DelayOut
     risk: RiskOut
+
+
+#: A Finding travels from a worker as the tuple of its field values, in this order.
+_FINDING_KEYS = tuple(Finding.model_fields)
+_finding_values = operator.attrgetter(*_FINDING_KEYS)
 
 
 class ScoreResult(BaseModel):
@@ -188,11 +180,13 @@ class ShipmentScorer:
         qs = np.round(q, 2).tolist()
         ps = proba.tolist()
         levels = proba.argmax(axis=1).tolist()
+        build = build_unchecked
         out = []
         for i, (qi, pi) in enumerate(zip(qs, ps)):
-            delay = _build(DelayOut, p50_hours=qi[0], p90_hours=qi[1], reasons=d_reasons[i])
-            risk = _build(RiskOut, level=classes[levels[i]], probabilities=_build(Probabilities, **dict(zip(classes, pi))),
-                          reasons=r_reasons[i])
+            delay = build(DelayOut, {"p50_hours": qi[0], "p90_hours": qi[1], "reasons": d_reasons[i]})
+            risk = build(RiskOut, {"level": classes[levels[i]],
+                                   "probabilities": build(Probabilities, dict(zip(classes, pi))),
+                                   "reasons": r_reasons[i]})
             out.append((delay, risk))
         return out
 
@@ -288,9 +282,9 @@ class ShipmentScorer:
                  d_reasons: list, r_reasons: list, codes: Sequence[int]) -> list[ScoreResult]:
         outs = self._outs(q, proba, d_reasons, r_reasons)
         advisories = self.rules.decode(codes)
-        build = _build
-        return [build(ScoreResult, shipment_id=sid, findings=fl, delay=o[0], risk=o[1], advisories=a,
-                      route_options=[])
+        build = build_unchecked
+        return [build(ScoreResult, {"shipment_id": sid, "findings": fl, "delay": o[0], "risk": o[1], "advisories": a,
+                                    "route_options": []})
                 for sid, fl, o, a in zip(ids, findings_lists, outs, advisories)]
 
     def _advice_codes(self, documents: list[tuple], findings_lists: Sequence[list], rows: list, q: np.ndarray,
@@ -454,8 +448,8 @@ class ShipmentScorer:
         ids, findings_lists, q, proba, d_reasons, r_reasons, codes = self._core(
             valid(), explain, lambda k: parse(documents[positions[k] - start]))
         if portable:
-            findings_lists = [[(f.code, f.fields, f.severity, f.message_en, f.message_zh, f.category) for f in fl]
-                              for fl in findings_lists]
+            values = _finding_values
+            findings_lists = [[values(f) for f in fl] for fl in findings_lists]
         return positions, ids, findings_lists, q, proba, d_reasons, r_reasons, codes, errors
 
     def _place(self, out: DocumentScores, part: tuple) -> None:
@@ -465,8 +459,8 @@ class ShipmentScorer:
         if not positions:
             return
         if findings_lists and any(fl and type(fl[0]) is tuple for fl in findings_lists):
-            findings_lists = [[_build(Finding, code=c, fields=fs, severity=sv, message_en=en, message_zh=zh,
-                                      category=cat) for c, fs, sv, en, zh, cat in fl] for fl in findings_lists]
+            build, keys = build_unchecked, _FINDING_KEYS
+            findings_lists = [[build(Finding, dict(zip(keys, f))) for f in fl] for fl in findings_lists]
         results = out.results
         for i, r in zip(positions, self._results(ids, findings_lists, q, proba, d_reasons, r_reasons, codes)):
             results[i] = r
