@@ -15,7 +15,9 @@ import hashlib
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import timezone
 from pathlib import Path
+from time import gmtime
 from typing import TYPE_CHECKING, Literal
 
 from data.shipments.reference import (
@@ -185,6 +187,8 @@ FEATURES_VERSION = _features_version()
 
 _SECONDS_PER_DAY = 86_400.0
 _POLICY_TS = POLICY_CHANGE_AT.timestamp()
+_CHINA_UTC_OFFSET_S = CHINA_TZ.utcoffset(None).total_seconds()  # fixed: China has no daylight saving time
+assert isinstance(CHINA_TZ, timezone)
 _FLAG_NAME = {code: v[0] for code, v in FLAG_FEATURES.items()}
 _NO_FLAGS = dict.fromkeys(_FLAG_NAME.values(), 0)
 
@@ -210,8 +214,8 @@ def _main_chapter(shipment: Shipment) -> tuple[str | None, int]:
 def feature_row(shipment: Shipment, findings: Sequence[Finding]) -> dict[str, object]:
     """One flat row of plain Python values, keys in :data:`FEATURE_NAMES` order."""
     w, d = shipment.waybill, shipment.declaration
-    local = d.declared_at.astimezone(CHINA_TZ)
-    month = local.month
+    ts = d.declared_at.timestamp()
+    month = gmtime(ts + _CHINA_UTC_OFFSET_S).tm_mon  # the month in China (cheaper than astimezone + .month)
     nov_dec = month >= 11
     west = w.destination_port in US_WEST_COAST_PORTS
     us = d.destination_country == "US"
@@ -219,7 +223,7 @@ def feature_row(shipment: Shipment, findings: Sequence[Finding]) -> dict[str, ob
     rate = FX_USD_PER_UNIT.get(d.currency)
     usd = d.declared_value * rate if rate is not None else None
     chapter, n_chapters = _main_chapter(shipment)
-    days = (d.declared_at.timestamp() - _POLICY_TS) / _SECONDS_PER_DAY
+    days = (ts - _POLICY_TS) / _SECONDS_PER_DAY
     sev = {"error": 0, "warning": 0, "info": 0}
     n_three = 0
     codes = set()
