@@ -197,6 +197,10 @@ def post(server: Server, body: bytes, fmt: str, headers: dict[str, str], n: int)
     # This process holds every generated batch: a cyclic GC pass triggered by json.loads of the response would walk
     # all of it (0.2 s seen) and be charged to the service. Collect before, not during, the timed request.
     gc.collect()
+    # a fresh connection per request: the server closes a keep-alive connection left idle for 5 s (while the other
+    # server is measured), and http.client does not retry a request body sent into a closed socket
+    server.conn.close()
+    server.conn.connect()
     gc.disable()
     started = time.perf_counter()
     server.conn.request("POST", path, body=body, headers={**headers, "Content-Type": content_type,
@@ -375,7 +379,7 @@ def main() -> None:
                  "request start to last response byte handed to uvicorn; before_service_s covers buffering the body, "
                  "auth and handing it to the model thread; service_s is serving.shipments.service.score_batch "
                  "(splitting/parsing the body, score_documents, the response object); serialize_s is "
-                 "model_dump_json of the response on the event loop; gc_s is time in cyclic garbage collection during the "
+                 "model_dump_json of the response (in the model thread, off the event loop); gc_s is time in cyclic garbage collection during the "
                  "request (any thread). server_cpu_s counts the server process and its scoring workers. The client "
                  "collects garbage before each request and pauses its GC while timing (its heap holds every "
                  "generated batch; a collection there would be charged to the service)."),
