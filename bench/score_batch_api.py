@@ -48,8 +48,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.serve_load import (_champions, _cpu_seconds, _env, _free_port, _settings, _stop,  # noqa: E402
-                              _train_small, _wait)
+from bench.serve_load import _cpu_seconds, _env, _free_port, _stop, _wait, champion_settings  # noqa: E402
 
 RESULT = ROOT / "bench" / "results" / "score_batch_api.json"
 BATCH_PATH = "/v1/risk/score/batch"
@@ -288,17 +287,7 @@ def main() -> None:
     steady = args.steady if args.steady is not None else (1 if args.quick else 3)
     load_at_start = os.getloadavg()
     workdir = Path(tempfile.mkdtemp(prefix="score-batch-api-"))
-    settings = _settings(args.data_dir)
-    champions = _champions(settings)
-    trained_here = False
-    if champions is None:
-        if not args.quick:
-            raise SystemExit(f"no champions in {settings.data_dir}: run `make demo` first (or use --quick)")
-        settings = _settings(args.data_dir or workdir / "var")
-        print(f"training small champions in {settings.data_dir} …", file=sys.stderr)
-        _train_small(settings)
-        champions = _champions(settings)
-        trained_here = True
+    settings, champions, trained_here = champion_settings(args.data_dir, args.quick, workdir)
     engine = make_engine(settings.database_url)
     init_db(engine)
     _, key = create_key(engine, f"bench-score-batch-api-{int(time.time())}", ["score"])

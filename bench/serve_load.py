@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -239,6 +240,21 @@ def _champions(settings) -> dict[str, int] | None:
         return None
 
 
+def champion_settings(data_dir: Path | None, quick: bool, workdir: Path) -> tuple[Any, dict[str, int], bool]:
+    """(settings, champion versions, trained here?): the champions in ``data_dir`` (default: the settings' data
+    dir); with ``quick`` and none there, small ones trained into ``workdir/var`` first."""
+    settings = _settings(data_dir)
+    champions = _champions(settings)
+    if champions is not None:
+        return settings, champions, False
+    if not quick:
+        raise SystemExit(f"no champions in {settings.data_dir}: run `make demo` first (or use --quick)")
+    settings = _settings(data_dir or workdir / "var")
+    print(f"training small champions in {settings.data_dir} …", file=sys.stderr)
+    _train_small(settings)
+    return settings, _champions(settings), True
+
+
 def _train_small(settings) -> None:
     """The same training and registration code as ``clearance train all``, small enough for a smoke run."""
     from data.generators.rulings import generate_demo_rulings
@@ -317,17 +333,7 @@ def main() -> None:
 
     n = args.requests or (150 if args.quick else 2000)
     workdir = Path(tempfile.mkdtemp(prefix="serve-load-"))
-    settings = _settings(args.data_dir)
-    champions = _champions(settings)
-    trained_here = False
-    if champions is None:
-        if not args.quick:
-            raise SystemExit(f"no champions in {settings.data_dir}: run `make demo` first (or use --quick)")
-        settings = _settings(args.data_dir or workdir / "var")
-        print(f"training small champions in {settings.data_dir} …", file=sys.stderr)
-        _train_small(settings)
-        champions = _champions(settings)
-        trained_here = True
+    settings, champions, trained_here = champion_settings(args.data_dir, args.quick, workdir)
     risk_version = champions["clearance-risk"]
     engine = make_engine(settings.database_url)
     init_db(engine)
