@@ -329,3 +329,20 @@ def test_mutated_shipment_is_rejected_with_fields_or_checked(mutations):
     assert list(row) == FEATURE_NAMES
     for v in row.values():
         assert v is None or isinstance(v, str) or math.isfinite(v)
+
+
+def test_parsed_phone_numbers_can_be_handed_to_another_process():
+    from features.checks import _PHONE_MEMO, clear_phone_memo, learn_phones, take_learned_phones
+
+    clear_phone_memo()
+    assert phone_status("+1 201-555-0123", "US") == ("ok", "US")
+    phone_status("+1 201-555-0123", "US")  # memoised: learned once
+    learned = take_learned_phones()
+    assert learned == [(("+1 201-555-0123", "US"), ("ok", "US"))]
+    assert take_learned_phones() == []  # handed over once
+
+    clear_phone_memo()  # "another process": knows nothing yet
+    learn_phones(learned)
+    assert _PHONE_MEMO[("+1 201-555-0123", "US")] == ("ok", "US")
+    assert phone_status("+1 201-555-0123", "US") == ("ok", "US")
+    assert take_learned_phones() == []  # taken from the other process, not parsed here: not echoed back
