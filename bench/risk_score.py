@@ -8,10 +8,11 @@ Measures, on the machine it runs on (targets are for 2 cores):
   advisories, result objects), with one worker process beside this one (``workers=1``: both cores) and in one
   process. The headline input is raw JSON text, one document per line, which is what the NDJSON batch route and
   ``clearance risk score`` hand to the scorer; already-parsed dicts are measured too. Each figure is the median of
-  three timed runs. Two cache states, because phone numbers are parsed once per consignee and cached per process:
-  *first sight* — every timed batch comes from its own generator seed, so none of its consignees has been seen by any
-  process (the worst case: a batch of customers never served before); *steady* — the same batch again, every
-  consignee already seen (a service that has been scoring the same customers);
+  five timed runs (``--rounds``; this machine's speed drifts by ±15 % within minutes). Two cache states, because
+  phone numbers are parsed once per consignee and cached per process: *first sight* — every timed batch comes from
+  its own generator seed, so none of its consignees has been seen by any process (the worst case: a batch of
+  customers never served before); *steady* — the same batch again, every consignee already seen (a service that has
+  been scoring the same customers);
 - training time of the delay + risk LightGBM models on the history (target <= 2 min for 200k shipments; history
   generation is reported separately, it is the generator's cost, not training).
 
@@ -51,6 +52,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=int(os.environ.get("CLEARANCE_THREADS", "2")))
     ap.add_argument("--cache", type=Path, default=ROOT / "var" / "cache", help="history frame cache folder")
     ap.add_argument("--out", type=Path, default=RESULT)
+    ap.add_argument("--rounds", type=int, default=5, help="timed runs per batch figure (interleaved rounds)")
     args = ap.parse_args()
     n = 20_000 if args.quick else args.n
     n_single = 300 if args.quick else 2000
@@ -136,7 +138,7 @@ def main() -> None:
     for _ in range(2):  # both processes see every consignee of the steady batch
         pooled.score_documents(batch_lines)
     scorer.score_documents(batch_lines)
-    for _ in range(3):
+    for _ in range(args.rounds):
         timed("first_sight_jsonl_pooled", pooled, fresh("jsonl"))
         pool_out = timed("steady_jsonl_pooled", pooled, batch_lines)
         timed("first_sight_dicts_pooled", pooled, fresh("dicts"))
@@ -194,7 +196,7 @@ def main() -> None:
                   "runs": runs,
                   "score_batch_prevalidated_rows_per_s": round(len(batch) / prevalidated_s),
                   "score_batch_prevalidated_rows_per_cpu_s": round(len(batch) / prevalidated_cpu),
-                  "note": "rows_per_s*: medians of three runs, wall time, documents in -> result objects out. "
+                  "note": f"rows_per_s*: medians of {args.rounds} runs, wall time, documents in -> result objects out. "
                           "first_sight: each run's batch comes from its own generator seed, so no process has seen its "
                           "consignees (phone parsing is cached per consignee); steady: the same batch again. pooled: "
                           "this process plus one spawned worker process sharing chunks; one_process: no worker. "
