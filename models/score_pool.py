@@ -23,12 +23,9 @@ import gc
 import marshal
 import multiprocessing
 import pickle
-import sys
-import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 from data.runtime import paused_gc
 from features.checks import learn_phones, take_learned_phones
@@ -65,34 +62,6 @@ def _score_chunk(start: int, documents: Sequence[Any] | bytes, phones: bytes) ->
             documents = marshal.loads(documents)
         part = _SCORER._score_documents_compact(documents, start, portable=True)
         return part, time.process_time() - t, marshal.dumps(take_learned_phones())
-
-
-#: GIL switch interval while a batch is shared with workers. A chunk of documents (~1.6 MB of JSON per 1,000) reaches
-#: a worker through a pipe that takes 64 KB per write, written by the pool's feeder thread, which must win the GIL
-#: back from this process's scoring thread after every write; at Python's default 5 ms that alone kept the worker
-#: idle ~25% of the time (16.0k vs 18.9k rows/s measured on 2 cores). 1 ms costs the scoring thread nothing visible.
-GIL_SWITCH_INTERVAL_S = 0.001
-_switch_lock = threading.Lock()
-_switch_users = 0
-_saved_interval = 0.005
-
-
-@contextmanager
-def fast_gil_handoff() -> Iterator[None]:
-    """Lower the (process-wide) GIL switch interval while at least one batch is being shared, then restore it."""
-    global _switch_users, _saved_interval
-    with _switch_lock:
-        if _switch_users == 0:
-            _saved_interval = sys.getswitchinterval()
-            sys.setswitchinterval(min(_saved_interval, GIL_SWITCH_INTERVAL_S))
-        _switch_users += 1
-    try:
-        yield
-    finally:
-        with _switch_lock:
-            _switch_users -= 1
-            if _switch_users == 0:
-                sys.setswitchinterval(_saved_interval)
 
 
 class ScorePool:

@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import BaseModel, Field, ValidationError
 
 from data.errors import InvalidInputError, UnavailableError, field_error
-from data.runtime import paused_gc
+from data.runtime import fast_gil_handoff, paused_gc
 from data.unchecked import build_unchecked
 from data.shipments.reference import CHANNELS
 from data.shipments.schema import Shipment, error_details
@@ -27,7 +27,6 @@ from features.checks import Finding, run_checks
 from features.shipment_features import feature_row
 from models.advisories import Advisory, AdvisoryRules, batch_context, build_context
 from models.explanations import GroupMap, Reason, delay_group_impacts, risk_group_impacts, top_reasons
-from models.score_pool import fast_gil_handoff
 from models.tabular import THREAD_CAP, softmax
 
 ROUTE_FIELDS = ("channel", "carrier", "export_port", "destination_port")

@@ -52,3 +52,17 @@ def test_concurrent_batches_keep_the_collector_off_until_both_end():
     release.set()
     t.join(5)
     assert gc.isenabled()
+
+
+def test_gil_handoff_interval_is_restored_after_nested_and_concurrent_use():
+    import sys
+
+    from data.runtime import GIL_SWITCH_INTERVAL_S, fast_gil_handoff
+
+    before = sys.getswitchinterval()
+    with fast_gil_handoff():
+        assert sys.getswitchinterval() == min(before, GIL_SWITCH_INTERVAL_S)
+        with fast_gil_handoff():
+            pass
+        assert sys.getswitchinterval() == min(before, GIL_SWITCH_INTERVAL_S)
+    assert sys.getswitchinterval() == before

@@ -192,16 +192,3 @@ def test_batch_rules_read_document_values_without_the_shipment_objects(sc):
         fired += bool(result.advisories)
     assert fired  # the comparison covers rules that fire
 
-
-def test_gil_handoff_interval_is_restored_after_nested_and_concurrent_use():
-    import sys
-
-    from models.score_pool import GIL_SWITCH_INTERVAL_S, fast_gil_handoff
-
-    before = sys.getswitchinterval()
-    with fast_gil_handoff():
-        assert sys.getswitchinterval() == min(before, GIL_SWITCH_INTERVAL_S)
-        with fast_gil_handoff():
-            pass
-        assert sys.getswitchinterval() == min(before, GIL_SWITCH_INTERVAL_S)
-    assert sys.getswitchinterval() == before
