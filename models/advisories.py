@@ -179,7 +179,7 @@ SHIPMENT_ROOTS = _DOCUMENT_ROOTS | {"shipment_id"}
 
 
 class BatchContext:
-    """Columns a rule can read, for n shipments. ``roots[name]`` is a per-row list for a root of :data:`ROOTS`
+    """Columns a rule can read, for n shipments. ``roots[name]`` is a per-row list for a context name
     (or a callable building it on first use); ``columns[path]`` optionally gives a full dotted path precomputed
     (e.g. the prediction arrays), which wins over walking the root."""
 
@@ -204,14 +204,6 @@ class BatchContext:
             values = self.root(root)
             if not rest:
                 col = values
-            elif root in _DOCUMENT_ROOTS and not any(p.isdigit() for p in rest):
-                # documents are pydantic objects: attribute access all the way down, done by attrgetter in C; a
-                # None on the way (optional sub-document) raises and that column is walked value by value instead
-                get = operator.attrgetter(".".join(rest))
-                try:
-                    col = [get(v) for v in values]
-                except AttributeError:
-                    col = [_walk(v, rest) for v in values]
             elif len(rest) == 1:
                 p = rest[0]
                 col = [v.get(p) if type(v) is dict else _walk(v, rest) for v in values]
