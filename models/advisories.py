@@ -173,9 +173,8 @@ def _document_reader(paths: Sequence[str]) -> Callable[[Any], tuple]:
 # A batch evaluates each leaf once over a whole column of values instead of once per shipment: numeric leaves on the
 # prediction columns become one numpy comparison, the others one list comprehension. Semantics are those of the
 # per-row closures above; ``tests/models/test_advisories.py`` checks both paths agree.
-_DOCUMENT_ROOTS = frozenset({"order", "waybill", "declaration", "timestamps"})
 #: Context names read from the shipment itself (see :func:`build_context`).
-SHIPMENT_ROOTS = _DOCUMENT_ROOTS | {"shipment_id"}
+SHIPMENT_ROOTS = frozenset({"shipment_id", "order", "waybill", "declaration", "timestamps"})
 
 
 class BatchContext:
