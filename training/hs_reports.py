@@ -8,19 +8,11 @@ from typing import Any
 import numpy as np
 
 from models.suggester.calibration import reliability_table
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")  # headless: CLI, CI and the training job have no display
-    import matplotlib.pyplot as plt
-
-    return plt
+from training.plotting import pyplot, save_figure
 
 
 def reliability_diagram(report: dict[str, Any], path: Path) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     rel = report.get("reliability", {})
     table = reliability_table(np.array(rel.get("confidence", [])), np.array(rel.get("correct", [])))
     fig, ax = plt.subplots(figsize=(5, 5))
@@ -37,14 +29,11 @@ def reliability_diagram(report: dict[str, Any], path: Path) -> Path:
     ax.set_ylim(0, 1)
     ax.set_title(f"Reliability (ECE {report.get('ece', float('nan')):.3f})")
     ax.legend(loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def accuracy_by_chapter(report: dict[str, Any], path: Path, max_chapters: int = 40) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     chapters = sorted(report.get("by_chapter", {}).items(), key=lambda kv: -kv[1]["n"])[:max_chapters]
     chapters.sort(key=lambda kv: kv[0])
     fig, ax = plt.subplots(figsize=(max(6, 0.35 * len(chapters) + 2), 4))
@@ -57,10 +46,7 @@ def accuracy_by_chapter(report: dict[str, Any], path: Path, max_chapters: int = 
     ax.set_xlabel("chapter (gold)")
     ax.set_ylabel("accuracy")
     ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def write_plots(report: dict[str, Any], directory: Path) -> list[Path]:

@@ -7,19 +7,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from training.plotting import pyplot, save_figure
 
 
 def calibration_plot(p: np.ndarray, y: np.ndarray, path: Path, title: str, bins: int = 10) -> Path:
     """Reliability diagram: mean predicted probability vs observed frequency per equal-width bin."""
-    plt = _plt()
+    plt = pyplot()
     edges = np.linspace(0, 1, bins + 1)
     idx = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
     xs, ys, ns = [], [], []
@@ -37,29 +30,23 @@ def calibration_plot(p: np.ndarray, y: np.ndarray, path: Path, title: str, bins:
     ax.set_xlabel("predicted probability")
     ax.set_ylabel("observed frequency")
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def importance_plot(names: Sequence[str], gains: np.ndarray, path: Path, title: str, top: int = 25) -> Path:
-    plt = _plt()
+    plt = pyplot()
     order = np.argsort(gains)[::-1][:top][::-1]
     fig, ax = plt.subplots(figsize=(6, 0.25 * len(order) + 1))
     ax.barh([names[i] for i in order], gains[order])
     ax.set_xlabel("total gain")
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def contribution_summary_plot(contrib: np.ndarray, x: np.ndarray, names: Sequence[str], path: Path, title: str,
                               top: int = 20) -> Path:
     """SHAP-style summary from ``pred_contrib``: one row per feature, points = rows, colour = feature value rank."""
-    plt = _plt()
+    plt = pyplot()
     c = contrib[:, : len(names)]
     order = np.argsort(np.abs(c).mean(axis=0))[::-1][:top][::-1]
     fig, ax = plt.subplots(figsize=(7, 0.3 * len(order) + 1.2))
@@ -77,10 +64,7 @@ def contribution_summary_plot(contrib: np.ndarray, x: np.ndarray, names: Sequenc
     ax.set_yticks(range(len(order)), [names[j] for j in order], fontsize=7)
     ax.set_xlabel("contribution (raw score)")
     ax.set_title(title + " (colour: feature value, low→high)", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def markdown_table(rows: dict[str, dict[str, float]], metrics: Sequence[str], title: str) -> str:
