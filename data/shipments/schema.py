@@ -10,6 +10,7 @@ with a missing phone still exists and must be scored and told what to fix.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 import pycountry
@@ -48,22 +49,22 @@ _CURRENCIES = frozenset(c.alpha_3 for c in pycountry.currencies) - _NOT_MONEY
 # validates tens of thousands of shipments per second.
 
 
-def _country(v: str) -> str:
-    if v in _COUNTRIES:
-        return v
-    u = v.strip().upper()
-    if u not in _COUNTRIES:
-        raise ValueError(f"'{v}' is not an ISO 3166-1 alpha-2 country code")
-    return u
+def _code_in(valid: frozenset[str], what: str) -> Callable[[str], str]:
+    """Validator of a code from ``valid``, accepted in any case and with blanks around it."""
+
+    def check(v: str) -> str:
+        if v in valid:
+            return v
+        u = v.strip().upper()
+        if u not in valid:
+            raise ValueError(f"'{v}' is not an {what} code")
+        return u
+
+    return check
 
 
-def _currency(v: str) -> str:
-    if v in _CURRENCIES:
-        return v
-    u = v.strip().upper()
-    if u not in _CURRENCIES:
-        raise ValueError(f"'{v}' is not an ISO 4217 currency code")
-    return u
+_country = _code_in(_COUNTRIES, "ISO 3166-1 alpha-2 country")
+_currency = _code_in(_CURRENCIES, "ISO 4217 currency")
 
 
 _LOCODE = re.compile(r"[A-Z]{2}[A-Z2-9]{3}")
