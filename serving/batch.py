@@ -7,7 +7,6 @@ thread (large batches take a noticeable time to validate; that must not happen o
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
