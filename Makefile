@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export CLEARANCE_THREADS ?= 2
 
-.PHONY: run test venv demo train keys serve bench clean
+.PHONY: run test lint venv demo train keys serve bench clean
 
 # Rebuilt only when the requirements change; torch is pinned in requirements.txt to the local CPU build.
 $(STAMP): requirements.txt pyproject.toml
@@ -33,7 +33,12 @@ serve: venv
 
 run: demo keys serve
 
-test: venv
+# Lint (ruff), the import-layer contract (import-linter, see pyproject.toml), then the suite.
+lint: venv
+	$(BIN)/ruff check .
+	PYTHONPATH=. $(BIN)/lint-imports --no-cache
+
+test: lint
 	$(BIN)/python -m pytest -q
 
 bench: venv

@@ -129,7 +129,7 @@ def make_rulings(n: int, seed: int):
     try:
         from data.generators.rulings import generate_demo_rulings
     except ImportError:  # pragma: no cover - until H2's generator lands
-        raise SystemExit("data.generators.rulings.generate_demo_rulings is required for this benchmark")
+        raise SystemExit("data.generators.rulings.generate_demo_rulings is required for this benchmark") from None
     return generate_demo_rulings(n, seed)
 
 

@@ -19,13 +19,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from data.generators.shipments import generate_shipments  # noqa: E402
-from data.nomenclature import Nomenclature  # noqa: E402
-from data.shipments.schema import Shipment  # noqa: E402
-from features.checks import run_checks  # noqa: E402
+from data.generators.shipments import generate_shipments
+from data.nomenclature import Nomenclature
+from data.shipments.schema import Shipment
+from features.checks import run_checks
 from features.shipment_features import (
-    feature_row,  # noqa: E402
-    history_frame,  # noqa: E402
+    feature_row,
+    history_frame,
 )
 
 TARGET_BATCH_ROWS_PER_S = 20_000

@@ -76,3 +76,23 @@ class EncoderMismatchError(ConflictError):
 def field_error(field: str, reason: str) -> dict[str, str]:
     """The one shape of a per-field problem inside ``details``."""
     return {"field": field, "reason": reason}
+
+
+def error_path(loc: tuple | list, default: str = "") -> str:
+    """``("body", "items", 3, "text")`` → ``"body.items.3.text"``: the one path syntax of every error, the path a
+    caller can find in its own JSON (list positions are plain numbers, never ``[3]``)."""
+    return ".".join(str(part) for part in loc) or default
+
+
+def pydantic_details(errors: list[dict[str, Any]], prefix: tuple = (), default: str = "body") -> list[dict[str, Any]]:
+    """pydantic errors → ``[{"field", "reason", "type"}]`` under ``prefix``; the offending input is not echoed (it
+    can be huge)."""
+    out = []
+    for err in errors:
+        loc = tuple(prefix) + tuple(err.get("loc", ()))
+        reason = err.get("msg", "invalid")
+        if err.get("type") == "json_invalid":  # the location is a character offset, not a field
+            reason = f"{reason} (at character {loc[-1]})" if len(loc) > 1 else reason
+            loc = loc[:1]
+        out.append({"field": error_path(loc, default), "reason": reason, "type": err.get("type", "invalid")})
+    return out

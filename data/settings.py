@@ -46,7 +46,7 @@ class Settings(BaseSettings):
         "process plus one worker."))
 
     @model_validator(mode="after")
-    def _derive_paths(self) -> "Settings":
+    def _derive_paths(self) -> Settings:
         self.data_dir = Path(self.data_dir)
         if self.database_url is None:
             self.database_url = f"sqlite:///{self.data_dir / 'clearance.db'}"

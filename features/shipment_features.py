@@ -20,6 +20,7 @@ from pathlib import Path
 from time import gmtime
 from typing import TYPE_CHECKING, Literal
 
+from data.runtime import paused_gc
 from data.shipments.reference import (
     CHANNELS,
     CHINA_TZ,
@@ -32,7 +33,6 @@ from data.shipments.reference import (
     SPLIT_ADVISORY_USD,
     US_WEST_COAST_PORTS,
 )
-from data.runtime import paused_gc
 from features.checks import Finding
 
 if TYPE_CHECKING:

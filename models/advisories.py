@@ -7,13 +7,15 @@ a handful of attribute lookups per rule.
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel
 
 from data.rules.schema import All, AnyOf, Condition, Leaf, Not, Rule, RuleSet, load_rule_set
+
 
 class Advisory(BaseModel):
     id: str

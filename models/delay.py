@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,7 @@ class ShipmentModelBase:
         self.seed = seed
         self.progress = progress
 
-    def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None) -> "ShipmentModelBase":
+    def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None) -> ShipmentModelBase:
         spec = self.spec or builtin_spec(self.spec_name)
         self.model_ = TabularModel(spec, self.params, num_threads=self.num_threads, seed=self.seed,
                                    progress=getattr(self, "progress", False))
@@ -32,7 +33,7 @@ class ShipmentModelBase:
         return self
 
     @classmethod
-    def from_tabular(cls, model: TabularModel) -> "ShipmentModelBase":
+    def from_tabular(cls, model: TabularModel) -> ShipmentModelBase:
         """Wrap an already trained tabular model (the spec pipeline trains; this class serves)."""
         self = cls(model.spec, model.params, num_threads=model.num_threads, seed=model.seed)
         self.model_ = model

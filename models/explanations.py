@@ -18,7 +18,8 @@ words match the feature code.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Sequence
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel
@@ -70,10 +71,10 @@ class GroupMap:
                 self.members[g].append(src)
 
     @classmethod
-    def for_spec(cls, spec: Any, feature_sources: Sequence[str]) -> "GroupMap":
+    def for_spec(cls, spec: Any, feature_sources: Sequence[str]) -> GroupMap:
         group_of = {f: g.group for f, g in spec.feature_groups.items()}
         labels = {g: (lab.en, lab.zh) for g, lab in spec.group_labels.items()}
-        for f, g in spec.feature_groups.items():
+        for g in spec.feature_groups.values():
             labels.setdefault(g.group, (g.en, g.zh))
         return cls(feature_sources, group_of, labels)
 

@@ -24,8 +24,9 @@ import marshal
 import multiprocessing
 import pickle
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Any, Sequence
+from typing import Any
 
 from data.runtime import paused_gc
 from features.checks import learn_phones, take_learned_phones
@@ -98,7 +99,7 @@ class ScorePool:
             try:
                 part, cpu, phones = inner.result()
                 learn_phones(marshal.loads(phones))
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future
+            except BaseException as exc:
                 result.set_exception(exc)
             else:
                 result.set_result((part, cpu))

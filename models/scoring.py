@@ -12,17 +12,18 @@ import operator
 import queue
 import threading
 import weakref
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field, ValidationError
 
 from data.errors import InvalidInputError, UnavailableError, field_error
 from data.runtime import fast_gil_handoff, paused_gc
-from data.unchecked import build_unchecked
 from data.shipments.reference import CHANNELS
 from data.shipments.schema import Shipment, error_details
+from data.unchecked import build_unchecked
 from features.checks import Finding, run_checks
 from features.shipment_features import feature_row
 from models.advisories import Advisory, AdvisoryRules, batch_context, build_context
@@ -384,7 +385,7 @@ class ShipmentScorer:
                 a = take(front=False)
                 if a is not None:
                     submit(a)
-            except BaseException as exc:  # noqa: BLE001 - a callback's exception would be lost; raise it in the caller
+            except BaseException as exc:
                 done.put(exc)
 
         def place(item: Any) -> None:

@@ -19,8 +19,9 @@ from __future__ import annotations
 import contextvars
 import math
 import operator
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -198,7 +199,7 @@ class TabularPreprocessor:
     # ---- fit / transform ---------------------------------------------------------------------------------------
     @classmethod
     def fit(cls, spec: DatasetSpec, df: pd.DataFrame, targets: np.ndarray, *, seed: int = 0) -> tuple[
-            "TabularPreprocessor", np.ndarray]:
+            TabularPreprocessor, np.ndarray]:
         """Fit on the training table and return (preprocessor, training matrix with out-of-fold encodings).
 
         ``targets`` is a (n, k) float array of the statistics to encode (class indicators or the target value).
@@ -353,7 +354,7 @@ class BinaryCalibrator:
     y: np.ndarray
 
     @classmethod
-    def fit(cls, p: np.ndarray, y: np.ndarray, method: str) -> "BinaryCalibrator":
+    def fit(cls, p: np.ndarray, y: np.ndarray, method: str) -> BinaryCalibrator:
         if method == "isotonic":
             from sklearn.isotonic import IsotonicRegression
 
@@ -455,7 +456,7 @@ class TabularModel:
         return p
 
     def fit(self, df: pd.DataFrame, y: Sequence[Any] | None = None, *, valid_df: pd.DataFrame | None = None,
-            valid_y: Sequence[Any] | None = None, preprocessed: tuple | None = None) -> "TabularModel":
+            valid_y: Sequence[Any] | None = None, preprocessed: tuple | None = None) -> TabularModel:
         """Train on ``df``; early stopping and calibration use the validation table when given.
 
         ``preprocessed`` = (preprocessor, X_train, t_train, X_valid, t_valid) lets a tuning loop reuse one fitted

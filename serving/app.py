@@ -86,12 +86,11 @@ def create_app(settings: Settings | None = None, *, holder: ModelHolder | None =
     app.add_middleware(RequestContextMiddleware, metrics=metrics, max_body_bytes=settings.max_request_bytes,
                        served_header=_current_header)
 
+    from serving.console.router import router as console_router
     from serving.health import router as health_router
     from serving.hs.router import router as hs_router
     from serving.models_api.router import router as models_router
     from serving.shipments.router import router as shipments_router
-
-    from serving.console.router import router as console_router
 
     for router in (health_router, hs_router, shipments_router, models_router, console_router):
         app.include_router(router)

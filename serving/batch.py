@@ -13,9 +13,8 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import from_json
 
-from data.errors import InvalidInputError, field_error
+from data.errors import InvalidInputError, field_error, pydantic_details
 from data.runtime import paused_gc
-from serving.errors import validation_details
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -52,7 +51,7 @@ def parse_envelope(body: bytes, *, items_field: str, max_items: int,
         try:
             envelope = envelope_adapter.validate_python(envelope)
         except ValidationError as exc:
-            raise InvalidInputError("request is invalid", details=validation_details(
+            raise InvalidInputError("request is invalid", details=pydantic_details(
                 exc.errors(include_url=False, include_input=False), ("body",))) from None
     return envelope, raw_items
 
@@ -84,7 +83,7 @@ def parse_batch(body: bytes, *, items_field: str, item_adapter: TypeAdapter, max
         try:
             items.append((index, item_adapter.validate_python(raw)))
         except ValidationError as exc:
-            for detail in validation_details(exc.errors(include_url=False, include_input=False),
+            for detail in pydantic_details(exc.errors(include_url=False, include_input=False),
                                              ("body", items_field, index)):
                 errors.append({"index": index, **detail})
     return ParsedBatch(envelope=envelope, items=items, errors=errors, total=len(raw_items))

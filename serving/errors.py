@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from data.errors import ClearanceError
+from data.errors import ClearanceError, pydantic_details
 from serving.logging import request_id_var
 
 log = logging.getLogger("clearance.errors")
@@ -32,26 +32,8 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
 
 
-def field_path(loc: tuple | list) -> str:
-    """``("body", "items", 3, "text")`` → ``"body.items.3.text"``: the path a caller can find in its own JSON."""
-    return ".".join(str(part) for part in loc)
-
-
-def validation_details(errors: list[dict[str, Any]], prefix: tuple = ()) -> list[dict[str, Any]]:
-    """pydantic errors → ``[{"field", "reason", "type"}]``; the offending input is not echoed (it can be huge)."""
-    out = []
-    for err in errors:
-        loc = tuple(prefix) + tuple(err.get("loc", ()))
-        reason = err.get("msg", "invalid")
-        if err.get("type") == "json_invalid":  # the location is a character offset, not a field
-            reason = f"{reason} (at character {loc[-1]})" if len(loc) > 1 else reason
-            loc = loc[:1]
-        out.append({"field": field_path(loc) or "body", "reason": reason, "type": err.get("type", "invalid")})
-    return out
-
-
 def validation_error_response(errors: list[dict[str, Any]], prefix: tuple = ()) -> JSONResponse:
-    details = validation_details(errors, prefix)
+    details = pydantic_details(errors, prefix)
     noun = "problem" if len(details) == 1 else "problems"
     fields = ", ".join(d["field"] for d in details[:5])
     return JSONResponse(error_body("invalid_input", f"request is invalid ({len(details)} {noun}: {fields})", details),

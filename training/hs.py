@@ -17,25 +17,31 @@ from __future__ import annotations
 
 import itertools
 import logging
-import math
 import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
 from data.errors import InvalidInputError, field_error
-from features.text import compose_text, text_language
+from features.text import compose_text
 from models.suggester.calibration import LevelCalibrator, choose_threshold, expected_calibration_error
 from models.suggester.dense_index import DenseIndex
 from models.suggester.lexical import LexicalIndex, LexicalVectoriser, make_vectoriser, transform
+from models.suggester.ranker import CandidateRanker, candidate_features, rerank
 from models.suggester.suggester import (
-    CHUNK, NATIONAL, HSSuggester, SuggesterParams, _display, _votes, dense_text, hs4_groups,
+    CHUNK,
+    NATIONAL,
+    HSSuggester,
+    SuggesterParams,
+    _display,
+    _votes,
+    dense_text,
+    hs4_groups,
     national_votes,
 )
-from models.suggester.ranker import CandidateRanker, candidate_features, rerank
 from models.suggester.supervised import SupervisedChannel, softmax
 
 log = logging.getLogger(__name__)
@@ -58,7 +64,7 @@ class _Library:
     embeddings: np.ndarray
     features: Any = None  # lexical feature rows (csr), set once the vectoriser is fitted
 
-    def subset(self, rows: np.ndarray) -> "_Library":
+    def subset(self, rows: np.ndarray) -> _Library:
         return _Library(self.ids[rows], self.codes[rows], [self.texts[i] for i in rows],
                         [self.display[i] for i in rows], self.sources[rows], [self.dates[i] for i in rows],
                         self.embeddings[rows], None if self.features is None else self.features[rows])
@@ -568,7 +574,7 @@ class BaselineClassifier:
     def __init__(self, C: float = 1.0):
         self.C = C
 
-    def fit(self, texts: list[str], codes: list[str]) -> "BaselineClassifier":
+    def fit(self, texts: list[str], codes: list[str]) -> BaselineClassifier:
         from sklearn.svm import LinearSVC
 
         self.vectoriser_ = make_vectoriser((1, 3), analyzer="char")  # char n-grams across word boundaries too
@@ -730,7 +736,7 @@ def _store_nomenclature(settings):
         engine = make_engine(settings.database_url)
         init_db(engine)
         return Nomenclature.load(engine)
-    except Exception as exc:  # noqa: BLE001 - descriptions are optional; the suggester works without them
+    except Exception as exc:
         log.warning("nomenclature not loaded from the store (%s); using the default HS nomenclature", exc)
         return Nomenclature.default()
 
@@ -743,7 +749,6 @@ def train_and_log(settings, rulings: list, *, encoder_spec: str = "use", registe
     The held-out rulings are scored by a suggester built without them (the metrics); the logged model is then built
     on the whole library, so no ruling is wasted in production.
     """
-    import json
 
     import mlflow
 

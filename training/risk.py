@@ -20,8 +20,14 @@ import pandas as pd
 from data.errors import InvalidInputError, field_error
 from data.specs.schema import DatasetSpec
 from models.tabular import TabularModel, TabularPreprocessor
-from training.risk_metrics import (DEFAULT_PRIMARY, binary_metrics, higher_is_better, multiclass_metrics,
-                                   quantile_metrics, regression_metrics)
+from training.risk_metrics import (
+    DEFAULT_PRIMARY,
+    binary_metrics,
+    higher_is_better,
+    multiclass_metrics,
+    quantile_metrics,
+    regression_metrics,
+)
 
 __all__ = ["SpecTrainResult", "TrainResult", "train_spec", "train_and_log_spec", "train_shipment_models",
            "fit_shipment_models", "time_split", "evaluation_report", "read_table"]
@@ -69,7 +75,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         if suffix in (".jsonl", ".ndjson"):
             return pd.read_json(path, lines=True)
         return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", low_memory=False)
-    except Exception as exc:  # noqa: BLE001 - any parser failure becomes one user-facing error
+    except Exception as exc:
         raise InvalidInputError(f"cannot read {path}: {exc}", details=[field_error(str(path), str(exc))]) from None
 
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -727,7 +727,7 @@ def _one(rng: random.Random, spec: CodeSpec) -> Ruling:
     p_elements = 0.2 if source is RulingSource.customs_ruling else 0.6
     elements = _elements(rng, slots, spec.family, family, lang) if rng.random() < p_elements else {}
     ruling_date = _FIRST_DAY + timedelta(days=rng.randrange(_DAYS + 1))
-    created = datetime.combine(ruling_date, time(0), tzinfo=timezone.utc) + timedelta(
+    created = datetime.combine(ruling_date, time(0), tzinfo=UTC) + timedelta(
         days=rng.randint(0, 20), seconds=rng.randrange(86_400))
     notes = ""
     if source is RulingSource.customs_ruling and rng.random() < 0.3:

@@ -19,7 +19,7 @@ the field path inside the rule.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -44,7 +44,7 @@ class Leaf(_Strict):
     value: Any = None
 
     @model_validator(mode="after")
-    def _check(self) -> "Leaf":
+    def _check(self) -> Leaf:
         root = self.field.split(".", 1)[0]
         if root not in ROOTS:
             raise ValueError(f"field '{self.field}' must start with one of {', '.join(ROOTS)}")
@@ -60,18 +60,18 @@ class Leaf(_Strict):
 
 
 class All(_Strict):
-    all: list["Condition"] = Field(min_length=1)
+    all: list[Condition] = Field(min_length=1)
 
 
 class AnyOf(_Strict):
-    any: list["Condition"] = Field(min_length=1)
+    any: list[Condition] = Field(min_length=1)
 
 
 class Not(_Strict):
-    not_: "Condition" = Field(alias="not")
+    not_: Condition = Field(alias="not")
 
 
-Condition = Union[Leaf, All, AnyOf, Not]
+Condition = Leaf | All | AnyOf | Not
 All.model_rebuild()
 AnyOf.model_rebuild()
 Not.model_rebuild()

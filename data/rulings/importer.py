@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -77,7 +77,7 @@ def import_rulings(engine: Engine, path: str | Path, mapping: ColumnMapping | No
     table = ImportBatchRow.__table__
     with engine.begin() as conn:
         batch_id = conn.execute(table.insert().values(
-            path=str(path), format=report.format, encoding=report.encoding, started_at=datetime.now(timezone.utc),
+            path=str(path), format=report.format, encoding=report.encoding, started_at=datetime.now(UTC),
             rows_read=report.total_rows, errors_sample=[])).inserted_primary_key[0]
     result = repo.upsert_many(_with_progress(report.rulings, progress), import_batch_id=batch_id)
     t2 = time.perf_counter()
@@ -87,7 +87,7 @@ def import_rulings(engine: Engine, path: str | Path, mapping: ColumnMapping | No
         warnings=report.warnings, batch_id=batch_id, read_seconds=t1 - t0, write_seconds=t2 - t1)
     with engine.begin() as conn:
         conn.execute(update(table).where(table.c.id == batch_id).values(
-            finished_at=datetime.now(timezone.utc), inserted=summary.inserted, duplicates=summary.duplicates,
+            finished_at=datetime.now(UTC), inserted=summary.inserted, duplicates=summary.duplicates,
             rejected=summary.rejected,
             errors_sample=[e.model_dump() for e in report.errors[:_ERRORS_KEPT_IN_STORE]]))
     return summary

@@ -244,7 +244,7 @@ def _reasons(exc: ValidationError) -> list[tuple[str, str]]:
 class _RowConverter:
     """Turns one raw record into a Ruling or RowErrors; caches the nomenclature verdict per HS6."""
 
-    def __init__(self, fields: dict[str, str], default_source: RulingSource, nomenclature: "Nomenclature | None"):
+    def __init__(self, fields: dict[str, str], default_source: RulingSource, nomenclature: Nomenclature | None):
         self.fields = fields
         self.field_to_column = fields
         self.default_source = default_source
@@ -292,7 +292,7 @@ def _progress(iterable, total: int | None, enabled: bool, desc: str):
 
 
 def read_rulings(path: str | Path, mapping: ColumnMapping | None = None, fmt: str | None = None, *,
-                 nomenclature: "Nomenclature | None" = None, encoding: str | None = None,
+                 nomenclature: Nomenclature | None = None, encoding: str | None = None,
                  progress: bool = False) -> ReadReport:
     """Read and validate every row of ``path``; see the module docstring for line numbers and error handling.
 

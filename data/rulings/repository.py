@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pydantic import BaseModel
 from sqlalchemy import Engine, func, select
@@ -55,7 +55,7 @@ def row_to_ruling(row) -> Ruling:
     m = row._mapping
     created = m["created_at"]
     if created is not None and created.tzinfo is None:
-        created = created.replace(tzinfo=timezone.utc)
+        created = created.replace(tzinfo=UTC)
     return Ruling.model_construct(
         ruling_id=m["ruling_id"], product_name=m["product_name"], description=m["description"] or "",
         declared_elements=dict(m["declared_elements"] or {}), hs_code=m["hs_code"], language=m["language"],
@@ -203,7 +203,7 @@ class RulingRepository:
     def created_since(self, ts: datetime) -> list[Ruling]:
         """Rulings created strictly after ``ts`` (naive means UTC), oldest first."""
         if ts.tzinfo is None:
-            ts = ts.replace(tzinfo=timezone.utc)
+            ts = ts.replace(tzinfo=UTC)
         q = (select(*_COLUMNS).where(_T.c.created_at > ts).order_by(_T.c.created_at, _T.c.ruling_id))
         with self.engine.connect() as conn:
             return [row_to_ruling(r) for r in conn.execute(q).all()]

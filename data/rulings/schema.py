@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 import unicodedata
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
 
@@ -161,7 +161,7 @@ def ruling_content_id(product_name: str, description: str, declared_elements: di
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Ruling(BaseModel):
@@ -256,10 +256,10 @@ class Ruling(BaseModel):
     @field_validator("created_at", mode="after")
     @classmethod
     def _aware(cls, v: datetime) -> datetime:
-        return v.replace(tzinfo=timezone.utc) if v.tzinfo is None else v.astimezone(timezone.utc)
+        return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
 
     @model_validator(mode="after")
-    def _derive(self) -> "Ruling":
+    def _derive(self) -> Ruling:
         if self.language is None:
             self.language = detect_language(f"{self.product_name} {self.description}")
         if not self.ruling_id:

@@ -9,7 +9,7 @@ explanations, the class order and the quantiles. Every problem is reported with 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -75,7 +75,7 @@ class Equal(_Strict):
     right: str
 
 
-Derived = Annotated[Union[HSPrefix, Ratio, Log, DatePart, Cross, Equal], Field(discriminator="kind")]
+Derived = Annotated[HSPrefix | Ratio | Log | DatePart | Cross | Equal, Field(discriminator="kind")]
 
 
 class FeatureGroup(_Strict):
@@ -137,7 +137,7 @@ class DatasetSpec(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _consistent(self) -> "DatasetSpec":
+    def _consistent(self) -> DatasetSpec:
         if self.task == "quantile" and not self.quantiles:
             raise ValueError("task 'quantile' needs 'quantiles' (e.g. [0.5, 0.9])")
         if self.task == "multiclass" and (not self.classes or len(self.classes) < 3):

@@ -8,7 +8,7 @@ reviewer disagreed. Auditors and data scientists read it to see where the model 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,7 +19,7 @@ from data.store.db import Base, session_scope
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class ReviewAction(str, Enum):
@@ -84,7 +84,7 @@ def _entry(row: ReviewRow) -> ReviewEntry:
     entry = ReviewEntry.model_validate(row)
     # SQLite drops the zone on the way back; every timestamp this table writes is UTC.
     if entry.created_at.tzinfo is None:
-        entry.created_at = entry.created_at.replace(tzinfo=timezone.utc)
+        entry.created_at = entry.created_at.replace(tzinfo=UTC)
     return entry
 
 

@@ -18,7 +18,7 @@ class LevelCalibrator:
     def __init__(self, level: int):
         self.level = level
 
-    def fit(self, scores: np.ndarray, correct: np.ndarray) -> "LevelCalibrator":
+    def fit(self, scores: np.ndarray, correct: np.ndarray) -> LevelCalibrator:
         scores = np.asarray(scores, dtype=float)
         correct = np.asarray(correct, dtype=float)
         self.n_points_ = int(len(scores))

@@ -32,7 +32,7 @@ class LexicalVectoriser:
         self.char_range = char_range
         self.analyzer = analyzer
 
-    def fit(self, texts: list[str]) -> "LexicalVectoriser":
+    def fit(self, texts: list[str]) -> LexicalVectoriser:
         self.char_ = TfidfVectorizer(analyzer=self.analyzer, ngram_range=self.char_range, sublinear_tf=True,
                                      lowercase=False, dtype=np.float32).fit(texts)
         self.word_ = TfidfVectorizer(analyzer="word", token_pattern=TOKEN_PATTERN, sublinear_tf=True,
@@ -114,7 +114,7 @@ class LexicalIndex:
         self.max_df = max_df
         self.min_rulings_for_pruning = min_rulings_for_pruning
 
-    def fit(self, matrix: sp.csr_matrix) -> "LexicalIndex":
+    def fit(self, matrix: sp.csr_matrix) -> LexicalIndex:
         """``matrix``: the library's L2-normalised feature rows (from :class:`LexicalVectoriser`)."""
         n = matrix.shape[0]
         df = np.bincount(matrix.indices, minlength=matrix.shape[1])

@@ -29,7 +29,7 @@ class Overlay:
         return len(self.ids)
 
     def extended(self, *, ids, codes, texts, sources, dates, lexical: sp.csr_matrix, embeddings: np.ndarray,
-                 rulings) -> "Overlay":
+                 rulings) -> Overlay:
         """A new overlay with these rows added; a ruling id already present is replaced by its new version."""
         keep = [i for i, rid in enumerate(self.ids) if rid not in set(ids)]
         def cat(old, new):

@@ -76,7 +76,7 @@ class CandidateRanker:
         self.num_leaves = num_leaves
         self.seed = seed
 
-    def fit(self, feats: np.ndarray, labels: np.ndarray) -> "CandidateRanker":
+    def fit(self, feats: np.ndarray, labels: np.ndarray) -> CandidateRanker:
         """``feats`` queries × M × F, ``labels`` queries × M (1 for the gold code)."""
         import lightgbm as lgb
 

@@ -29,7 +29,15 @@ import numpy as np
 from data.errors import InvalidInputError, NotFoundError, field_error
 from features.text import compose_text, normalise_text, text_language
 from models.suggester.answer import (
-    Agreement, AnswerCode, Candidate, Evidence, ModelInfo, QueryEcho, Reason, SuggestionAnswer, ValidationAnswer,
+    Agreement,
+    AnswerCode,
+    Candidate,
+    Evidence,
+    ModelInfo,
+    QueryEcho,
+    Reason,
+    SuggestionAnswer,
+    ValidationAnswer,
 )
 from models.suggester.calibration import LevelCalibrator
 from models.suggester.dense_index import DenseIndex
@@ -371,7 +379,7 @@ class HSSuggester:
             return None, None
         try:
             entry = self.nomenclature.describe(code)
-        except Exception:  # noqa: BLE001 - a code the nomenclature cannot parse simply has no description
+        except Exception:
             entry = None
         return (entry.en, entry.zh) if entry is not None else (None, None)
 
@@ -554,7 +562,7 @@ class HSSuggester:
         return directory
 
     @classmethod
-    def load(cls, directory, encoder=None) -> "HSSuggester":
+    def load(cls, directory, encoder=None) -> HSSuggester:
         """Load a saved suggester; refuses an encoder other than the one it was built with (EncoderMismatchError)."""
         from models.encoders import check_compatible, load_encoder
 
@@ -569,7 +577,7 @@ class HSSuggester:
             encoder = load_encoder(spec)
         check_compatible(meta["encoder"], meta["encoder_fingerprint"], encoder)
         with open(directory / BUNDLE_FILE, "rb") as fh:
-            state = pickle.load(fh)  # noqa: S301 - our own artifact, written by save()
+            state = pickle.load(fh)
         state.pop("_dense_class", None)  # written by bundles saved before the dense index had one class
         overlay_rulings = state.pop("_overlay_rulings")
         overlay_embeddings = state.pop("_overlay_embeddings")

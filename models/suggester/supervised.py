@@ -16,7 +16,6 @@ import scipy.sparse as sp
 from sklearn.svm import LinearSVC
 
 
-
 def stratified_cap(labels: np.ndarray, max_samples: int, seed: int = 0) -> np.ndarray:
     """Row positions of a sample of at most ``max_samples`` that keeps at least a few rows of every label."""
     n = len(labels)
@@ -48,7 +47,7 @@ class SupervisedChannel:
         self.seed = seed
         self.prune = prune
 
-    def fit(self, x, labels: np.ndarray) -> "SupervisedChannel":
+    def fit(self, x, labels: np.ndarray) -> SupervisedChannel:
         labels = np.asarray(labels)
         rows = stratified_cap(labels, self.max_samples, self.seed)
         x = x[rows]
@@ -84,7 +83,7 @@ class SparseLinear:
         self.intercept = intercept
 
     @classmethod
-    def from_dense(cls, coef: np.ndarray, intercept: np.ndarray, prune: float) -> "SparseLinear":
+    def from_dense(cls, coef: np.ndarray, intercept: np.ndarray, prune: float) -> SparseLinear:
         coef = np.atleast_2d(coef)
         kept = np.where(np.abs(coef) >= prune, coef, 0.0).astype(np.float32)
         return cls(sp.csr_matrix(kept.T), np.atleast_1d(intercept).astype(np.float32))

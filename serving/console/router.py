@@ -24,11 +24,11 @@ from starlette.concurrency import run_in_threadpool
 from data.errors import ClearanceError, InvalidInputError, NotFoundError, UnavailableError, field_error
 from data.store.reviews import EXPORT_COLUMNS, ReviewAction, count_reviews, get_review, iter_reviews, list_reviews
 from serving.console import service
-from serving.deps import run_model
-from serving.holder import HS_SUGGESTER
 from serving.console.auth import ConsoleRoute, check_csrf, public, requires
 from serving.console.i18n import LANGS, resolve_lang
 from serving.console.render import COOKIE_MAX_AGE, error_box, render, signed_in
+from serving.deps import run_model
+from serving.holder import HS_SUGGESTER
 
 log = logging.getLogger(__name__)
 
@@ -314,7 +314,7 @@ def _models_info(request: Request) -> tuple[list[dict[str, Any]], str | None]:
         if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
             raise FileNotFoundError("model registry database not found")
         mlflow_client = client(settings)
-    except Exception as exc:  # noqa: BLE001 - the page still lists the served versions without the registry
+    except Exception as exc:
         mlflow_client, problem = None, f"{type(exc).__name__}: {exc}"[:300]
     for name, version in sorted(served.versions.items()):
         metrics = dict(version.metrics)
@@ -323,7 +323,7 @@ def _models_info(request: Request) -> tuple[list[dict[str, Any]], str | None]:
             try:
                 metrics = {**metrics, **service.run_metrics(mlflow_client, version.run_id)}
                 plots = service.list_plot_paths(mlflow_client, version.run_id)
-            except Exception as exc:  # noqa: BLE001 - registry briefly unreachable: say so, keep the rest
+            except Exception as exc:
                 problem = f"{type(exc).__name__}: {exc}"[:300]
         rows.append({"name": name, "version": version.version, "run_id": version.run_id, "source": version.source,
                      "served_since": version.served_since, "metrics": metrics, "plots": plots})
@@ -366,7 +366,7 @@ async def model_plot(request: Request, run_id: str, artifact_path: str) -> Respo
         path = await run_in_threadpool(fetch)
     except ClearanceError as exc:
         return Response(exc.message, status_code=exc.status)
-    except Exception as exc:  # noqa: BLE001 - registry unreachable: an image error, not a broken page
+    except Exception as exc:
         log.warning("plot %s of run %s unavailable: %s", artifact_path, run_id, exc)
         return Response("plot unavailable", status_code=503)
     return FileResponse(path, media_type=service.IMAGE_TYPES[suffix], headers={"Cache-Control": "max-age=3600"})

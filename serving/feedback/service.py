@@ -13,7 +13,7 @@ import logging
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
@@ -187,7 +187,7 @@ def record_decision(engine: Engine, suggester: Any | None, decision: Decision, *
     Raises :class:`InvalidInputError` (nothing written) when the decision is incomplete or the code is unknown.
     """
     code = check_decision(decision, nomenclature=nomenclature, max_text_chars=max_text_chars)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     ruling = _ruling_for(decision, code, now)
     repo = RulingRepository(engine)
     try:
@@ -217,7 +217,7 @@ def record_decision(engine: Engine, suggester: Any | None, decision: Decision, *
     if served_now is not None:
         try:
             current = served_now()
-        except Exception:  # noqa: BLE001 - no served suggester right now: the next load replays the ruling
+        except Exception:
             current = None
         if current is not None and current is not suggester:
             targets.append(current)
@@ -227,7 +227,7 @@ def record_decision(engine: Engine, suggester: Any | None, decision: Decision, *
             if not _holds(target, stored.ruling_id):
                 target.add_rulings([stored])
             searchable = True
-        except Exception as exc:  # noqa: BLE001 - the decision is stored; the overlay catches up on the next load
+        except Exception as exc:
             index_error = str(exc) or type(exc).__name__
             searchable = False
             log.exception("reviewer ruling %s stored but not added to the served index", stored.ruling_id)
@@ -246,7 +246,7 @@ def _snapshot_time(suggester: Any) -> datetime | None:
     for attr in ("snapshot_at", "built_at", "created_at"):
         value = getattr(suggester, attr, None)
         if isinstance(value, datetime):
-            return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+            return value if value.tzinfo else value.replace(tzinfo=UTC)
     return None
 
 
@@ -265,7 +265,7 @@ def reviewer_rulings(engine: Engine, since: datetime | None = None) -> list[Ruli
     table = RulingRow.__table__
     query = select(table).where(table.c.source == RulingSource.reviewer.value)
     if since is not None:
-        query = query.where(table.c.created_at > (since if since.tzinfo else since.replace(tzinfo=timezone.utc)))
+        query = query.where(table.c.created_at > (since if since.tzinfo else since.replace(tzinfo=UTC)))
     query = query.order_by(table.c.created_at, table.c.ruling_id)
     with engine.connect() as conn:
         return [row_to_ruling(row) for row in conn.execute(query)]
@@ -303,7 +303,7 @@ def replay_on_swap(engine: Engine) -> Callable[[Any], None]:
         try:
             replay_reviewer_rulings(engine, suggester)
             done.add(suggester)
-        except Exception:  # noqa: BLE001 - a listener must not undo a good swap; the next swap retries
+        except Exception:
             log.exception("replaying reviewer rulings into the served suggester failed")
 
     return on_swap

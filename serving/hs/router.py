@@ -8,8 +8,14 @@ from serving.auth import require_scope
 from serving.deps import run_model, served_models
 from serving.holder import ServedModels
 from serving.hs import service
-from serving.hs.schemas import (SuggestBatchRequest, SuggestBatchResponse, SuggestRequest, SuggestResponse,
-                                ValidateRequest, ValidateResponse)
+from serving.hs.schemas import (
+    SuggestBatchRequest,
+    SuggestBatchResponse,
+    SuggestRequest,
+    SuggestResponse,
+    ValidateRequest,
+    ValidateResponse,
+)
 from serving.openapi import documented_body
 
 router = APIRouter(prefix="/v1/hs", tags=["hs"], dependencies=[Depends(require_scope("suggest"))])

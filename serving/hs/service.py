@@ -8,8 +8,15 @@ from data.errors import InvalidInputError
 from serving.batch import parse_batch
 from serving.common import BatchItemError, elements_problems, text_problems
 from serving.holder import HS_SUGGESTER, ServedModels
-from serving.hs.schemas import (SuggestBatchItem, SuggestBatchOptions, SuggestBatchResponse, SuggestRequest,
-                                SuggestResponse, ValidateRequest, ValidateResponse)
+from serving.hs.schemas import (
+    SuggestBatchItem,
+    SuggestBatchOptions,
+    SuggestBatchResponse,
+    SuggestRequest,
+    SuggestResponse,
+    ValidateRequest,
+    ValidateResponse,
+)
 
 _ITEM = TypeAdapter(SuggestBatchItem)
 _OPTIONS = TypeAdapter(SuggestBatchOptions)

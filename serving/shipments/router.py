@@ -13,8 +13,7 @@ from serving.holder import ServedModels
 from serving.openapi import documented_body
 from serving.shipments import service
 from serving.shipments.examples import SHIPMENT_EXAMPLE
-from serving.shipments.schemas import (CheckResponse, ScoreBatchRequest, ScoreBatchResponse,
-                                       ScoreRequest, ScoreResponse)
+from serving.shipments.schemas import CheckResponse, ScoreBatchRequest, ScoreBatchResponse, ScoreRequest, ScoreResponse
 
 router = APIRouter(prefix="/v1", tags=["shipments"], dependencies=[Depends(require_scope("score"))])
 

@@ -12,7 +12,6 @@ from serving.common import MODEL_VERSIONS_EXAMPLE, BatchItemError
 from serving.shipments.examples import SHIPMENT_EXAMPLE
 
 
-
 class RouteOption(BaseModel):
     """One alternative for routing systems: any of channel, carrier and ports replaced in the shipment."""
 
@@ -24,7 +23,7 @@ class RouteOption(BaseModel):
     destination_port: str | None = Field(None, pattern=r"^[A-Za-z]{2}[A-Za-z2-9]{3}$")
 
     @model_validator(mode="after")
-    def _something(self) -> "RouteOption":
+    def _something(self) -> RouteOption:
         if not self.model_dump(exclude_none=True):
             raise ValueError("a route option changes at least one of channel, carrier, export_port, destination_port")
         return self

@@ -7,14 +7,19 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from data.errors import InvalidInputError, field_error
+from data.errors import InvalidInputError, error_path, field_error
 from data.shipments.schema import Shipment
 from serving.batch import parse_envelope, split_lines
 from serving.common import BatchItemError
-from serving.errors import field_path
 from serving.holder import ServedModels
-from serving.shipments.schemas import (CheckResponse, FindingOut, ScoreBatchOptions, ScoreBatchResponse,
-                                       ScoreRequest, ScoreResponse)
+from serving.shipments.schemas import (
+    CheckResponse,
+    FindingOut,
+    ScoreBatchOptions,
+    ScoreBatchResponse,
+    ScoreRequest,
+    ScoreResponse,
+)
 
 _SHIPMENT = TypeAdapter(Shipment)
 _OPTIONS = TypeAdapter(ScoreBatchOptions)
@@ -28,7 +33,7 @@ def _finding_out(finding: Any) -> FindingOut:
 def _schema_findings(exc: ValidationError) -> list[FindingOut]:
     out = []
     for err in exc.errors(include_url=False, include_input=False):
-        path = field_path(err.get("loc", ())) or "shipment"
+        path = error_path(err.get("loc", ()), "shipment")
         out.append(FindingOut(code=f"schema.{err.get('type', 'invalid')}", fields=[path], severity="error",
                               message_en=f"{path}: {err.get('msg', 'invalid')}",
                               message_zh=f"字段 {path} 无效：{err.get('msg', 'invalid')}", category="schema"))

@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from data.errors import InvalidInputError
 from data.generators.rulings import write_demo_rulings
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -59,7 +59,7 @@ def test_iter_all_pages_and_created_since(engine):
     seen = list(repo.iter_all(batch_size=40))
     assert len(seen) == 250 and len({r.ruling_id for r in seen}) == 250
     assert [r.ruling_id for r in seen] == sorted(r.ruling_id for r in seen)
-    cut = datetime.now(timezone.utc)
+    cut = datetime.now(UTC)
     time.sleep(0.01)
     fresh = Ruling(product_name="new ruling", hs_code="851671", source="reviewer")
     repo.add(fresh)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from data.rulings.language import detect_language, normalise_language
-from data.rulings.schema import (MAX_NAME_CHARS, Ruling, RulingSource, normalise_hs_code,
-                                 parse_declared_elements)
+from data.rulings.schema import MAX_NAME_CHARS, Ruling, RulingSource, normalise_hs_code, parse_declared_elements
 
 
 @pytest.mark.parametrize("raw, expected", [

@@ -7,8 +7,8 @@ import pytest
 
 import models.scoring as scoring_module
 from data.errors import InvalidInputError, UnavailableError
-from models.advisories import load_rules
 from features.checks import Finding
+from models.advisories import load_rules
 from models.scoring import ScoreResult, ShipmentScorer
 from tests.models.shipment_models import nomenclature, scorer, shipment
 
@@ -135,10 +135,9 @@ def test_score_documents_validates_and_matches_score_batch(sc):
 
 
 def test_score_documents_on_worker_processes_gives_the_same_results():
+    from data.shipments.schema import Shipment
     from models.advisories import load_rules
     from tests.models.shipment_models import small_models
-
-    from data.shipments.schema import Shipment
 
     delay, risk = small_models()
     docs = _documents(400)

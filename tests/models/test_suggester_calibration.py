@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 
 from models.suggester.calibration import (
-    LevelCalibrator, choose_threshold, expected_calibration_error, reliability_table,
+    LevelCalibrator,
+    choose_threshold,
+    expected_calibration_error,
+    reliability_table,
 )
 
 

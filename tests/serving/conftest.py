@@ -10,8 +10,8 @@ import mlflow
 import pytest
 
 from data.settings import Settings
-from training import registry
 from tests.serving.fakes import DELAY, HS, RISK, FakeNative
+from training import registry
 
 # Apps built by these tests score in one process: a worker costs seconds to spawn. Tests that want one say so.
 os.environ["CLEARANCE_SCORE_WORKERS"] = "0"

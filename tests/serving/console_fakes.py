@@ -6,7 +6,7 @@ the feedback loop is tested end to end without an encoder; the browser test uses
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -111,7 +111,7 @@ class StaticHolder:
     """The holder interface the app uses (current/peek/add_listener/start/stop) around one fixed snapshot."""
 
     def __init__(self, suggester: Any, scorer: Any, run_id: str | None = None, version: int = 3):
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         versions = {HS_SUGGESTER: ServedVersion(name=HS_SUGGESTER, version=version, run_id=run_id,
                                                 metrics=MappingProxyType({"hs6_top1": 0.91}), source="registry",
                                                 uri=f"models:/{HS_SUGGESTER}/{version}", served_since=now,

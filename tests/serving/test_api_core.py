@@ -9,7 +9,7 @@ import threading
 from fastapi.testclient import TestClient
 
 from data.store.keys import revoke_key
-from serving.holder import ChampionRef, ModelHolder, MlflowRegistrySource
+from serving.holder import ChampionRef, MlflowRegistrySource, ModelHolder
 from serving.logging import JsonFormatter
 from tests.serving.conftest import make_key, wait_ready
 from tests.serving.fakes import DELAY, HS, RISK, compose_fakes

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from tests.serving.fakes import DELAY, HS, RISK
 
 VERSIONS = {DELAY: 1, HS: 1, RISK: 1}

@@ -6,15 +6,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import mlflow  # noqa: E402
-import pytest  # noqa: E402
-from fastapi.testclient import TestClient  # noqa: E402
+import matplotlib.pyplot as plt
+import mlflow
+import pytest
+from fastapi.testclient import TestClient
 
-from data.nomenclature import Nomenclature  # noqa: E402
-from training import registry  # noqa: E402
-from tests.serving.console_fakes import FixedScorer, OverlaySuggester, StaticHolder, console_app, seed_rulings  # noqa: E402
-from tests.serving.test_console_auth import sign_in  # noqa: E402
+from data.nomenclature import Nomenclature
+from tests.serving.console_fakes import FixedScorer, OverlaySuggester, StaticHolder, console_app, seed_rulings
+from tests.serving.test_console_auth import sign_in
+from training import registry
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
-import csv
 import copy
+import csv
 import io
 import json
 import re

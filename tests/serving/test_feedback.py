@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -103,7 +103,7 @@ def test_concurrent_searches_never_fail_while_rulings_are_added(engine, nomencla
         while not stop.is_set():
             try:
                 suggester.suggest("不锈钢真空保温杯")
-            except BaseException as exc:  # noqa: BLE001
+            except BaseException as exc:
                 errors.append(exc)
 
     threads = [threading.Thread(target=search) for _ in range(3)]
@@ -137,11 +137,11 @@ def test_restart_replays_every_acknowledged_decision(settings, nomenclature):
 
 def test_replay_skips_rulings_already_in_the_bundle_snapshot(engine, nomenclature):
     old = Ruling(product_name="旧的审核", hs_code="9617009000", source="reviewer",
-                 created_at=datetime.now(timezone.utc) - timedelta(days=3))
+                 created_at=datetime.now(UTC) - timedelta(days=3))
     RulingRepository(engine).add(old)
     record_decision(engine, None, _decision(), nomenclature=nomenclature)
     suggester = OverlaySuggester(seed_rulings(), nomenclature)
-    suggester.snapshot_at = datetime.now(timezone.utc) - timedelta(days=1)
+    suggester.snapshot_at = datetime.now(UTC) - timedelta(days=1)
     assert replay_reviewer_rulings(engine, suggester) == 1  # the 3-day-old one is inside the bundle already
     assert replay_reviewer_rulings(engine, OverlaySuggester(seed_rulings(), nomenclature)) == 2  # no snapshot time
 

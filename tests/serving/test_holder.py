@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC
 
 import pytest
 
@@ -131,14 +132,14 @@ def test_background_poller_picks_up_a_new_champion(registry_settings):
 
 
 def test_cache_keeps_the_last_versions_and_never_prunes_the_served_one(tmp_path):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from serving.holder import ModelCache, ServedVersion
 
     cache = ModelCache(tmp_path / "cache", keep_versions=2)
     for v in (1, 2, 3, 4):
         (tmp_path / "cache" / RISK / str(v)).mkdir(parents=True)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     served = {RISK: ServedVersion(RISK, 1, None, {}, "registry", f"models:/{RISK}/1", now, now)}
     cache.write_manifest(served)  # rolled back to v1: keep it, plus the two newest
     assert sorted(p.name for p in (tmp_path / "cache" / RISK).iterdir()) == ["1", "3", "4"]

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from data.errors import InvalidInputError
-from training.hs import evaluate_files, score_answers, topk_table
+from training.hs import evaluate_files, topk_table
 
 pytestmark = pytest.mark.slow
 
