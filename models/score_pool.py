@@ -99,7 +99,7 @@ class ScorePool:
             try:
                 part, cpu, phones = inner.result()
                 learn_phones(marshal.loads(phones))
-            except BaseException as exc:
+            except BaseException as exc:  # handed to the caller through the future
                 result.set_exception(exc)
             else:
                 result.set_result((part, cpu))

@@ -8,6 +8,7 @@ to the raw score), so explaining costs one booster call per model, not two.
 
 from __future__ import annotations
 
+import logging
 import operator
 import queue
 import threading
@@ -29,6 +30,8 @@ from features.shipment_features import feature_row
 from models.advisories import Advisory, AdvisoryRules, batch_context, build_context
 from models.explanations import GroupMap, Reason, delay_group_impacts, risk_group_impacts, top_reasons
 from models.tabular import THREAD_CAP, softmax
+
+log = logging.getLogger(__name__)
 
 ROUTE_FIELDS = ("channel", "carrier", "export_port", "destination_port")
 
@@ -102,6 +105,8 @@ class ShipmentScorer:
         self.parallel_min_rows = parallel_min_rows
         self._pool: Any = None
         self._pool_lock = threading.Lock()
+        self._warmer: threading.Thread | None = None
+        self._retire_timer: threading.Timer | None = None
         self._delay_groups = GroupMap(delay_model.feature_sources) if delay_model is not None else None
         self._risk_groups = GroupMap(risk_model.feature_sources) if risk_model is not None else None
         self._high = risk_model.classes.index("high") if risk_model is not None else 2
@@ -112,8 +117,9 @@ class ShipmentScorer:
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state["_pool"] = None  # processes do not travel; a copy starts its own pool when asked
-        state.pop("_pool_lock", None)
+        state["_pool"] = None  # processes and threads do not travel; a copy starts its own pool when asked
+        for name in ("_pool_lock", "_warmer", "_retire_timer"):
+            state.pop(name, None)
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -121,12 +127,12 @@ class ShipmentScorer:
         state.setdefault("parallel_min_rows", 4000)
         state.setdefault("_pool", None)
         state["_pool_lock"] = threading.Lock()
+        state["_warmer"] = state["_retire_timer"] = None
         self.__dict__.update(state)
 
     def start_workers(self) -> Any:
         """Start (once) and warm the worker pool; returns it, or None when ``workers`` is 0. Thread-safe: a batch
-        arriving while the service warms the pool in the background waits for that pool instead of starting a
-        second one."""
+        arriving while the pool warms in the background waits for that pool instead of starting a second one."""
         if self._pool is None and self.workers > 0:
             with self._pool_lock:
                 if self._pool is None:
@@ -135,10 +141,42 @@ class ShipmentScorer:
                     pool = ScorePool(self, self.workers)
                     pool.warm()
                     self._pool = pool
-                    weakref.finalize(self, pool.close)  # a hot-swapped scorer takes its processes with it
+                    weakref.finalize(self, pool.close)  # a scorer dropped without close() takes its processes along
         return self._pool
 
+    # ---- worker-pool life cycle: the owner of a served scorer calls warm() when it starts serving it, retire() when
+    # another one replaces it, close() at shutdown ---------------------------------------------------------------
+    def warm(self) -> None:
+        """Start the worker processes now, on a thread of their own: spawning them takes seconds, which must not be
+        paid on the event loop, on a request thread, or by the first large batch. Without workers, nothing."""
+        if self.workers <= 0 or self._pool is not None:
+            return
+
+        def start() -> None:
+            try:
+                self.start_workers()
+            except Exception:  # the pool then starts on first use; serving goes on
+                log.exception("warming the scoring processes failed")
+
+        self._warmer = threading.Thread(target=start, name="clearance-score-pool-warm", daemon=True)
+        self._warmer.start()
+
+    def retire(self, grace_s: float) -> None:
+        """Close the worker processes after ``grace_s`` seconds: requests that took this scorer before it was
+        replaced finish on it meanwhile (a batch takes about a second)."""
+        timer = threading.Timer(grace_s, self.close)
+        timer.daemon = True
+        self._retire_timer = timer
+        timer.start()
+
     def close(self) -> None:
+        """Stop the worker processes now (waits for a pool still starting, so none outlives this call)."""
+        timer, self._retire_timer = self._retire_timer, None
+        if timer is not None:
+            timer.cancel()
+        warmer = self._warmer
+        if warmer is not None and warmer is not threading.current_thread():
+            warmer.join()
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.close()
@@ -385,7 +423,7 @@ class ShipmentScorer:
                 a = take(front=False)
                 if a is not None:
                     submit(a)
-            except BaseException as exc:
+            except BaseException as exc:  # a callback's exception would be lost; raise it in the caller
                 done.put(exc)
 
         def place(item: Any) -> None:

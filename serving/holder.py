@@ -274,9 +274,7 @@ class ModelHolder:
         self._state = "loading"
         self._last_check: dict[str, Any] = {"at": None, "ok": None, "error": None}
         self._last_error: str | None = None
-        self._warmers: list[threading.Thread] = []
-        self._retire_timers: list[threading.Timer] = []
-        self._retired: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._retired: weakref.WeakSet[Any] = weakref.WeakSet()  # swapped-out scorers, closed at stop at the latest
 
     # -- reading -------------------------------------------------------------------------------------------------
     def current(self) -> ServedModels:
@@ -316,9 +314,10 @@ class ModelHolder:
     # -- loading -------------------------------------------------------------------------------------------------
     def _swap(self, snapshot: ServedModels) -> None:
         previous, self._snapshot = self._snapshot, snapshot
-        self._warm(snapshot.scorer)
+        snapshot.scorer.warm()
         if previous is not None and previous.scorer is not snapshot.scorer:
-            self._retire(previous.scorer)
+            previous.scorer.retire(RETIRE_GRACE_S)
+            self._retired.add(previous.scorer)
         for fn in self._listeners:
             try:
                 fn(snapshot)
@@ -440,63 +439,15 @@ class ModelHolder:
         log.error("no models could be loaded", extra={"error": self._last_error})
         return None
 
-    # -- scoring processes ---------------------------------------------------------------------------------------
-    def _warm(self, scorer: Any) -> None:
-        """Start the new scorer's worker processes now, on a thread of their own (spawning them takes seconds: not
-        on the event loop, not on a request thread, and not paid by the first large batch)."""
-        if not getattr(scorer, "workers", 0) or not hasattr(scorer, "start_workers"):
-            return
-
-        def warm() -> None:
-            try:
-                scorer.start_workers()
-            except Exception:  # the scorer starts its pool on first use instead; serving goes on
-                log.exception("warming the scoring processes failed")
-
-        self._warmers = [t for t in self._warmers if t.is_alive()]
-        thread = threading.Thread(target=warm, name="clearance-score-pool-warm", daemon=True)
-        self._warmers.append(thread)
-        thread.start()
-
-    def _retire(self, scorer: Any) -> None:
-        """Close a swapped-out scorer's processes once the requests that took the old snapshot are done with it.
-
-        Usually its weakref finalizer does that as soon as the last request lets go; this timer closes it even when
-        something keeps a reference, and :meth:`stop` closes whatever is still open.
-        """
-        if not hasattr(scorer, "close"):
-            return
-        self._retired.add(scorer)
-        ref = weakref.ref(scorer)
-
-        def close() -> None:
-            alive = ref()
-            if alive is not None:
-                alive.close()
-
-        self._retire_timers = [t for t in self._retire_timers if t.is_alive()]
-        timer = threading.Timer(RETIRE_GRACE_S, close)
-        timer.daemon = True
-        self._retire_timers.append(timer)
-        timer.start()
-
-    def _close_scorers(self, timeout: float) -> None:
-        for thread in self._warmers:  # a pool still starting would otherwise outlive the close below
-            thread.join(timeout)
-        self._warmers = []
-        for timer in self._retire_timers:
-            timer.cancel()
-        self._retire_timers = []
+    def _close_scorers(self) -> None:
         scorers = list(self._retired)
         if self._snapshot is not None:
             scorers.append(self._snapshot.scorer)
         for scorer in scorers:
-            close = getattr(scorer, "close", None)
-            if close is not None:
-                try:
-                    close()
-                except Exception:
-                    log.exception("closing a scorer's processes failed")
+            try:
+                scorer.close()
+            except Exception:
+                log.exception("closing a scorer's processes failed")
 
     # -- background ----------------------------------------------------------------------------------------------
     def start(self, *, poll: bool = True) -> None:
@@ -527,4 +478,4 @@ class ModelHolder:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
-        self._close_scorers(timeout)
+        self._close_scorers()

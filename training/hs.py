@@ -736,7 +736,7 @@ def _store_nomenclature(settings):
         engine = make_engine(settings.database_url)
         init_db(engine)
         return Nomenclature.load(engine)
-    except Exception as exc:
+    except Exception as exc:  # descriptions are optional; the suggester works without them
         log.warning("nomenclature not loaded from the store (%s); using the default HS nomenclature", exc)
         return Nomenclature.default()
 

@@ -75,7 +75,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         if suffix in (".jsonl", ".ndjson"):
             return pd.read_json(path, lines=True)
         return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", low_memory=False)
-    except Exception as exc:
+    except Exception as exc:  # any parser failure becomes one user-facing error
         raise InvalidInputError(f"cannot read {path}: {exc}", details=[field_error(str(path), str(exc))]) from None
 
 

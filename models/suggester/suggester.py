@@ -379,7 +379,7 @@ class HSSuggester:
             return None, None
         try:
             entry = self.nomenclature.describe(code)
-        except Exception:
+        except Exception:  # a code the nomenclature cannot parse simply has no description
             entry = None
         return (entry.en, entry.zh) if entry is not None else (None, None)
 
@@ -577,7 +577,7 @@ class HSSuggester:
             encoder = load_encoder(spec)
         check_compatible(meta["encoder"], meta["encoder_fingerprint"], encoder)
         with open(directory / BUNDLE_FILE, "rb") as fh:
-            state = pickle.load(fh)
+            state = pickle.load(fh)  # our own artifact, written by save()
         state.pop("_dense_class", None)  # written by bundles saved before the dense index had one class
         overlay_rulings = state.pop("_overlay_rulings")
         overlay_embeddings = state.pop("_overlay_embeddings")

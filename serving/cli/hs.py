@@ -47,7 +47,7 @@ def _load_suggester(model_dir: Path | None):
 
         configure_mlflow(settings)
         return mlflow.pyfunc.load_model(champion_uri("clearance-hs-suggester")).unwrap_python_model().native
-    except Exception as exc:
+    except Exception as exc:  # any registry failure means "no model here"; say how to get one
         raise NotFoundError(
             "no HS suggester found: run `clearance hs build` (or `clearance train`) first",
             details=[field_error("model", f"no bundle in {candidates[0]} and no registry champion ({exc.__class__.__name__})")],
@@ -183,7 +183,7 @@ def evaluate(
         from data.nomenclature import Nomenclature
 
         nomenclature = Nomenclature.default()
-    except Exception:
+    except Exception:  # descriptions are a nicety; evaluation does not need them
         nomenclature = None
     run = evaluate_files(library, queries, mapping=mapping,
                          encoder=load_encoder(encoder or settings.encoder, threads=settings.threads),

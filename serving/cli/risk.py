@@ -72,7 +72,7 @@ def _load_scorer(settings, alias: str, workers: int):
     for name in ("clearance-delay", "clearance-risk"):
         try:
             natives[name] = mlflow.pyfunc.load_model(f"models:/{name}@{alias}").unwrap_python_model().native
-        except Exception as exc:
+        except Exception as exc:  # any registry failure means the model is not available
             raise UnavailableError(f"cannot load {name}@{alias}: {exc}; run `clearance train` first",
                                    details=[field_error(name, f"no version with alias {alias}")]) from None
     return ShipmentScorer(natives["clearance-delay"], natives["clearance-risk"], load_rules(),

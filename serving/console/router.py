@@ -314,7 +314,7 @@ def _models_info(request: Request) -> tuple[list[dict[str, Any]], str | None]:
         if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
             raise FileNotFoundError("model registry database not found")
         mlflow_client = client(settings)
-    except Exception as exc:
+    except Exception as exc:  # the page still lists the served versions without the registry
         mlflow_client, problem = None, f"{type(exc).__name__}: {exc}"[:300]
     for name, version in sorted(served.versions.items()):
         metrics = dict(version.metrics)
@@ -323,7 +323,7 @@ def _models_info(request: Request) -> tuple[list[dict[str, Any]], str | None]:
             try:
                 metrics = {**metrics, **service.run_metrics(mlflow_client, version.run_id)}
                 plots = service.list_plot_paths(mlflow_client, version.run_id)
-            except Exception as exc:
+            except Exception as exc:  # registry briefly unreachable: say so, keep the rest
                 problem = f"{type(exc).__name__}: {exc}"[:300]
         rows.append({"name": name, "version": version.version, "run_id": version.run_id, "source": version.source,
                      "served_since": version.served_since, "metrics": metrics, "plots": plots})
@@ -366,7 +366,7 @@ async def model_plot(request: Request, run_id: str, artifact_path: str) -> Respo
         path = await run_in_threadpool(fetch)
     except ClearanceError as exc:
         return Response(exc.message, status_code=exc.status)
-    except Exception as exc:
+    except Exception as exc:  # registry unreachable: an image error, not a broken page
         log.warning("plot %s of run %s unavailable: %s", artifact_path, run_id, exc)
         return Response("plot unavailable", status_code=503)
     return FileResponse(path, media_type=service.IMAGE_TYPES[suffix], headers={"Cache-Control": "max-age=3600"})

@@ -98,7 +98,7 @@ def _hierarchy(code: str, nomenclature: Any | None, lang: str) -> list[Hierarchy
         return []
     try:
         entries = nomenclature.hierarchy(code)
-    except Exception:
+    except Exception:  # a code the nomenclature cannot place is shown without names, not an error
         return []
     return [HierarchyLevel(code=e.code, level=e.level, name=pick(lang, e.en, e.zh)) for e in entries]
 

@@ -217,7 +217,7 @@ def record_decision(engine: Engine, suggester: Any | None, decision: Decision, *
     if served_now is not None:
         try:
             current = served_now()
-        except Exception:
+        except Exception:  # no served suggester right now: the next load replays the ruling
             current = None
         if current is not None and current is not suggester:
             targets.append(current)
@@ -227,7 +227,7 @@ def record_decision(engine: Engine, suggester: Any | None, decision: Decision, *
             if not _holds(target, stored.ruling_id):
                 target.add_rulings([stored])
             searchable = True
-        except Exception as exc:
+        except Exception as exc:  # the decision is stored; the overlay catches up on the next load
             index_error = str(exc) or type(exc).__name__
             searchable = False
             log.exception("reviewer ruling %s stored but not added to the served index", stored.ruling_id)
@@ -303,7 +303,7 @@ def replay_on_swap(engine: Engine) -> Callable[[Any], None]:
         try:
             replay_reviewer_rulings(engine, suggester)
             done.add(suggester)
-        except Exception:
+        except Exception:  # a listener must not undo a good swap; the next swap retries
             log.exception("replaying reviewer rulings into the served suggester failed")
 
     return on_swap

@@ -98,7 +98,7 @@ def test_readers_never_fail_while_rulings_are_added(copy, demo_library):
                 assert ans.candidates and ans.candidates[0].evidence
                 answers.append(ans)
                 i += 1
-        except BaseException as exc:
+        except BaseException as exc:  # collected and re-raised in the main thread
             errors.append(exc)
 
     threads = [threading.Thread(target=reader, args=(k * 7,)) for k in range(4)]

@@ -82,6 +82,15 @@ class OverlaySuggester:
 class FixedScorer:
     """Real data-quality findings (H3's checks), fixed delay/risk numbers: enough to test the page and the CSV."""
 
+    def warm(self):  # no worker processes to start
+        pass
+
+    def retire(self, grace_s):
+        pass
+
+    def close(self):
+        pass
+
     def __init__(self, nomenclature: Nomenclature):
         self.nomenclature = nomenclature
         self.calls: list[int] = []

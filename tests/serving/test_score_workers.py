@@ -93,6 +93,26 @@ def test_batch_route_on_a_worker_process_gives_the_in_process_results(registry_s
         assert not p.is_alive()
 
 
+def test_a_retired_scorer_closes_its_worker_processes_after_the_grace_period():
+    import threading
+
+    scorer = _scorer(workers=1)
+    scorer.warm()  # returns at once: the pool starts on a thread of its own
+    assert scorer._warmer is not None and scorer._warmer is not threading.current_thread()
+    scorer._warmer.join(60)
+    processes = list(scorer._pool._executor._processes.values())
+    assert processes and all(p.is_alive() for p in processes)
+    scorer.retire(0.1)
+    assert scorer._pool is not None  # requests that still hold the old snapshot keep its processes meanwhile
+    deadline = time.monotonic() + 30
+    while scorer._pool is not None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert scorer._pool is None
+    for p in processes:
+        p.join(10)
+        assert not p.is_alive()
+
+
 @pytest.fixture
 def cli_scorer(monkeypatch):
     """``clearance risk score`` over the small models instead of a registry; records the workers it asked for."""
