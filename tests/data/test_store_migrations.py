@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import inspect, text
 
 from data.store.db import (
+    INITIAL_REVISION,
     Base,
     SchemaMismatchError,
     check_schema,
@@ -36,11 +37,18 @@ def test_a_new_store_gets_the_current_schema_and_it_matches_the_tables_the_code_
         assert compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata) == []
 
 
+def _store_made_before_migrations(url: str):
+    """The tables of migration 0001 without a version table: what ``create_all`` made before migrations existed."""
+    engine = make_engine(url)
+    upgrade_store(engine, INITIAL_REVISION)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE alembic_version"))
+    return engine
+
+
 def test_a_store_made_before_migrations_is_refused_until_upgraded_and_keeps_its_rows(tmp_path):
     url = _url(tmp_path)
-    engine = make_engine(url)
-    import_table_modules()
-    Base.metadata.create_all(engine)  # how round-1 stores were made
+    engine = _store_made_before_migrations(url)
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO api_keys (key_id, name, key_hash, scopes, created_at) "
                           "VALUES ('k1', 'wang.fang', 'h', '[]', '2026-01-01')"))
@@ -54,16 +62,15 @@ def test_a_store_made_before_migrations_is_refused_until_upgraded_and_keeps_its_
     assert upgrade_store(engine) == (head_revision(), head_revision())  # idempotent
 
 
-def test_a_store_behind_or_ahead_of_the_code_is_refused_with_what_to_do(tmp_path, monkeypatch):
-    import data.store.db as db
-
+def test_a_store_behind_or_ahead_of_the_code_is_refused_with_what_to_do(tmp_path):
     engine = make_engine(_url(tmp_path))
-    upgrade_store(engine)
-    monkeypatch.setattr(db, "head_revision", lambda: "9999")  # the code moved on: a newer migration exists
-    with pytest.raises(SchemaMismatchError, match=r"behind the code's 9999: run `clearance db upgrade`") as info:
+    upgrade_store(engine, INITIAL_REVISION)  # a store the code has moved on from
+    head = head_revision()
+    assert head != INITIAL_REVISION
+    with pytest.raises(SchemaMismatchError, match=rf"behind the code's {head}: run `clearance db upgrade`") as info:
         check_schema(engine)
-    assert info.value.status == 503 and info.value.details == {"current": "0001", "head": "9999"}
-    monkeypatch.undo()
+    assert info.value.status == 503 and info.value.details == {"current": INITIAL_REVISION, "head": head}
+    assert upgrade_store(engine) == (INITIAL_REVISION, head)
     with engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = 'f00d'"))
     with pytest.raises(SchemaMismatchError, match="newer than this code"):
@@ -75,9 +82,7 @@ def test_the_service_refuses_to_start_on_a_store_whose_schema_is_behind(tmp_path
     from serving.app import create_app
 
     settings = Settings(data_dir=tmp_path / "var")
-    engine = make_engine(settings.database_url)
-    import_table_modules()
-    Base.metadata.create_all(engine)
+    upgrade_store(make_engine(settings.database_url), INITIAL_REVISION)
     with pytest.raises(SchemaMismatchError, match="clearance db upgrade"):
         create_app(settings, start_models=False)
 
