@@ -44,15 +44,19 @@ def fake_registry(tmp_path_factory) -> Path:
     return root
 
 
+def copy_registry(source: Path, data_dir: Path) -> Path:
+    """``data_dir`` with a copy of the registry and store in ``source`` (artifacts stay where they are)."""
+    data_dir.mkdir(exist_ok=True)
+    for db in ("mlflow.db", "clearance.db"):
+        if (source / db).exists():
+            shutil.copy(source / db, data_dir / db)
+    return data_dir
+
+
 @pytest.fixture
 def registry_settings(fake_registry: Path, tmp_path: Path) -> Settings:
     """A private copy of the fake registry (tests may register and promote), with an empty model cache."""
-    data_dir = tmp_path / "var"
-    data_dir.mkdir()
-    for db in ("mlflow.db", "clearance.db"):
-        if (fake_registry / db).exists():
-            shutil.copy(fake_registry / db, data_dir / db)
-    return Settings(data_dir=data_dir, reload_interval_s=3600)
+    return Settings(data_dir=copy_registry(fake_registry, tmp_path / "var"), reload_interval_s=3600)
 
 
 def fake_holder(settings: Settings, **loader_options):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import pickle
-import shutil
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,7 @@ from data.store.db import open_store
 from models.names import DELAY, HS_SUGGESTER, RISK
 from serving.feedback.service import Decision, record_decision
 from serving.served import load_served
-from tests.serving.conftest import register_model, wait_ready
+from tests.serving.conftest import copy_registry, register_model, wait_ready
 from tests.serving.fakes import OverlayNative
 
 pytestmark = pytest.mark.slow
@@ -45,9 +44,7 @@ def scorer_registry(fake_registry: Path, tmp_path_factory) -> Path:
     """The fake registry plus real small delay and risk models as their champions (v2)."""
     from tests.models.shipment_models import small_models
 
-    root = tmp_path_factory.mktemp("scorer-registry")
-    for db in ("mlflow.db", "clearance.db"):
-        shutil.copy(fake_registry / db, root / db)
+    root = copy_registry(fake_registry, tmp_path_factory.mktemp("scorer-registry"))
     settings = Settings(data_dir=root)
     delay, risk = small_models()
     for name, native in ((DELAY, delay), (RISK, risk)):
@@ -58,11 +55,8 @@ def scorer_registry(fake_registry: Path, tmp_path_factory) -> Path:
 @pytest.fixture
 def scorer_settings(scorer_registry: Path, tmp_path: Path) -> Settings:
     """A private copy in ``tmp_path/var``: the data dir the ``cli`` fixture points the CLI at."""
-    data_dir = tmp_path / "var"
-    data_dir.mkdir()
-    for db in ("mlflow.db", "clearance.db"):
-        shutil.copy(scorer_registry / db, data_dir / db)
-    return Settings(data_dir=data_dir, reload_interval_s=3600, auth_disabled=True)
+    return Settings(data_dir=copy_registry(scorer_registry, tmp_path / "var"), reload_interval_s=3600,
+                    auth_disabled=True)
 
 
 def _cli_findings(cli, tmp_path: Path) -> list[dict]:
