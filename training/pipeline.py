@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from data.settings import Settings
+from models.names import DELAY, HS_SUGGESTER, RISK
 from training import registry
 
 log = logging.getLogger(__name__)
@@ -62,18 +63,17 @@ def train_all(settings: Settings, *, only: tuple[str, ...] = ("hs", "shipments")
     report = PipelineReport()
     targets: list[str] = []
     if "hs" in only:
-        if skip_existing and _has_champion(registry.HS_SUGGESTER, settings):
-            report.skipped.append(registry.HS_SUGGESTER)
+        if skip_existing and _has_champion(HS_SUGGESTER, settings):
+            report.skipped.append(HS_SUGGESTER)
         else:
             from training.hs import train_and_log
 
             ensure_demo_library(settings, rulings_n, seed=7)
             rulings = list(RulingRepository(open_store(settings.database_url)).iter_all())
-            report.trained[registry.HS_SUGGESTER] = train_and_log(settings, rulings, encoder_spec=settings.encoder,
-                                                                  register=True)
-            targets.append(registry.HS_SUGGESTER)
+            report.trained[HS_SUGGESTER] = train_and_log(settings, rulings, encoder_spec=settings.encoder, register=True)
+            targets.append(HS_SUGGESTER)
     if "shipments" in only:
-        names = (registry.DELAY, registry.RISK)
+        names = (DELAY, RISK)
         if skip_existing and all(_has_champion(n, settings) for n in names):
             report.skipped.extend(names)
         else:
