@@ -28,18 +28,16 @@ import numpy as np
 from data.errors import InvalidInputError, field_error
 from features.text import compose_text
 from models.suggester.calibration import LevelCalibrator, choose_threshold, expected_calibration_error
+from models.suggester.channels import NO_MARGIN, ChannelHits, class_votes, hs4_groups
 from models.suggester.dense_index import DenseIndex
 from models.suggester.lexical import LexicalIndex, LexicalVectoriser, make_vectoriser, transform
 from models.suggester.ranker import CandidateRanker, candidate_features, rerank
 from models.suggester.suggester import (
-    CHUNK,
     NATIONAL,
     HSSuggester,
     SuggesterParams,
     _display,
-    _votes,
     dense_text,
-    hs4_groups,
     national_votes,
 )
 from models.suggester.supervised import SupervisedChannel, softmax
@@ -183,35 +181,7 @@ def _assemble(lib: _Library, *, encoder, params: SuggesterParams, calibrators, n
                        nomenclature=nomenclature, ranker=ranker, metrics=metrics, built_with=built_with)
 
 
-def _channel_outputs(model: HSSuggester, features, embeddings: np.ndarray) -> dict[str, Any]:
-    """Raw per-channel neighbours and margins for validation rows (so temperatures can be tuned without re-search).
-
-    ``features``/``embeddings``: the validation rulings' lexical rows and embeddings, as the library computed them.
-    """
-    p = model.params
-    lex_s, lex_c, lex_r, dense_s, dense_c, dense_r, margins = [], [], [], [], [], [], []
-    for start in range(0, features.shape[0], CHUNK):
-        q = features[start:start + CHUNK]
-        s, i = model.lexical.search(q, min(p.k_lexical, len(model.ruling_ids)))
-        lex_s.append(s)
-        lex_r.append(i)
-        lex_c.append(np.where(i >= 0, model.ruling_class[np.maximum(i, 0)], -1))
-        e = np.ascontiguousarray(embeddings[start:start + CHUNK], dtype=np.float32)
-        s2, i2 = model.dense_index.search(e, min(p.k_dense, model.dense_index.ntotal))
-        s2, i2 = np.asarray(s2, np.float32), np.asarray(i2, np.int64)
-        dense_s.append(s2)
-        dense_r.append(i2)
-        dense_c.append(np.where(i2 >= 0, model.ruling_class[np.maximum(i2, 0)], -1))
-        m = np.full((q.shape[0], len(model.codes6)), -1e3, dtype=np.float32)
-        if model.sup_columns is not None:
-            m[:, model.sup_columns] = model.supervised.scores(q) if model.supervised.model_ is not None else 0.0
-        margins.append(m)
-    return {"lex_s": np.vstack(lex_s), "lex_c": np.vstack(lex_c), "lex_r": np.vstack(lex_r),
-            "dense_s": np.vstack(dense_s), "dense_c": np.vstack(dense_c), "dense_r": np.vstack(dense_r),
-            "margins": np.vstack(margins)}
-
-
-def fit_national_calibrator(out: dict[str, Any], fused: np.ndarray, model: HSSuggester,
+def fit_national_calibrator(hits: ChannelHits, fused: np.ndarray, model: HSSuggester,
                             gold_codes: np.ndarray) -> LevelCalibrator | None:
     """Isotonic map for 8/10-digit answers, on validation queries whose gold code is national.
 
@@ -225,7 +195,7 @@ def fit_national_calibrator(out: dict[str, Any], fused: np.ndarray, model: HSSug
         j = int(np.argmax(fused[q]))
         code6 = model.codes6[j]
         best: dict[int, float] = {}
-        for sims, refs in ((out["lex_s"][q], out["lex_r"][q]), (out["dense_s"][q], out["dense_r"][q])):
+        for sims, refs in ((hits.lex_s[q], hits.lex_refs[q]), (hits.dense_s[q], hits.dense_refs[q])):
             for sim, ref in zip(sims, refs):
                 if ref >= 0 and sim > best.get(int(ref), -1.0):
                     best[int(ref)] = float(sim)
@@ -240,10 +210,6 @@ def fit_national_calibrator(out: dict[str, Any], fused: np.ndarray, model: HSSug
     return LevelCalibrator(NATIONAL).fit(np.array(x), np.array(y))
 
 
-def _class_votes(sims, classes, t, width):
-    return _votes(sims, classes, lambda c: c, t, width)
-
-
 def _topk_hits(scores: np.ndarray, gold: np.ndarray, k: int) -> np.ndarray:
     k = min(k, scores.shape[1])
     top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
@@ -254,17 +220,17 @@ def _objective(scores: np.ndarray, gold: np.ndarray) -> tuple[float, float]:
     return float(_topk_hits(scores, gold, 1).mean()), float(_topk_hits(scores, gold, 5).mean())
 
 
-def tune_params(out: dict[str, Any], gold: np.ndarray, width: int, base: SuggesterParams) -> tuple[SuggesterParams, dict]:
+def tune_params(hits: ChannelHits, gold: np.ndarray, width: int, base: SuggesterParams) -> tuple[SuggesterParams, dict]:
     """Joint grid search on validation over kNN temperatures, the supervised temperature and the channel weights.
 
     Objective: top-1 accuracy, top-5 as tie-break (top-5 is only computed for settings that tie or beat the best
     top-1 so far, which keeps the full grid to seconds).
     """
     params = SuggesterParams(**base.__dict__)
-    lex_votes = {t: _class_votes(out["lex_s"], out["lex_c"], t, width) for t in T_KNN_GRID}
-    dense_votes = {t: _class_votes(out["dense_s"], out["dense_c"], t, width) for t in T_KNN_GRID}
-    has_sup = bool((out["margins"] > -1e3).any())
-    sups = {t: softmax(out["margins"], t) for t in (T_SUP_GRID if has_sup else (1.0,))}
+    lex_votes = {t: class_votes(hits.lex_s, hits.lex_c, t, width) for t in T_KNN_GRID}
+    dense_votes = {t: class_votes(hits.dense_s, hits.dense_c, t, width) for t in T_KNN_GRID}
+    has_sup = bool((hits.margins > NO_MARGIN).any())
+    sups = {t: softmax(hits.margins, t) for t in (T_SUP_GRID if has_sup else (1.0,))}
     steps = [round(x * WEIGHT_STEP, 2) for x in range(int(round(1 / WEIGHT_STEP)) + 1)]
     best, best_key = None, (-1.0, -1.0)
     for t_lex, t_dense, t_sup in itertools.product(T_KNN_GRID, T_KNN_GRID, sups):
@@ -290,25 +256,24 @@ def tune_params(out: dict[str, Any], gold: np.ndarray, width: int, base: Suggest
     return params, {"val_hs6_top1": best_key[0], "val_hs6_top5": best_key[1], "fused": fused,
                     "v_lex": v_lex, "v_dense": v_dense, "sup": sup_best,
                     "channels": {"lexical": _objective(v_lex, gold), "dense": _objective(v_dense, gold),
-                                 "supervised": _objective(softmax(out["margins"], t_sup), gold) if has_sup else None}}
+                                 "supervised": _objective(softmax(hits.margins, t_sup), gold) if has_sup else None}}
 
 
 MIN_RANK_QUERIES = 200
 T_RANK_GRID = (0.1, 0.2, 0.5, 1.0, 2.0)
 
 
-def fit_ranker(out: dict[str, Any], info: dict[str, Any], model: HSSuggester, gold: np.ndarray, seed: int):
+def fit_ranker(hits: ChannelHits, info: dict[str, Any], model: HSSuggester, gold: np.ndarray, seed: int):
     """Cross-fitted LightGBM re-ranker on the validation queries; kept only when it beats the fused ranking.
 
     Two folds: each half is scored by a ranker trained on the other half, so the comparison with the fused ranking
     and the calibrators fitted afterwards see out-of-fold scores only. Returns (ranker or None, t_rank, distribution
     the calibrators should use, metrics).
     """
-    width = len(model.codes6)
     feats, cand = candidate_features(
-        fused=info["fused"], v_lex=info["v_lex"], v_dense=info["v_dense"], sup=info["sup"], margins=out["margins"],
-        lex_s=out["lex_s"], lex_c=out["lex_c"], dense_s=out["dense_s"], dense_c=out["dense_c"],
-        log_prior=np.log1p(np.bincount(model.ruling_class, minlength=width)).astype(np.float32),
+        fused=info["fused"], v_lex=info["v_lex"], v_dense=info["v_dense"], sup=info["sup"], margins=hits.margins,
+        lex_s=hits.lex_s, lex_c=hits.lex_c, dense_s=hits.dense_s, dense_c=hits.dense_c,
+        log_prior=model.log_prior(),
         hs4_of=hs4_groups(model.codes6))
     labels = cand == gold[:, None]
     has_gold = labels.any(axis=1)
@@ -437,22 +402,22 @@ def build_suggester(rulings: list, *, encoder, nomenclature=None, progress: bool
                                 progress=progress, features=prov_features, dense=_MaskedIndex(dense, keep))
         if final_svm is None:
             final_svm = _Done(provisional.supervised)
-        out = _channel_outputs(provisional, val.features, val.embeddings)
+        hits = provisional.search_channels(features=val.features, embeddings=val.embeddings)
         code_pos = provisional.code_index
         gold = np.array([code_pos.get(c[:6], -1) for c in val.codes], dtype=np.int64)
-        params, info = tune_params(out, gold, len(provisional.codes6), base)
-        ranker, params.t_rank, dist, rank_metrics = (fit_ranker(out, info, provisional, gold, seed) if use_ranker
+        params, info = tune_params(hits, gold, len(provisional.codes6), base)
+        ranker, params.t_rank, dist, rank_metrics = (fit_ranker(hits, info, provisional, gold, seed) if use_ranker
                                                      else (None, 1.0, info["fused"], {}))
         calibrators = fit_calibrators(dist, provisional.codes6, val.codes)
-        national = fit_national_calibrator(out, dist, provisional, val.codes)
+        national = fit_national_calibrator(hits, dist, provisional, val.codes)
         if national is not None:
             calibrators[NATIONAL] = national
         conf6 = calibrators[6](dist.max(axis=1))
         correct6 = provisional.codes6[dist.argmax(axis=1)] == np.array([c[:6] for c in val.codes])
         params.threshold = threshold if threshold is not None else choose_threshold(conf6, correct6, target_accuracy)
         # "No similar ruling": below the 1st percentile of genuine held-out queries on both channels at once.
-        params.floor_lexical = float(np.quantile(out["lex_s"][:, 0], 0.01))
-        params.floor_dense = float(np.quantile(out["dense_s"][:, 0], 0.01))
+        params.floor_lexical = float(np.quantile(hits.lex_s[:, 0], 0.01))
+        params.floor_dense = float(np.quantile(hits.dense_s[:, 0], 0.01))
         confident = conf6 >= params.threshold
         metrics = {"val_n": float(n_val), "val_fused_top1": info["val_hs6_top1"], "val_fused_top5": info["val_hs6_top5"],
                    "val_hs6_top1": float(correct6.mean()),

@@ -40,6 +40,7 @@ from models.suggester.answer import (
     ValidationAnswer,
 )
 from models.suggester.calibration import LevelCalibrator
+from models.suggester.channels import NO_MARGIN, ChannelHits, class_votes, hs4_groups, merge_neighbours
 from models.suggester.dense_index import DenseIndex
 from models.suggester.elements import missing_elements as _missing_elements
 from models.suggester.lexical import LexicalIndex, LexicalVectoriser
@@ -199,66 +200,91 @@ class HSSuggester:
             out.extend(self._score_chunk([normalise_text(t) for t in texts[start:start + CHUNK]], overlay))
         return out
 
-    def _score_chunk(self, texts: list[str], overlay: Overlay) -> list[RawScores]:
-        p = self.params
-        m = len(texts)
-        n_codes = len(self.codes6)
-        extra_codes = self._overlay_codes(overlay)
-        width = n_codes + len(extra_codes)
+    def search_channels(self, texts: list[str] | None = None, *, features=None, embeddings: np.ndarray | None = None,
+                        overlay: Overlay | None = None, keep_all: bool = False) -> ChannelHits:
+        """Each channel's raw answer for a batch of queries: lexical and dense neighbours, supervised margins.
 
-        q_feat = self.features.transform(texts)
+        Give the composed, normalised ``texts`` (vectorised and encoded here), or their lexical ``features`` and
+        ``embeddings`` as the library computed them (tuning reuses the validation rulings' own rows). Neighbours come
+        from the bundle and ``overlay`` (default: the current one); ``keep_all`` also keeps every lexical similarity
+        (evidence for codes no neighbour supports). Searched in chunks of ``CHUNK`` queries.
+        """
+        overlay = self._overlay if overlay is None else overlay
+        n = len(texts) if texts is not None else features.shape[0]
+        if not n:
+            raise InvalidInputError("no queries to search", details=[field_error("texts", "empty")])
+        parts = []
+        for start in range(0, n, CHUNK):
+            rows = slice(start, start + CHUNK)
+            q_feat = self.features.transform(texts[rows]) if features is None else features[rows]
+            q_emb = self.encoder.encode(texts[rows]) if embeddings is None else embeddings[rows]
+            parts.append(self._search_chunk(q_feat, np.ascontiguousarray(q_emb, dtype=np.float32), overlay, keep_all))
+        return ChannelHits.concat(parts)
+
+    def _search_chunk(self, q_feat, q_emb: np.ndarray, overlay: Overlay, keep_all: bool) -> ChannelHits:
+        p = self.params
+        m = q_feat.shape[0]
         k_lex = min(p.k_lexical, len(self.ruling_ids))
-        lex_s, lex_i, lex_all = self.lexical.search(q_feat, k_lex, keep_all=True)
-        q_emb = np.ascontiguousarray(self.encoder.encode(texts), dtype=np.float32)
+        lex_all = None
+        if keep_all:
+            lex_s, lex_i, lex_all = self.lexical.search(q_feat, k_lex, keep_all=True)
+        else:
+            lex_s, lex_i = self.lexical.search(q_feat, k_lex)
         k_dense = min(p.k_dense, self.dense_index.ntotal)
         dense_s, dense_i = self.dense_index.search(q_emb, k_dense)
         dense_s = np.asarray(dense_s, dtype=np.float32)
         dense_i = np.asarray(dense_i, dtype=np.int64)
-
-        # Ruling refs: position in the bundle, or -(overlay position + 2) for overlay rows (-1 stays "no neighbour").
-        if len(overlay):
+        if len(overlay):  # overlay refs are -(overlay position + 2); -1 stays "no neighbour"
             (ol_s, ol_i), (od_s, od_i) = overlay.search(self.lexical.prune(q_feat), q_emb, max(p.k_lexical, p.k_dense))
-            lex_s, lex_i = _merge(lex_s, lex_i, ol_s, -(ol_i + 2), p.k_lexical)
-            dense_s, dense_i = _merge(dense_s, dense_i, od_s, -(od_i + 2), p.k_dense)
-
+            lex_s, lex_i = merge_neighbours(lex_s, lex_i, ol_s, -(ol_i + 2), p.k_lexical)
+            dense_s, dense_i = merge_neighbours(dense_s, dense_i, od_s, -(od_i + 2), p.k_dense)
+        extra_codes = self._overlay_codes(overlay)
         ref_class = self._ref_class(overlay, extra_codes)
-        v_lex = _votes(lex_s, lex_i, ref_class, p.t_lexical, width)
-        v_dense = _votes(dense_s, dense_i, ref_class, p.t_dense, width)
-        sup = np.zeros((m, width), dtype=np.float32)
-        margins = np.full((m, width), -1e3, dtype=np.float32)
+        margins = np.full((m, len(self.codes6) + len(extra_codes)), NO_MARGIN, dtype=np.float32)
         if self.sup_columns is not None:
-            if self.supervised.model_ is None:
+            margins[:, self.sup_columns] = 0.0 if self.supervised.model_ is None else self.supervised.scores(q_feat)
+        return ChannelHits(lex_s=lex_s, lex_refs=lex_i, lex_c=ref_class(lex_i), dense_s=dense_s, dense_refs=dense_i,
+                           dense_c=ref_class(dense_i), margins=margins, lex_all=lex_all)
+
+    def _score_chunk(self, texts: list[str], overlay: Overlay) -> list[RawScores]:
+        p = self.params
+        hits = self.search_channels(texts, overlay=overlay, keep_all=True)
+        m, width = hits.margins.shape
+        v_lex = class_votes(hits.lex_s, hits.lex_c, p.t_lexical, width)
+        v_dense = class_votes(hits.dense_s, hits.dense_c, p.t_dense, width)
+        sup = np.zeros((m, width), dtype=np.float32)
+        if self.sup_columns is not None:
+            if self.supervised.model_ is None:  # one code in the library: the channel is sure of it
                 sup[:, self.sup_columns[0]] = 1.0
-                margins[:, self.sup_columns[0]] = 0.0
             else:
-                margins[:, self.sup_columns] = self.supervised.scores(q_feat)
-                sup[:, self.sup_columns] = softmax(margins[:, self.sup_columns], p.t_supervised)
+                sup[:, self.sup_columns] = softmax(hits.margins[:, self.sup_columns], p.t_supervised)
         fused = p.w_lexical * v_lex + p.w_dense * v_dense + p.w_supervised * sup
         total = fused.sum(axis=1, keepdims=True)
         fused = np.divide(fused, total, out=np.zeros_like(fused), where=total > 0)
         if self.ranker is not None:
-            space = self.code_space(overlay)
             feats, cand = candidate_features(
-                fused=fused, v_lex=v_lex, v_dense=v_dense, sup=sup, margins=margins, lex_s=lex_s,
-                lex_c=ref_class(lex_i), dense_s=dense_s, dense_c=ref_class(dense_i),
-                log_prior=self._log_prior(overlay, width), hs4_of=hs4_groups(space))
+                fused=fused, v_lex=v_lex, v_dense=v_dense, sup=sup, margins=hits.margins, lex_s=hits.lex_s,
+                lex_c=hits.lex_c, dense_s=hits.dense_s, dense_c=hits.dense_c, log_prior=self.log_prior(overlay),
+                hs4_of=hs4_groups(self.code_space(overlay)))
             fused = rerank(fused, cand, self.ranker.scores(feats), p.t_rank)
-        return [RawScores(p6=fused[r], lex=(lex_s[r], lex_i[r]), dense=(dense_s[r], dense_i[r]),
-                          extra={"v_lex": v_lex[r], "v_dense": v_dense[r], "lex_all": lex_all[r], "sup": sup[r]})
+        return [RawScores(p6=fused[r], lex=(hits.lex_s[r], hits.lex_refs[r]), dense=(hits.dense_s[r], hits.dense_refs[r]),
+                          extra={"v_lex": v_lex[r], "v_dense": v_dense[r], "lex_all": hits.lex_all[r], "sup": sup[r]})
                 for r in range(m)]
 
-    def _log_prior(self, overlay: Overlay, width: int) -> np.ndarray:
+    def log_prior(self, overlay: Overlay | None = None) -> np.ndarray:
+        """log(1 + rulings per code) over the code space: how common each code is in the library (a ranker feature)."""
+        overlay = self._overlay if overlay is None else overlay
         if not len(overlay):
             if getattr(self, "_prior_cache", None) is None:
-                self._prior_cache = np.log1p(np.bincount(self.ruling_class, minlength=width)).astype(np.float32)
+                self._prior_cache = np.log1p(np.bincount(self.ruling_class, minlength=len(self.codes6))).astype(
+                    np.float32)
             return self._prior_cache
-        counts = np.bincount(self.ruling_class, minlength=width).astype(np.float64)
-        if len(overlay):
-            extra = {c: len(self.codes6) + i for i, c in enumerate(self._overlay_codes(overlay))}
-            for code in overlay.codes:
-                j = self.code_index.get(code[:6], extra.get(code[:6]))
-                if j is not None:
-                    counts[j] += 1
+        extra = {c: len(self.codes6) + i for i, c in enumerate(self._overlay_codes(overlay))}
+        counts = np.bincount(self.ruling_class, minlength=len(self.codes6) + len(extra)).astype(np.float64)
+        for code in overlay.codes:
+            j = self.code_index.get(code[:6], extra.get(code[:6]))
+            if j is not None:
+                counts[j] += 1
         return np.log1p(counts).astype(np.float32)
 
     def _overlay_codes(self, overlay: Overlay) -> list[str]:
@@ -603,12 +629,6 @@ class HSSuggester:
                 f"encoder={self.encoder_name!r}, fingerprint={self.fingerprint!r})")
 
 
-def hs4_groups(codes6) -> np.ndarray:
-    """Group index of each code's HS4 (for per-heading sums)."""
-    _, inverse = np.unique(np.array([c[:4] for c in codes6], dtype=object), return_inverse=True)
-    return inverse.astype(np.int64)
-
-
 def national_votes(neighbours, code6: str) -> list[tuple[str, float]]:
     """(national line, similarity-weighted share among the neighbours under ``code6``), best first.
 
@@ -643,33 +663,3 @@ def dense_text(ruling) -> str:
 def _display(product_name: str, description: str = "") -> str:
     text = product_name if not description else f"{product_name} — {description}"
     return text if len(text) <= 300 else text[:299] + "…"
-
-
-def _merge(s1, i1, s2, i2, k):
-    """Row-wise top-``k`` of two neighbour lists."""
-    s = np.concatenate([s1, s2], axis=1)
-    i = np.concatenate([i1, i2], axis=1)
-    s = np.where(i == -1, -np.inf, s)
-    order = np.argsort(-s, axis=1, kind="stable")[:, :k]
-    s = np.take_along_axis(s, order, 1)
-    i = np.take_along_axis(i, order, 1)
-    i = np.where(np.isinf(s), -1, i)
-    return np.where(np.isinf(s), 0.0, s).astype(np.float32), i
-
-
-def _votes(sims: np.ndarray, refs: np.ndarray, ref_class, temperature: float, width: int) -> np.ndarray:
-    """Similarity-weighted code votes, weights exp((s − s_best)/T), normalised per query."""
-    m = sims.shape[0]
-    out = np.zeros((m, width), dtype=np.float32)
-    if sims.shape[1] == 0:
-        return out
-    valid = refs != -1
-    cls = ref_class(np.where(valid, refs, 0))
-    valid &= cls >= 0
-    best = np.where(valid, sims, -np.inf).max(axis=1, keepdims=True)
-    best = np.where(np.isinf(best), 0.0, best)
-    w = np.exp((sims - best) / max(temperature, 1e-6)) * valid
-    rows = np.repeat(np.arange(m), sims.shape[1])
-    np.add.at(out, (rows, np.where(valid, cls, 0).ravel()), w.ravel().astype(np.float32))
-    total = out.sum(axis=1, keepdims=True)
-    return np.divide(out, total, out=np.zeros_like(out), where=total > 0)
