@@ -27,19 +27,13 @@ import numpy as np
 
 from data.errors import InvalidInputError, field_error
 from features.text import compose_text
-from models.suggester.calibration import LevelCalibrator, choose_threshold, expected_calibration_error
+from models.suggester.calibration import NATIONAL, LevelCalibrator, choose_threshold, expected_calibration_error
 from models.suggester.channels import NO_MARGIN, ChannelHits, class_votes, hs4_groups
+from models.suggester.compose import national_votes
 from models.suggester.dense_index import DenseIndex
 from models.suggester.lexical import LexicalIndex, LexicalVectoriser, make_vectoriser, transform
 from models.suggester.ranker import CandidateRanker, candidate_features, rerank
-from models.suggester.suggester import (
-    NATIONAL,
-    HSSuggester,
-    SuggesterParams,
-    _display,
-    dense_text,
-    national_votes,
-)
+from models.suggester.suggester import HSSuggester, SuggesterParams, dense_text, display_text
 from models.suggester.supervised import SupervisedChannel, softmax
 
 log = logging.getLogger(__name__)
@@ -77,7 +71,7 @@ def _library(rulings: list, encoder, progress: bool) -> _Library:
     return _Library(
         ids=np.array([r.ruling_id for r in rulings], dtype=object),
         codes=np.array([r.hs_code for r in rulings], dtype=object),
-        texts=texts, display=[_display(r.product_name, r.description) for r in rulings],
+        texts=texts, display=[display_text(r.product_name, r.description) for r in rulings],
         sources=np.array([getattr(r.source, "value", str(r.source)) for r in rulings], dtype=object),
         dates=[r.ruling_date for r in rulings], embeddings=emb)
 

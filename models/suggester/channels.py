@@ -8,7 +8,7 @@ their code columns) and the supervised margins. Serving fuses it with the bundle
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -47,6 +47,16 @@ class ChannelHits:
                  for name in ("lex_s", "lex_refs", "lex_c", "dense_s", "dense_refs", "dense_c", "margins")}
         lex_all = None if parts[0].lex_all is None else sp.vstack([p.lex_all for p in parts]).tocsr()
         return cls(**stack, lex_all=lex_all)
+
+
+@dataclass
+class RawScores:
+    """One query's scores before its answer is composed: the fused distribution and the neighbours behind it."""
+
+    p6: np.ndarray  # fused distribution over the code space
+    lex: tuple[np.ndarray, np.ndarray]  # (sims, ruling refs)
+    dense: tuple[np.ndarray, np.ndarray]
+    extra: dict = field(default_factory=dict)
 
 
 def class_votes(sims: np.ndarray, classes: np.ndarray, temperature: float, width: int) -> np.ndarray:

@@ -17,45 +17,35 @@ Built by :func:`training.hs.build_suggester`; thread-safe for concurrent reads, 
 from __future__ import annotations
 
 import hashlib
-import json
-import pickle
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from data.errors import InvalidInputError, NotFoundError, field_error
-from features.text import compose_text, normalise_text, text_language
-from models.suggester.answer import (
-    Agreement,
-    AnswerCode,
-    Candidate,
-    Evidence,
-    ModelInfo,
-    QueryEcho,
-    Reason,
-    SuggestionAnswer,
-    ValidationAnswer,
-)
+from data.errors import InvalidInputError, field_error
+from features.text import compose_text, normalise_text
+from models.suggester.answer import SuggestionAnswer, ValidationAnswer
+from models.suggester.bundle import META_FILE as META_FILE  # re-exported: callers check a folder for a bundle
+from models.suggester.bundle import read_bundle, write_bundle
 from models.suggester.calibration import LevelCalibrator
-from models.suggester.channels import NO_MARGIN, ChannelHits, class_votes, hs4_groups, merge_neighbours
-from models.suggester.dense_index import DenseIndex
-from models.suggester.elements import missing_elements as _missing_elements
+from models.suggester.channels import (
+    NO_MARGIN,
+    ChannelHits,
+    RawScores,
+    class_votes,
+    hs4_groups,
+    merge_neighbours,
+)
+from models.suggester.compose import suggestion_answer, validation_answer
 from models.suggester.lexical import LexicalIndex, LexicalVectoriser
 from models.suggester.overlay import Overlay
 from models.suggester.ranker import candidate_features, rerank
 from models.suggester.supervised import SupervisedChannel, softmax
 
 MODEL_NAME = "clearance-hs-suggester"
-FORMAT_VERSION = 1
-BUNDLE_FILE = "suggester.pkl"
-META_FILE = "meta.json"
-DENSE_DIR = "dense"
 MAX_TOP_K = 50
-NATIONAL = 10  # calibrator key shared by 8- and 10-digit national lines
-EVIDENCE_PER_CANDIDATE = 3
 # Queries are scored in chunks: a sparse query × library product for thousands of queries at once would hold
 # hundreds of millions of similarities in memory.
 CHUNK = 256
@@ -80,16 +70,6 @@ class SuggesterParams:
     floor_dense: float = 0.0
     max_text_chars: int = 2000
     target_accuracy: float = 0.9
-
-
-@dataclass
-class RawScores:
-    """Per-query channel output before answers are composed (also what evaluation and tuning read)."""
-
-    p6: np.ndarray  # fused distribution over the code space
-    lex: tuple[np.ndarray, np.ndarray]  # (sims, ruling refs)
-    dense: tuple[np.ndarray, np.ndarray]
-    extra: dict = field(default_factory=dict)
 
 
 class HSSuggester:
@@ -336,167 +316,8 @@ class HSSuggester:
         composed = [compose_text(t, "", e) for t, e in queries]
         raws = self.score_texts(composed, overlay=overlay)
         space = self.code_space(overlay)
-        return [self._answer(text, elements, norm, raw, overlay, space, top_k)
+        return [suggestion_answer(self, text, elements, norm, raw, overlay, space, top_k)
                 for (text, elements), norm, raw in zip(queries, composed, raws)]
-
-    def _level_sums(self, p6: np.ndarray, space: np.ndarray) -> tuple[dict, dict]:
-        p4: dict[str, float] = {}
-        p2: dict[str, float] = {}
-        for idx in np.flatnonzero(p6 > 0):
-            c = space[idx]
-            p4[c[:4]] = p4.get(c[:4], 0.0) + float(p6[idx])
-            p2[c[:2]] = p2.get(c[:2], 0.0) + float(p6[idx])
-        return p4, p2
-
-    def _cal(self, level: int, value: float) -> float:
-        cal = self.calibrators.get(level)
-        return float(cal(value)[0]) if cal is not None else float(min(max(value, 0.0), 1.0))
-
-    def _ruling(self, ref: int, overlay: Overlay) -> tuple[str, str, str, str, Any]:
-        if ref >= 0:
-            return (self.ruling_ids[ref], self.ruling_texts[ref], self.ruling_codes[ref], self.ruling_sources[ref],
-                    self.ruling_dates[ref])
-        j = -ref - 2
-        return overlay.ids[j], overlay.texts[j], overlay.codes[j], overlay.sources[j], overlay.dates[j]
-
-    def _evidence(self, raw: RawScores, overlay: Overlay) -> dict[str, list[Evidence]]:
-        """Neighbours grouped by HS6, each ruling once with its best similarity over the channels."""
-        best: dict[int, tuple[float, str]] = {}
-        for channel, (sims, refs) in (("lexical", raw.lex), ("dense", raw.dense)):
-            for s, ref in zip(sims, refs):
-                ref = int(ref)
-                if ref == -1:
-                    continue
-                if ref not in best or s > best[ref][0]:
-                    best[ref] = (float(s), channel)
-        by_code: dict[str, list[Evidence]] = {}
-        for ref, (s, channel) in sorted(best.items(), key=lambda kv: -kv[1][0]):
-            rid, text, code, source, day = self._ruling(ref, overlay)
-            by_code.setdefault(code[:6], []).append(Evidence(
-                ruling_id=rid, text=text, hs_code=code, similarity=round(min(max(s, 0.0), 1.0), 4), source=source,
-                ruling_date=day, channel="overlay" if ref <= -2 else channel))
-        return by_code
-
-    def _evidence_for_code(self, code6: str, raw: RawScores) -> list[Evidence]:
-        """Best lexical matches among the rulings of one code (a candidate that no kNN neighbour supports).
-
-        Read from the query's full sparse similarity row kept by the search, so it costs no second search.
-        """
-        idx = self.code_index.get(code6)
-        row = raw.extra.get("lex_all")
-        if idx is None or row is None or row.nnz == 0:
-            return []
-        cols, sims = row.indices, row.data
-        mask = self.ruling_class[cols] == idx
-        if not mask.any():
-            return []
-        cols, sims = cols[mask], sims[mask]
-        top = np.argsort(-sims)[:EVIDENCE_PER_CANDIDATE]
-        out = []
-        for t in top:
-            r = int(cols[t])
-            out.append(Evidence(ruling_id=self.ruling_ids[r], text=self.ruling_texts[r], hs_code=self.ruling_codes[r],
-                                similarity=round(float(min(max(sims[t], 0.0), 1.0)), 4),
-                                source=self.ruling_sources[r], ruling_date=self.ruling_dates[r], channel="lexical"))
-        return out
-
-    def _describe(self, code: str) -> tuple[str | None, str | None]:
-        if self.nomenclature is None:
-            return None, None
-        try:
-            entry = self.nomenclature.describe(code)
-        except Exception:  # a code the nomenclature cannot parse simply has no description
-            entry = None
-        return (entry.en, entry.zh) if entry is not None else (None, None)
-
-    def _national(self, code6: str, evidence: list[Evidence], p6_raw: float, c6: float) -> list[AnswerCode]:
-        """8/10-digit lines under ``code6`` seen among the neighbours: score = raw P(HS6) × the line's vote share,
-        calibrated on held-out national codes, never above the HS6 confidence."""
-        out = []
-        for code, share in national_votes([(ev.hs_code, ev.similarity) for ev in evidence], code6):
-            conf = min(self._cal(NATIONAL, p6_raw * share), c6)
-            out.append(AnswerCode(code=code, level=len(code), confidence=round(conf, 4)))
-        return out
-
-    def _answer(self, text: str, elements: dict, norm: str, raw: RawScores, overlay: Overlay, space: np.ndarray,
-                top_k: int) -> SuggestionAnswer:
-        p = self.params
-        p6 = raw.p6
-        p4, p2 = self._level_sums(p6, space)
-        order = np.argsort(-p6, kind="stable")
-        order = [int(i) for i in order[:top_k] if p6[i] > 0]
-        evidence = self._evidence(raw, overlay)
-        candidates: list[Candidate] = []
-        for idx in order:
-            code = space[idx]
-            c6 = self._cal(6, p6[idx])
-            c4 = max(self._cal(4, p4.get(code[:4], 0.0)), c6)
-            ev = evidence.get(code, [])
-            if not ev:
-                ev = self._evidence_for_code(code, raw)
-            en, zh = self._describe(code)
-            candidates.append(Candidate(
-                code=code, level=6, description_en=en, description_zh=zh, confidence=round(c6, 4),
-                evidence=ev[:EVIDENCE_PER_CANDIDATE], parent_hs4=code[:4], confidence_hs4=round(c4, 4),
-                national=self._national(code, ev, float(p6[idx]), c6)))
-
-        reasons: list[Reason] = []
-        hierarchy: list[AnswerCode] = []
-        answer = None
-        best_lex = float(raw.lex[0][0]) if len(raw.lex[0]) and raw.lex[1][0] != -1 else 0.0
-        best_dense = float(raw.dense[0][0]) if len(raw.dense[0]) and raw.dense[1][0] != -1 else 0.0
-        no_support = best_lex < p.floor_lexical and best_dense < p.floor_dense
-        if candidates:
-            top = candidates[0]
-            c2 = max(self._cal(2, p2.get(top.code[:2], 0.0)), top.confidence_hs4)
-            hierarchy = [AnswerCode(code=top.code[:2], level=2, confidence=round(c2, 4)),
-                         AnswerCode(code=top.code[:4], level=4, confidence=top.confidence_hs4),
-                         AnswerCode(code=top.code, level=6, confidence=top.confidence)]
-            if top.national:
-                hierarchy.append(top.national[0])
-            if not no_support:
-                for level_answer in reversed(hierarchy):
-                    if level_answer.level >= 4 and level_answer.confidence >= p.threshold:
-                        answer = level_answer
-                        break
-        if no_support:
-            reasons.append(Reason(
-                code="no_similar_rulings",
-                en=f"No ruling in the library is close to this text (best similarity {max(best_lex, best_dense):.2f}); "
-                   "the candidates are guesses.",
-                zh=f"规则库中没有与该描述相近的历史归类（最高相似度 {max(best_lex, best_dense):.2f}），候选编码仅供参考。"))
-        if not candidates:
-            reasons.append(Reason(code="no_candidates", en="The library produced no candidate code.",
-                                  zh="规则库未给出任何候选编码。"))
-        elif answer is None and not no_support:
-            reasons.append(Reason(
-                code="low_confidence",
-                en=f"Even the heading (HS4 {candidates[0].parent_hs4}) has confidence {candidates[0].confidence_hs4:.2f}, "
-                   f"below the threshold {p.threshold:.2f}.",
-                zh=f"即使在品目层级（HS4 {candidates[0].parent_hs4}）置信度也只有 {candidates[0].confidence_hs4:.2f}，"
-                   f"低于阈值 {p.threshold:.2f}。"))
-        elif answer is not None and answer.level == 4:
-            reasons.append(Reason(
-                code="answer_at_heading",
-                en=f"Confident at heading level only; the subheading {candidates[0].code} has confidence "
-                   f"{candidates[0].confidence:.2f}.",
-                zh=f"仅在品目层级可信；子目 {candidates[0].code} 的置信度为 {candidates[0].confidence:.2f}。"))
-        if len(candidates) > 1 and answer is None and candidates[1].confidence >= 0.5 * candidates[0].confidence > 0:
-            reasons.append(Reason(
-                code="close_alternatives",
-                en=f"{candidates[0].code} and {candidates[1].code} are close; the declaration elements decide.",
-                zh=f"{candidates[0].code} 与 {candidates[1].code} 得分接近，需依据申报要素判断。"))
-        needs_review = answer is None
-        missing: list[str] = []
-        if answer is None or answer.level < 6:
-            chapter = candidates[0].code[:2] if candidates else None
-            missing = _missing_elements(chapter, elements)
-        return SuggestionAnswer(
-            query=QueryEcho(text=text, normalised=norm, language=text_language(norm), declared_elements=elements),
-            candidates=candidates, answer=answer, needs_review=needs_review, reasons=reasons,
-            missing_elements=missing, hierarchy=hierarchy,
-            model=ModelInfo(name=self.name, version=self.version, index_fingerprint=self.fingerprint,
-                            encoder=self.encoder_name))
 
     def validate(self, text: str, declared_code: str, declared_elements: dict | None = None) -> ValidationAnswer:
         """Does ``declared_code`` agree with the library? Agreement at HS6/HS4, its confidence and alternatives."""
@@ -512,35 +333,8 @@ class HSSuggester:
         norm = compose_text(text, "", elements)
         raw = self.score_texts([norm], overlay=overlay)[0]
         space = self.code_space(overlay)
-        suggestion = self._answer(text, elements, norm, raw, overlay, space, 5)
-        p4, _ = self._level_sums(raw.p6, space)
-        idx = {c: i for i, c in enumerate(space)}.get(code[:6]) if len(code) >= 6 else None
-        conf6 = self._cal(6, float(raw.p6[idx])) if idx is not None else 0.0
-        conf4 = max(self._cal(4, p4.get(code[:4], 0.0)), conf6) if code[:4] in p4 else conf6
-        top = suggestion.candidates[0] if suggestion.candidates else None
-        agree6 = bool(top is not None and len(code) >= 6 and top.code == code[:6])
-        agree4 = bool(top is not None and top.code[:4] == code[:4])
-        reasons = []
-        if not agree4:
-            reasons.append(Reason(code="heading_disagrees",
-                                  en=f"The declared heading {code[:4]} differs from the suggested "
-                                     f"{top.code[:4] if top else '-'}.",
-                                  zh=f"申报品目 {code[:4]} 与建议品目 {top.code[:4] if top else '-'} 不一致。"))
-        elif not agree6:
-            reasons.append(Reason(code="subheading_disagrees",
-                                  en=f"The declared code {code} differs from the suggested {top.code if top else '-'} "
-                                     "within the same heading.",
-                                  zh=f"申报编码 {code} 与建议编码 {top.code if top else '-'} 在同一品目下不一致。"))
-        if conf6 < self.params.threshold and len(code) >= 6:
-            reasons.append(Reason(code="declared_low_confidence",
-                                  en=f"The library gives the declared code a confidence of {conf6:.2f} only.",
-                                  zh=f"规则库对申报编码的置信度仅为 {conf6:.2f}。"))
-        alternatives = [c for c in suggestion.candidates if c.code != code[:6]]
-        return ValidationAnswer(
-            declared_code=code, agreement=Agreement(hs6=agree6, hs4=agree4),
-            declared_confidence=round(conf6, 4), declared_confidence_hs4=round(conf4, 4),
-            suggested=suggestion.answer, alternatives=alternatives,
-            needs_review=not agree6 or conf6 < self.params.threshold, reasons=reasons, suggestion=suggestion)
+        suggestion = suggestion_answer(self, text, elements, norm, raw, overlay, space, 5)
+        return validation_answer(self, code, suggestion, raw, space)
 
     # -------------------------------------------------------------------------------------------------- overlay
     def add_rulings(self, rulings: list) -> int:
@@ -552,101 +346,48 @@ class HSSuggester:
         rulings = list(rulings)
         if not rulings:
             return len(self._overlay)
-        texts = [compose_text(r.product_name, r.description, r.declared_elements) for r in rulings]
-        lex = self.lexical.prune(self.features.transform(texts))
         emb = np.ascontiguousarray(self.encoder.encode([dense_text(r) for r in rulings]), dtype=np.float32)
         with self._write_lock:
-            new = self._overlay.extended(
-                ids=[r.ruling_id for r in rulings], codes=[r.hs_code for r in rulings],
-                texts=[_display(r.product_name, r.description) for r in rulings],
-                sources=[getattr(r.source, "value", str(r.source)) for r in rulings],
-                dates=[r.ruling_date for r in rulings], lexical=lex, embeddings=emb, rulings=rulings)
+            new = self._overlay_with(self._overlay, rulings, emb)
             self._overlay = new  # one reference swap: readers hold the old overlay or the new, never a mix
             return len(new)
+
+    def _overlay_with(self, overlay: Overlay, rulings: list, embeddings: np.ndarray) -> Overlay:
+        texts = [compose_text(r.product_name, r.description, r.declared_elements) for r in rulings]
+        return overlay.extended(
+            ids=[r.ruling_id for r in rulings], codes=[r.hs_code for r in rulings],
+            texts=[display_text(r.product_name, r.description) for r in rulings],
+            sources=[getattr(r.source, "value", str(r.source)) for r in rulings],
+            dates=[r.ruling_date for r in rulings], lexical=self.lexical.prune(self.features.transform(texts)),
+            embeddings=embeddings, rulings=rulings)
 
     def overlay_rulings(self) -> list:
         return list(self._overlay.rulings)
 
     # ---------------------------------------------------------------------------------------------- persistence
     def save(self, directory) -> Path:
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        self.dense_index.save(directory / DENSE_DIR)
-        state = {k: v for k, v in self.__dict__.items()
-                 if k not in {"encoder", "dense_index", "_write_lock", "_overlay", "_prior_cache"}}
-        state["_overlay_rulings"] = list(self._overlay.rulings)
-        state["_overlay_embeddings"] = self._overlay.embeddings
-        with open(directory / BUNDLE_FILE, "wb") as fh:
-            pickle.dump(state, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        meta = {"format_version": FORMAT_VERSION, "name": self.name, "version": self.version,
-                "encoder": self.encoder_name, "encoder_fingerprint": self.encoder_fingerprint,
-                "encoder_spec": self.built_with.get("encoder_spec"), "index_fingerprint": self.fingerprint,
-                "n_rulings": len(self.ruling_ids), "overlay_rulings": len(self._overlay),
-                "nomenclature_version": self.nomenclature_version, "metrics": self.metrics,
-                "params": self.params.__dict__}
-        (directory / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2, default=str))
-        return directory
+        """Write the bundle folder (see :mod:`models.suggester.bundle`), overlay rulings included."""
+        return write_bundle(self, directory)
 
     @classmethod
     def load(cls, directory, encoder=None) -> HSSuggester:
         """Load a saved suggester; refuses an encoder other than the one it was built with (EncoderMismatchError)."""
-        from models.encoders import check_compatible, load_encoder
-
-        directory = Path(directory)
-        meta_path = directory / META_FILE
-        if not meta_path.is_file():
-            raise NotFoundError(f"no suggester bundle in {directory} ({META_FILE} missing)",
-                                details=[field_error("directory", "not a suggester bundle")])
-        meta = json.loads(meta_path.read_text())
-        if encoder is None:
-            spec = meta.get("encoder_spec") or ("use" if meta["encoder"].startswith("use") else "minilm")
-            encoder = load_encoder(spec)
-        check_compatible(meta["encoder"], meta["encoder_fingerprint"], encoder)
-        with open(directory / BUNDLE_FILE, "rb") as fh:
-            state = pickle.load(fh)  # our own artifact, written by save()
-        state.pop("_dense_class", None)  # written by bundles saved before the dense index had one class
+        state, encoder, dense_index = read_bundle(directory, encoder)
         overlay_rulings = state.pop("_overlay_rulings")
         overlay_embeddings = state.pop("_overlay_embeddings")
         self = cls.__new__(cls)
         self.__dict__.update(state)
         self.encoder = encoder
-        self.dense_index = DenseIndex.load(directory / DENSE_DIR)
+        self.dense_index = dense_index
         self._write_lock = threading.Lock()
         self._overlay = Overlay()
         if overlay_rulings:
-            texts = [compose_text(r.product_name, r.description, r.declared_elements) for r in overlay_rulings]
-            self._overlay = Overlay().extended(
-                ids=[r.ruling_id for r in overlay_rulings], codes=[r.hs_code for r in overlay_rulings],
-                texts=[_display(r.product_name, r.description) for r in overlay_rulings],
-                sources=[getattr(r.source, "value", str(r.source)) for r in overlay_rulings],
-                dates=[r.ruling_date for r in overlay_rulings],
-                lexical=self.lexical.prune(self.features.transform(texts)),
-                embeddings=overlay_embeddings, rulings=overlay_rulings)
+            self._overlay = self._overlay_with(Overlay(), overlay_rulings, overlay_embeddings)
         return self
 
     def __repr__(self) -> str:
         return (f"HSSuggester(rulings={len(self.ruling_ids)}, overlay={len(self._overlay)}, codes={len(self.codes6)}, "
                 f"encoder={self.encoder_name!r}, fingerprint={self.fingerprint!r})")
-
-
-def national_votes(neighbours, code6: str) -> list[tuple[str, float]]:
-    """(national line, similarity-weighted share among the neighbours under ``code6``), best first.
-
-    ``neighbours`` are (hs_code, similarity) pairs, one per ruling. Rulings coded at 6 digits count in the total, so
-    a library that mostly stops at HS6 never looks sure about a national line.
-    """
-    weights: dict[str, float] = {}
-    total = 0.0
-    for code, sim in neighbours:
-        if not code.startswith(code6):
-            continue
-        w = max(float(sim), 1e-6)
-        total += w
-        if len(code) > 6:
-            weights[code] = weights.get(code, 0.0) + w
-    if total <= 0:
-        return []
-    return [(c, w / total) for c, w in sorted(weights.items(), key=lambda kv: -kv[1])]
 
 
 def dense_text(ruling) -> str:
@@ -660,6 +401,7 @@ def dense_text(ruling) -> str:
     return compose_text(ruling.product_name, "", ruling.declared_elements)
 
 
-def _display(product_name: str, description: str = "") -> str:
+def display_text(product_name: str, description: str = "") -> str:
+    """How a ruling is shown as evidence: its name, then its description, cut at 300 characters."""
     text = product_name if not description else f"{product_name} — {description}"
     return text if len(text) <= 300 else text[:299] + "…"
