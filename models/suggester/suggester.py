@@ -7,7 +7,7 @@ Channels (each gives a distribution over the library's HS6 codes):
 * supervised: a linear SVM over the lexical features (generalises across the library's phrasing of a code).
 
 kNN neighbours vote for their codes with weights exp((sim − best sim)/T); the three distributions are mixed with
-weights. Temperatures, weights and the confidence calibrators are fitted on a validation split by ``training/hs.py``;
+weights. Temperatures, weights and the confidence calibrators are fitted on a validation split by ``training/hs``;
 this module only applies them. HS4 and HS2 scores are sums over their HS6 codes, so the hierarchy is consistent by
 construction: the answer's HS4 is the parent of its HS6.
 
