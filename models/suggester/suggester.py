@@ -26,6 +26,7 @@ import numpy as np
 
 from data.errors import InvalidInputError, field_error
 from features.text import compose_text, normalise_text
+from models.names import HS_SUGGESTER
 from models.suggester.answer import SuggestionAnswer, ValidationAnswer
 from models.suggester.bundle import META_FILE as META_FILE  # re-exported: callers check a folder for a bundle
 from models.suggester.bundle import read_bundle, write_bundle
@@ -44,7 +45,6 @@ from models.suggester.overlay import Overlay
 from models.suggester.ranker import candidate_features, rerank
 from models.suggester.supervised import SupervisedChannel, softmax
 
-MODEL_NAME = "clearance-hs-suggester"
 MAX_TOP_K = 50
 # Queries are scored in chunks: a sparse query × library product for thousands of queries at once would hold
 # hundreds of millions of similarities in memory.
@@ -78,7 +78,7 @@ class HSSuggester:
     def __init__(self, *, encoder, dense_index, features: LexicalVectoriser, lexical: LexicalIndex, supervised: SupervisedChannel | None,
                  ruling_ids: np.ndarray, ruling_codes: np.ndarray, ruling_texts: list[str], ruling_sources: np.ndarray,
                  ruling_dates: list, params: SuggesterParams, calibrators: dict[int, LevelCalibrator],
-                 nomenclature=None, ranker=None, name: str = MODEL_NAME, version: str | None = None,
+                 nomenclature=None, ranker=None, name: str = HS_SUGGESTER, version: str | None = None,
                  metrics: dict[str, float] | None = None, built_with: dict[str, Any] | None = None):
         self.encoder = encoder
         self.encoder_name = encoder.name

@@ -23,12 +23,12 @@ from starlette.concurrency import run_in_threadpool
 
 from data.errors import ClearanceError, InvalidInputError, NotFoundError, UnavailableError, field_error
 from data.store.reviews import EXPORT_COLUMNS, ReviewAction, count_reviews, get_review, iter_reviews, list_reviews
+from models.names import HS_SUGGESTER
 from serving.console import service
 from serving.console.auth import ConsoleRoute, check_csrf, public, requires
 from serving.console.i18n import LANGS, resolve_lang
 from serving.console.render import COOKIE_MAX_AGE, error_box, render, signed_in
 from serving.deps import run_model
-from serving.holder import HS_SUGGESTER
 
 log = logging.getLogger(__name__)
 

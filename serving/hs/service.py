@@ -5,9 +5,10 @@ from __future__ import annotations
 from pydantic import TypeAdapter
 
 from data.errors import InvalidInputError
+from models.names import HS_SUGGESTER
 from serving.batch import parse_batch
 from serving.common import BatchItemError, elements_problems, text_problems
-from serving.holder import HS_SUGGESTER, ServedModels
+from serving.holder import ServedModels
 from serving.hs.schemas import (
     SuggestBatchItem,
     SuggestBatchOptions,
