@@ -62,4 +62,7 @@ def read_bundle(directory, encoder=None) -> tuple[dict[str, Any], Any, DenseInde
     with open(directory / BUNDLE_FILE, "rb") as fh:
         state = pickle.load(fh)  # our own artifact, written by write_bundle()
     state.pop("_dense_class", None)  # written by bundles saved before the dense index had one class
+    # Written by bundles saved while the suggester enforced its own text limit: limits are the request schemas' now
+    # (the settings), so the frozen value is dropped, not obeyed.
+    state["params"].__dict__.pop("max_text_chars", None)
     return state, encoder, DenseIndex.load(directory / DENSE_DIR)

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from data.errors import InvalidInputError, field_error
+from data.errors import InvalidInputError, error_path, field_error
 from features.text import compose_text, normalise_text
 from models.names import HS_SUGGESTER
 from models.suggester.answer import SuggestionAnswer, ValidationAnswer
@@ -68,7 +68,6 @@ class SuggesterParams:
     threshold: float = 0.9
     floor_lexical: float = 0.0
     floor_dense: float = 0.0
-    max_text_chars: int = 2000
     target_accuracy: float = 0.9
 
 
@@ -134,16 +133,15 @@ class HSSuggester:
         return len(self._overlay)
 
     # ------------------------------------------------------------------------------------------------------ input
-    def _check_text(self, text: Any, field_name: str = "text") -> str:
+    # Types only: how long a text or how many elements a caller may send is the request schemas' business (the
+    # settings' limits, serving/limits.py), so one value holds for the API, the console and the feedback path.
+    @staticmethod
+    def _check_text(text: Any, field_name: str = "text") -> str:
         if not isinstance(text, str):
             raise InvalidInputError(f"{field_name} must be a string",
                                     details=[field_error(field_name, f"got {type(text).__name__}")])
         if not text.strip():
             raise InvalidInputError(f"{field_name} is empty", details=[field_error(field_name, "empty or whitespace")])
-        limit = self.params.max_text_chars
-        if len(text) > limit:
-            raise InvalidInputError(f"{field_name} too long: {len(text)} characters (limit {limit})",
-                                    details=[field_error(field_name, f"longer than {limit} characters")])
         return text
 
     @staticmethod
@@ -301,14 +299,14 @@ class HSSuggester:
             raise InvalidInputError("items must be a list", details=[field_error("items", "not a list")])
         queries = []
         for i, item in enumerate(items):
-            prefix = f"items[{i}]." if len(items) > 1 else ""
+            prefix = f"items.{i}." if len(items) > 1 else ""  # the error_path syntax of every field error
             if isinstance(item, str):
                 text, elements = item, None
             elif isinstance(item, dict):
                 text, elements = item.get("text"), item.get("declared_elements")
             else:
                 raise InvalidInputError("each item must be a text or an object with 'text'",
-                                        details=[field_error(f"items[{i}]", f"got {type(item).__name__}")])
+                                        details=[field_error(error_path(("items", i)), f"got {type(item).__name__}")])
             text = self._check_text(text, f"{prefix}text")
             elements = self._check_elements(elements, f"{prefix}declared_elements")
             queries.append((text, elements))

@@ -143,8 +143,7 @@ def build(
                             "`clearance rulings demo`)", details=[field_error("rulings", "none in the store")])
     nomenclature = Nomenclature.load(engine)
     enc = load_encoder(encoder or settings.encoder, threads=settings.threads)
-    suggester = build_suggester(rulings, encoder=enc, nomenclature=nomenclature, progress=True, seed=seed,
-                                max_text_chars=settings.max_text_chars)
+    suggester = build_suggester(rulings, encoder=enc, nomenclature=nomenclature, progress=True, seed=seed)
     target = suggester.save(out or Path(settings.data_dir) / DEFAULT_BUNDLE)
     typer.echo(f"built {suggester!r} → {target}")
     typer.echo(json.dumps({k: round(v, 4) for k, v in suggester.metrics.items()}, indent=2))

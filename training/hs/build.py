@@ -191,7 +191,7 @@ def grouped_split(texts: list[str], n_val: int, rng: np.random.Generator) -> tup
 
 def build_suggester(rulings: list, *, encoder, nomenclature=None, progress: bool = True, seed: int = 0,
                     val_fraction: float = 0.2, max_val: int = 4000, supervised_max_samples: int = 60_000,
-                    target_accuracy: float = 0.9, max_text_chars: int = 2000,
+                    target_accuracy: float = 0.9,
                     threshold: float | None = None, use_ranker: bool = True,
                     parallel_fit: bool = True) -> HSSuggester:
     """Fit, tune on a held-out split, calibrate, refit on everything. See the module docstring."""
@@ -202,7 +202,7 @@ def build_suggester(rulings: list, *, encoder, nomenclature=None, progress: bool
     dense = DenseIndex.build(lib.embeddings)
     labels6 = np.array([c[:6] for c in lib.codes], dtype=object)
     final_svm = None
-    base = SuggesterParams(max_text_chars=max_text_chars, target_accuracy=target_accuracy)
+    base = SuggesterParams(target_accuracy=target_accuracy)
     n = len(rulings)
     calibrators: dict[int, LevelCalibrator] = {}
     metrics: dict[str, float] = {}
