@@ -178,3 +178,35 @@ def test_validate_rejects_invalid_codes(suggester, code):
     with pytest.raises(InvalidInputError) as err:
         suggester.validate("保温杯", code)
     assert err.value.details[0]["field"] == "declared_code"
+
+
+def test_channel_search_is_what_scoring_fuses_and_tuning_reads(suggester, demo_library):
+    """One search path: texts or precomputed rows give the same hits, in one chunk or several, and the answer's
+    neighbours and fused distribution are those hits under the bundle's temperatures and weights."""
+    import numpy as np
+
+    from features.text import compose_text
+    from models.suggester.channels import class_votes
+    from models.suggester.suggester import CHUNK
+    from models.suggester.supervised import softmax
+
+    texts = [compose_text(r.product_name, "", r.declared_elements) for r in demo_library[400:700]]
+    assert len(texts) > CHUNK  # the batch is searched in two chunks
+    hits = suggester.search_channels(texts)
+    rows = suggester.search_channels(features=suggester.features.transform(texts),
+                                     embeddings=suggester.encoder.encode(texts))
+    for name in ("lex_s", "lex_refs", "lex_c", "dense_s", "dense_refs", "dense_c", "margins"):
+        np.testing.assert_array_equal(getattr(hits, name), getattr(rows, name), err_msg=name)
+    p = suggester.params
+    width = hits.margins.shape[1]
+    sup = np.zeros_like(hits.margins)
+    sup[:, suggester.sup_columns] = softmax(hits.margins[:, suggester.sup_columns], p.t_supervised)
+    fused = (p.w_lexical * class_votes(hits.lex_s, hits.lex_c, p.t_lexical, width)
+             + p.w_dense * class_votes(hits.dense_s, hits.dense_c, p.t_dense, width) + p.w_supervised * sup)
+    fused /= fused.sum(axis=1, keepdims=True)
+    raws = suggester.score_texts(texts)
+    for q, raw in enumerate(raws):
+        np.testing.assert_array_equal(raw.lex[1], hits.lex_refs[q])
+        np.testing.assert_array_equal(raw.dense[1], hits.dense_refs[q])
+        if suggester.ranker is None:  # a ranker re-scores the top candidates on top of this fusion
+            np.testing.assert_allclose(raw.p6, fused[q], rtol=1e-5, atol=1e-7)
