@@ -31,31 +31,22 @@ def limits_of(info: ValidationInfo) -> InputLimits:
     return info.context if isinstance(info.context, InputLimits) else DEFAULT_LIMITS
 
 
-def _too_long(what: str, length: int, limit: int) -> PydanticCustomError:
-    return PydanticCustomError("string_too_long", "{what} is {length} characters long; the limit is {max_length}",
-                               {"what": what, "length": length, "max_length": limit})
+def _max_chars(limit: str, what: str) -> Callable[[str, ValidationInfo], str]:
+    """An after-validator: the string has at most ``InputLimits.<limit>`` characters."""
+
+    def check(value: str, info: ValidationInfo) -> str:
+        max_length = getattr(limits_of(info), limit)
+        if len(value) > max_length:
+            raise PydanticCustomError("string_too_long", "{what} is {length} characters long; the limit is {max_length}",
+                                      {"what": what, "length": len(value), "max_length": max_length})
+        return value
+
+    return check
 
 
-def _product_text(value: str, info: ValidationInfo) -> str:
+def _not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("must contain non-whitespace text")
-    limit = limits_of(info).text_chars
-    if len(value) > limit:
-        raise _too_long("text", len(value), limit)
-    return value
-
-
-def _element_name(value: str, info: ValidationInfo) -> str:
-    limit = limits_of(info).element_key_chars
-    if len(value) > limit:
-        raise _too_long("element name", len(value), limit)
-    return value
-
-
-def _element_value(value: str, info: ValidationInfo) -> str:
-    limit = limits_of(info).element_value_chars
-    if len(value) > limit:
-        raise _too_long("value", len(value), limit)
     return value
 
 
@@ -68,11 +59,12 @@ def _element_count(value: Any, info: ValidationInfo) -> Any:
     return value
 
 
-ProductText = Annotated[str, Field(min_length=1), AfterValidator(_product_text)]
+ProductText = Annotated[str, Field(min_length=1), AfterValidator(_not_blank),
+                        AfterValidator(_max_chars("text_chars", "text"))]
 """A product description: not blank, at most ``max_text_chars`` characters."""
 
-DeclaredElements = Annotated[dict[Annotated[str, AfterValidator(_element_name)],
-                                  Annotated[str, AfterValidator(_element_value)]],
+DeclaredElements = Annotated[dict[Annotated[str, AfterValidator(_max_chars("element_key_chars", "element name"))],
+                                  Annotated[str, AfterValidator(_max_chars("element_value_chars", "value"))]],
                              BeforeValidator(_element_count)]
 """Declaration elements (申报要素), name → value: at most ``max_elements``, names and values within their limits."""
 
