@@ -191,8 +191,7 @@ def grouped_split(texts: list[str], n_val: int, rng: np.random.Generator) -> tup
 
 def build_suggester(rulings: list, *, encoder, nomenclature=None, progress: bool = True, seed: int = 0,
                     val_fraction: float = 0.2, max_val: int = 4000, supervised_max_samples: int = 60_000,
-                    target_accuracy: float = 0.9,
-                    threshold: float | None = None, use_ranker: bool = True,
+                    target_accuracy: float = 0.9, threshold: float | None = None, use_ranker: bool = True,
                     parallel_fit: bool = True) -> HSSuggester:
     """Fit, tune on a held-out split, calibrate, refit on everything. See the module docstring."""
     rulings = list(rulings)

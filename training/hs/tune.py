@@ -1,7 +1,8 @@
 """Tuning and calibration on the validation split's channel hits: temperatures, weights, ranker, calibrators.
 
-Every function reads the :class:`ChannelHits` that :meth:`HSSuggester.search_channels` returned for the held-out
-rulings, so what is tuned is what serving computes; only the temperatures and weights vary across the grid.
+The inputs are the :class:`ChannelHits` that :meth:`HSSuggester.search_channels` returned for the held-out rulings
+(and the fused distributions made from them), so what is tuned is what serving computes; only the temperatures and
+weights vary across the grid.
 """
 
 from __future__ import annotations
