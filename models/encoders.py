@@ -28,7 +28,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 import data  # noqa: F401  (thread caps before numpy/torch pools start)
-from data.errors import EncoderMismatchError, InvalidInputError, field_error
+from data.errors import EncoderMismatchError, InvalidInputError, error_path, field_error
 
 MINILM_NAME = "st:all-MiniLM-L6-v2"
 PROBE_SENTENCE = "不锈钢真空保温杯 500ml stainless steel vacuum flask with lid"
@@ -167,7 +167,7 @@ def _check_texts(texts: Sequence[str]) -> list[str]:
     for i, t in enumerate(texts):
         if not isinstance(t, str):
             raise InvalidInputError(
-                f"text {i} is {type(t).__name__}, not str", details=[field_error(f"texts[{i}]", "not a string")]
+                f"text {i} is {type(t).__name__}, not str", details=[field_error(error_path(("texts", i)), "not a string")]
             )
     return texts
 

@@ -28,7 +28,7 @@ class ParsedBatch(Generic[T]):
 
 
 def parse_envelope(body: bytes, *, items_field: str, max_items: int,
-                   envelope_adapter: TypeAdapter | None = None) -> tuple[Any, list[Any]]:
+                   envelope_adapter: TypeAdapter | None = None, context: Any = None) -> tuple[Any, list[Any]]:
     """(validated envelope, the raw items): the body parsed once; items are left for the caller to validate one by one
     (the shipment scorer validates its own documents, so parsing them here too would do it twice)."""
     try:
@@ -49,7 +49,7 @@ def parse_envelope(body: bytes, *, items_field: str, max_items: int,
     envelope: Any = {k: v for k, v in document.items() if k != items_field}
     if envelope_adapter is not None:
         try:
-            envelope = envelope_adapter.validate_python(envelope)
+            envelope = envelope_adapter.validate_python(envelope, context=context)
         except ValidationError as exc:
             raise InvalidInputError("request is invalid", details=pydantic_details(
                 exc.errors(include_url=False, include_input=False), ("body",))) from None
@@ -75,13 +75,14 @@ def _check_count(n: int, field: str, max_items: int, empty: str) -> None:
 
 
 def parse_batch(body: bytes, *, items_field: str, item_adapter: TypeAdapter, max_items: int,
-                envelope_adapter: TypeAdapter | None = None) -> ParsedBatch:
+                envelope_adapter: TypeAdapter | None = None, context: Any = None) -> ParsedBatch:
+    """``context``: pydantic validation context for the envelope and every item (e.g. the input limits)."""
     envelope, raw_items = parse_envelope(body, items_field=items_field, max_items=max_items,
-                                         envelope_adapter=envelope_adapter)
+                                         envelope_adapter=envelope_adapter, context=context)
     items, errors = [], []
     for index, raw in enumerate(raw_items):
         try:
-            items.append((index, item_adapter.validate_python(raw)))
+            items.append((index, item_adapter.validate_python(raw, context=context)))
         except ValidationError as exc:
             for detail in pydantic_details(exc.errors(include_url=False, include_input=False),
                                              ("body", items_field, index)):

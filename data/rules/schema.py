@@ -24,7 +24,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from data.errors import InvalidInputError, field_error
+from data.errors import InvalidInputError, error_path, field_error
 
 ROOTS = ("shipment_id", "order", "waybill", "declaration", "timestamps", "features", "findings", "delay", "risk")
 Op = Literal["eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "contains", "contains_any", "exists", "missing",
@@ -122,7 +122,7 @@ def _validate_condition(raw: Any, where: str) -> Condition:
         return Leaf.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
+        loc = error_path(err["loc"])
         raise _RuleError(f"{where}.{loc}" if loc else where, err["msg"].removeprefix("Value error, ")) from None
 
 
@@ -154,7 +154,7 @@ def parse_rules(raw: Any, source: str = "rules") -> RuleSet:
                                     details=[{**field_error(exc.field, exc.reason), "rule": rid or i}]) from None
         except ValidationError as exc:
             err = exc.errors()[0]
-            loc = ".".join(str(p) for p in err["loc"])
+            loc = error_path(err["loc"])
             raise InvalidInputError(f"{source}: {label}: {loc}: {err['msg']}",
                                     details=[{**field_error(loc, err["msg"]), "rule": rid or i}]) from None
         if rule.id in seen:

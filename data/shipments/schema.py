@@ -28,6 +28,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from data.errors import pydantic_details
 from data.shipments.examples import example_shipment
 from data.shipments.reference import CHANNELS, CREDIT_GRADES, DECLARATION_MODES, PORTS
 
@@ -257,8 +258,4 @@ class Shipment(_Model):
 def error_details(exc) -> list[dict[str, str]]:
     """A pydantic ``ValidationError`` as ``[{"field": "order.lines.0.quantity", "reason": ..., "type": ...}]`` (the
     API's shape; ``type`` is pydantic's error type, e.g. ``greater_than``, for callers that act on the kind)."""
-    out = []
-    for err in exc.errors(include_url=False):
-        loc = ".".join(str(p) for p in err["loc"]) or "shipment"
-        out.append({"field": loc, "reason": err["msg"], "type": err["type"]})
-    return out
+    return pydantic_details(exc.errors(include_url=False, include_input=False), default="shipment")

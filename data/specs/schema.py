@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from data.errors import InvalidInputError, field_error
+from data.errors import InvalidInputError, error_path, field_error
 
 
 class _Strict(BaseModel):
@@ -189,8 +189,7 @@ def derived_sources(d: Any) -> list[str]:
 def _errors_to_details(exc: ValidationError) -> list[dict[str, str]]:
     out = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(spec)"
-        out.append(field_error(loc, err["msg"]))
+        out.append(field_error(error_path(err["loc"], "(spec)"), err["msg"]))
     return out
 
 

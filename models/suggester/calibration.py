@@ -10,6 +10,7 @@ import numpy as np
 from sklearn.isotonic import IsotonicRegression
 
 MIN_POINTS = 20
+NATIONAL = 10  # calibrator key shared by 8- and 10-digit national lines
 
 
 class LevelCalibrator:

@@ -4,7 +4,7 @@ The fused mixture weighs each channel the same for every query; the ranker can l
 three near-identical lexical neighbours beats a supervised favourite, or that a code the dense channel alone proposes
 is weak. It re-scores the top ``M`` fused candidates only, so evidence and the candidate set still come from
 retrieval. It is fitted on validation queries (never on the rulings the channels were fitted on) and kept only when it
-beats the fused ranking out of fold (``training/hs.py``).
+beats the fused ranking out of fold (``training/hs/tune.py``).
 """
 
 from __future__ import annotations

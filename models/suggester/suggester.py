@@ -7,7 +7,7 @@ Channels (each gives a distribution over the library's HS6 codes):
 * supervised: a linear SVM over the lexical features (generalises across the library's phrasing of a code).
 
 kNN neighbours vote for their codes with weights exp((sim − best sim)/T); the three distributions are mixed with
-weights. Temperatures, weights and the confidence calibrators are fitted on a validation split by ``training/hs.py``;
+weights. Temperatures, weights and the confidence calibrators are fitted on a validation split by ``training/hs``;
 this module only applies them. HS4 and HS2 scores are sums over their HS6 codes, so the hierarchy is consistent by
 construction: the answer's HS4 is the parent of its HS6.
 
@@ -17,44 +17,35 @@ Built by :func:`training.hs.build_suggester`; thread-safe for concurrent reads, 
 from __future__ import annotations
 
 import hashlib
-import json
-import pickle
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from data.errors import InvalidInputError, NotFoundError, field_error
-from features.text import compose_text, normalise_text, text_language
-from models.suggester.answer import (
-    Agreement,
-    AnswerCode,
-    Candidate,
-    Evidence,
-    ModelInfo,
-    QueryEcho,
-    Reason,
-    SuggestionAnswer,
-    ValidationAnswer,
-)
+from data.errors import InvalidInputError, error_path, field_error
+from features.text import compose_text, normalise_text
+from models.names import HS_SUGGESTER
+from models.suggester.answer import SuggestionAnswer, ValidationAnswer
+from models.suggester.bundle import META_FILE as META_FILE  # re-exported: callers check a folder for a bundle
+from models.suggester.bundle import read_bundle, write_bundle
 from models.suggester.calibration import LevelCalibrator
-from models.suggester.dense_index import DenseIndex
-from models.suggester.elements import missing_elements as _missing_elements
+from models.suggester.channels import (
+    NO_MARGIN,
+    ChannelHits,
+    RawScores,
+    class_votes,
+    hs4_groups,
+    merge_neighbours,
+)
+from models.suggester.compose import suggestion_answer, validation_answer
 from models.suggester.lexical import LexicalIndex, LexicalVectoriser
 from models.suggester.overlay import Overlay
 from models.suggester.ranker import candidate_features, rerank
 from models.suggester.supervised import SupervisedChannel, softmax
 
-MODEL_NAME = "clearance-hs-suggester"
-FORMAT_VERSION = 1
-BUNDLE_FILE = "suggester.pkl"
-META_FILE = "meta.json"
-DENSE_DIR = "dense"
 MAX_TOP_K = 50
-NATIONAL = 10  # calibrator key shared by 8- and 10-digit national lines
-EVIDENCE_PER_CANDIDATE = 3
 # Queries are scored in chunks: a sparse query × library product for thousands of queries at once would hold
 # hundreds of millions of similarities in memory.
 CHUNK = 256
@@ -77,18 +68,7 @@ class SuggesterParams:
     threshold: float = 0.9
     floor_lexical: float = 0.0
     floor_dense: float = 0.0
-    max_text_chars: int = 2000
     target_accuracy: float = 0.9
-
-
-@dataclass
-class RawScores:
-    """Per-query channel output before answers are composed (also what evaluation and tuning read)."""
-
-    p6: np.ndarray  # fused distribution over the code space
-    lex: tuple[np.ndarray, np.ndarray]  # (sims, ruling refs)
-    dense: tuple[np.ndarray, np.ndarray]
-    extra: dict = field(default_factory=dict)
 
 
 class HSSuggester:
@@ -97,7 +77,7 @@ class HSSuggester:
     def __init__(self, *, encoder, dense_index, features: LexicalVectoriser, lexical: LexicalIndex, supervised: SupervisedChannel | None,
                  ruling_ids: np.ndarray, ruling_codes: np.ndarray, ruling_texts: list[str], ruling_sources: np.ndarray,
                  ruling_dates: list, params: SuggesterParams, calibrators: dict[int, LevelCalibrator],
-                 nomenclature=None, ranker=None, name: str = MODEL_NAME, version: str | None = None,
+                 nomenclature=None, ranker=None, name: str = HS_SUGGESTER, version: str | None = None,
                  metrics: dict[str, float] | None = None, built_with: dict[str, Any] | None = None):
         self.encoder = encoder
         self.encoder_name = encoder.name
@@ -153,16 +133,15 @@ class HSSuggester:
         return len(self._overlay)
 
     # ------------------------------------------------------------------------------------------------------ input
-    def _check_text(self, text: Any, field_name: str = "text") -> str:
+    # Types only: how long a text or how many elements a caller may send is the request schemas' business (the
+    # settings' limits, serving/limits.py), so one value holds for the API, the console and the feedback path.
+    @staticmethod
+    def _check_text(text: Any, field_name: str = "text") -> str:
         if not isinstance(text, str):
             raise InvalidInputError(f"{field_name} must be a string",
                                     details=[field_error(field_name, f"got {type(text).__name__}")])
         if not text.strip():
             raise InvalidInputError(f"{field_name} is empty", details=[field_error(field_name, "empty or whitespace")])
-        limit = self.params.max_text_chars
-        if len(text) > limit:
-            raise InvalidInputError(f"{field_name} too long: {len(text)} characters (limit {limit})",
-                                    details=[field_error(field_name, f"longer than {limit} characters")])
         return text
 
     @staticmethod
@@ -199,66 +178,91 @@ class HSSuggester:
             out.extend(self._score_chunk([normalise_text(t) for t in texts[start:start + CHUNK]], overlay))
         return out
 
-    def _score_chunk(self, texts: list[str], overlay: Overlay) -> list[RawScores]:
-        p = self.params
-        m = len(texts)
-        n_codes = len(self.codes6)
-        extra_codes = self._overlay_codes(overlay)
-        width = n_codes + len(extra_codes)
+    def search_channels(self, texts: list[str] | None = None, *, features=None, embeddings: np.ndarray | None = None,
+                        overlay: Overlay | None = None, keep_all: bool = False) -> ChannelHits:
+        """Each channel's raw answer for a batch of queries: lexical and dense neighbours, supervised margins.
 
-        q_feat = self.features.transform(texts)
+        Give the composed, normalised ``texts`` (vectorised and encoded here), or their lexical ``features`` and
+        ``embeddings`` as the library computed them (tuning reuses the validation rulings' own rows). Neighbours come
+        from the bundle and ``overlay`` (default: the current one); ``keep_all`` also keeps every lexical similarity
+        (evidence for codes no neighbour supports). Searched in chunks of ``CHUNK`` queries.
+        """
+        overlay = self._overlay if overlay is None else overlay
+        n = len(texts) if texts is not None else features.shape[0]
+        if not n:
+            raise InvalidInputError("no queries to search", details=[field_error("texts", "empty")])
+        parts = []
+        for start in range(0, n, CHUNK):
+            rows = slice(start, start + CHUNK)
+            q_feat = self.features.transform(texts[rows]) if features is None else features[rows]
+            q_emb = self.encoder.encode(texts[rows]) if embeddings is None else embeddings[rows]
+            parts.append(self._search_chunk(q_feat, np.ascontiguousarray(q_emb, dtype=np.float32), overlay, keep_all))
+        return ChannelHits.concat(parts)
+
+    def _search_chunk(self, q_feat, q_emb: np.ndarray, overlay: Overlay, keep_all: bool) -> ChannelHits:
+        p = self.params
+        m = q_feat.shape[0]
         k_lex = min(p.k_lexical, len(self.ruling_ids))
-        lex_s, lex_i, lex_all = self.lexical.search(q_feat, k_lex, keep_all=True)
-        q_emb = np.ascontiguousarray(self.encoder.encode(texts), dtype=np.float32)
+        lex_all = None
+        if keep_all:
+            lex_s, lex_i, lex_all = self.lexical.search(q_feat, k_lex, keep_all=True)
+        else:
+            lex_s, lex_i = self.lexical.search(q_feat, k_lex)
         k_dense = min(p.k_dense, self.dense_index.ntotal)
         dense_s, dense_i = self.dense_index.search(q_emb, k_dense)
         dense_s = np.asarray(dense_s, dtype=np.float32)
         dense_i = np.asarray(dense_i, dtype=np.int64)
-
-        # Ruling refs: position in the bundle, or -(overlay position + 2) for overlay rows (-1 stays "no neighbour").
-        if len(overlay):
+        if len(overlay):  # overlay refs are -(overlay position + 2); -1 stays "no neighbour"
             (ol_s, ol_i), (od_s, od_i) = overlay.search(self.lexical.prune(q_feat), q_emb, max(p.k_lexical, p.k_dense))
-            lex_s, lex_i = _merge(lex_s, lex_i, ol_s, -(ol_i + 2), p.k_lexical)
-            dense_s, dense_i = _merge(dense_s, dense_i, od_s, -(od_i + 2), p.k_dense)
-
+            lex_s, lex_i = merge_neighbours(lex_s, lex_i, ol_s, -(ol_i + 2), p.k_lexical)
+            dense_s, dense_i = merge_neighbours(dense_s, dense_i, od_s, -(od_i + 2), p.k_dense)
+        extra_codes = self._overlay_codes(overlay)
         ref_class = self._ref_class(overlay, extra_codes)
-        v_lex = _votes(lex_s, lex_i, ref_class, p.t_lexical, width)
-        v_dense = _votes(dense_s, dense_i, ref_class, p.t_dense, width)
-        sup = np.zeros((m, width), dtype=np.float32)
-        margins = np.full((m, width), -1e3, dtype=np.float32)
+        margins = np.full((m, len(self.codes6) + len(extra_codes)), NO_MARGIN, dtype=np.float32)
         if self.sup_columns is not None:
-            if self.supervised.model_ is None:
+            margins[:, self.sup_columns] = 0.0 if self.supervised.model_ is None else self.supervised.scores(q_feat)
+        return ChannelHits(lex_s=lex_s, lex_refs=lex_i, lex_c=ref_class(lex_i), dense_s=dense_s, dense_refs=dense_i,
+                           dense_c=ref_class(dense_i), margins=margins, lex_all=lex_all)
+
+    def _score_chunk(self, texts: list[str], overlay: Overlay) -> list[RawScores]:
+        p = self.params
+        hits = self.search_channels(texts, overlay=overlay, keep_all=True)
+        m, width = hits.margins.shape
+        v_lex = class_votes(hits.lex_s, hits.lex_c, p.t_lexical, width)
+        v_dense = class_votes(hits.dense_s, hits.dense_c, p.t_dense, width)
+        sup = np.zeros((m, width), dtype=np.float32)
+        if self.sup_columns is not None:
+            if self.supervised.model_ is None:  # one code in the library: the channel is sure of it
                 sup[:, self.sup_columns[0]] = 1.0
-                margins[:, self.sup_columns[0]] = 0.0
             else:
-                margins[:, self.sup_columns] = self.supervised.scores(q_feat)
-                sup[:, self.sup_columns] = softmax(margins[:, self.sup_columns], p.t_supervised)
+                sup[:, self.sup_columns] = softmax(hits.margins[:, self.sup_columns], p.t_supervised)
         fused = p.w_lexical * v_lex + p.w_dense * v_dense + p.w_supervised * sup
         total = fused.sum(axis=1, keepdims=True)
         fused = np.divide(fused, total, out=np.zeros_like(fused), where=total > 0)
         if self.ranker is not None:
-            space = self.code_space(overlay)
             feats, cand = candidate_features(
-                fused=fused, v_lex=v_lex, v_dense=v_dense, sup=sup, margins=margins, lex_s=lex_s,
-                lex_c=ref_class(lex_i), dense_s=dense_s, dense_c=ref_class(dense_i),
-                log_prior=self._log_prior(overlay, width), hs4_of=hs4_groups(space))
+                fused=fused, v_lex=v_lex, v_dense=v_dense, sup=sup, margins=hits.margins, lex_s=hits.lex_s,
+                lex_c=hits.lex_c, dense_s=hits.dense_s, dense_c=hits.dense_c, log_prior=self.log_prior(overlay),
+                hs4_of=hs4_groups(self.code_space(overlay)))
             fused = rerank(fused, cand, self.ranker.scores(feats), p.t_rank)
-        return [RawScores(p6=fused[r], lex=(lex_s[r], lex_i[r]), dense=(dense_s[r], dense_i[r]),
-                          extra={"v_lex": v_lex[r], "v_dense": v_dense[r], "lex_all": lex_all[r], "sup": sup[r]})
+        return [RawScores(p6=fused[r], lex=(hits.lex_s[r], hits.lex_refs[r]), dense=(hits.dense_s[r], hits.dense_refs[r]),
+                          extra={"v_lex": v_lex[r], "v_dense": v_dense[r], "lex_all": hits.lex_all[r], "sup": sup[r]})
                 for r in range(m)]
 
-    def _log_prior(self, overlay: Overlay, width: int) -> np.ndarray:
+    def log_prior(self, overlay: Overlay | None = None) -> np.ndarray:
+        """log(1 + rulings per code) over the code space: how common each code is in the library (a ranker feature)."""
+        overlay = self._overlay if overlay is None else overlay
         if not len(overlay):
             if getattr(self, "_prior_cache", None) is None:
-                self._prior_cache = np.log1p(np.bincount(self.ruling_class, minlength=width)).astype(np.float32)
+                self._prior_cache = np.log1p(np.bincount(self.ruling_class, minlength=len(self.codes6))).astype(
+                    np.float32)
             return self._prior_cache
-        counts = np.bincount(self.ruling_class, minlength=width).astype(np.float64)
-        if len(overlay):
-            extra = {c: len(self.codes6) + i for i, c in enumerate(self._overlay_codes(overlay))}
-            for code in overlay.codes:
-                j = self.code_index.get(code[:6], extra.get(code[:6]))
-                if j is not None:
-                    counts[j] += 1
+        extra = {c: len(self.codes6) + i for i, c in enumerate(self._overlay_codes(overlay))}
+        counts = np.bincount(self.ruling_class, minlength=len(self.codes6) + len(extra)).astype(np.float64)
+        for code in overlay.codes:
+            j = self.code_index.get(code[:6], extra.get(code[:6]))
+            if j is not None:
+                counts[j] += 1
         return np.log1p(counts).astype(np.float32)
 
     def _overlay_codes(self, overlay: Overlay) -> list[str]:
@@ -295,14 +299,14 @@ class HSSuggester:
             raise InvalidInputError("items must be a list", details=[field_error("items", "not a list")])
         queries = []
         for i, item in enumerate(items):
-            prefix = f"items[{i}]." if len(items) > 1 else ""
+            prefix = f"items.{i}." if len(items) > 1 else ""  # the error_path syntax of every field error
             if isinstance(item, str):
                 text, elements = item, None
             elif isinstance(item, dict):
                 text, elements = item.get("text"), item.get("declared_elements")
             else:
                 raise InvalidInputError("each item must be a text or an object with 'text'",
-                                        details=[field_error(f"items[{i}]", f"got {type(item).__name__}")])
+                                        details=[field_error(error_path(("items", i)), f"got {type(item).__name__}")])
             text = self._check_text(text, f"{prefix}text")
             elements = self._check_elements(elements, f"{prefix}declared_elements")
             queries.append((text, elements))
@@ -310,167 +314,8 @@ class HSSuggester:
         composed = [compose_text(t, "", e) for t, e in queries]
         raws = self.score_texts(composed, overlay=overlay)
         space = self.code_space(overlay)
-        return [self._answer(text, elements, norm, raw, overlay, space, top_k)
+        return [suggestion_answer(self, text, elements, norm, raw, overlay, space, top_k)
                 for (text, elements), norm, raw in zip(queries, composed, raws)]
-
-    def _level_sums(self, p6: np.ndarray, space: np.ndarray) -> tuple[dict, dict]:
-        p4: dict[str, float] = {}
-        p2: dict[str, float] = {}
-        for idx in np.flatnonzero(p6 > 0):
-            c = space[idx]
-            p4[c[:4]] = p4.get(c[:4], 0.0) + float(p6[idx])
-            p2[c[:2]] = p2.get(c[:2], 0.0) + float(p6[idx])
-        return p4, p2
-
-    def _cal(self, level: int, value: float) -> float:
-        cal = self.calibrators.get(level)
-        return float(cal(value)[0]) if cal is not None else float(min(max(value, 0.0), 1.0))
-
-    def _ruling(self, ref: int, overlay: Overlay) -> tuple[str, str, str, str, Any]:
-        if ref >= 0:
-            return (self.ruling_ids[ref], self.ruling_texts[ref], self.ruling_codes[ref], self.ruling_sources[ref],
-                    self.ruling_dates[ref])
-        j = -ref - 2
-        return overlay.ids[j], overlay.texts[j], overlay.codes[j], overlay.sources[j], overlay.dates[j]
-
-    def _evidence(self, raw: RawScores, overlay: Overlay) -> dict[str, list[Evidence]]:
-        """Neighbours grouped by HS6, each ruling once with its best similarity over the channels."""
-        best: dict[int, tuple[float, str]] = {}
-        for channel, (sims, refs) in (("lexical", raw.lex), ("dense", raw.dense)):
-            for s, ref in zip(sims, refs):
-                ref = int(ref)
-                if ref == -1:
-                    continue
-                if ref not in best or s > best[ref][0]:
-                    best[ref] = (float(s), channel)
-        by_code: dict[str, list[Evidence]] = {}
-        for ref, (s, channel) in sorted(best.items(), key=lambda kv: -kv[1][0]):
-            rid, text, code, source, day = self._ruling(ref, overlay)
-            by_code.setdefault(code[:6], []).append(Evidence(
-                ruling_id=rid, text=text, hs_code=code, similarity=round(min(max(s, 0.0), 1.0), 4), source=source,
-                ruling_date=day, channel="overlay" if ref <= -2 else channel))
-        return by_code
-
-    def _evidence_for_code(self, code6: str, raw: RawScores) -> list[Evidence]:
-        """Best lexical matches among the rulings of one code (a candidate that no kNN neighbour supports).
-
-        Read from the query's full sparse similarity row kept by the search, so it costs no second search.
-        """
-        idx = self.code_index.get(code6)
-        row = raw.extra.get("lex_all")
-        if idx is None or row is None or row.nnz == 0:
-            return []
-        cols, sims = row.indices, row.data
-        mask = self.ruling_class[cols] == idx
-        if not mask.any():
-            return []
-        cols, sims = cols[mask], sims[mask]
-        top = np.argsort(-sims)[:EVIDENCE_PER_CANDIDATE]
-        out = []
-        for t in top:
-            r = int(cols[t])
-            out.append(Evidence(ruling_id=self.ruling_ids[r], text=self.ruling_texts[r], hs_code=self.ruling_codes[r],
-                                similarity=round(float(min(max(sims[t], 0.0), 1.0)), 4),
-                                source=self.ruling_sources[r], ruling_date=self.ruling_dates[r], channel="lexical"))
-        return out
-
-    def _describe(self, code: str) -> tuple[str | None, str | None]:
-        if self.nomenclature is None:
-            return None, None
-        try:
-            entry = self.nomenclature.describe(code)
-        except Exception:  # a code the nomenclature cannot parse simply has no description
-            entry = None
-        return (entry.en, entry.zh) if entry is not None else (None, None)
-
-    def _national(self, code6: str, evidence: list[Evidence], p6_raw: float, c6: float) -> list[AnswerCode]:
-        """8/10-digit lines under ``code6`` seen among the neighbours: score = raw P(HS6) × the line's vote share,
-        calibrated on held-out national codes, never above the HS6 confidence."""
-        out = []
-        for code, share in national_votes([(ev.hs_code, ev.similarity) for ev in evidence], code6):
-            conf = min(self._cal(NATIONAL, p6_raw * share), c6)
-            out.append(AnswerCode(code=code, level=len(code), confidence=round(conf, 4)))
-        return out
-
-    def _answer(self, text: str, elements: dict, norm: str, raw: RawScores, overlay: Overlay, space: np.ndarray,
-                top_k: int) -> SuggestionAnswer:
-        p = self.params
-        p6 = raw.p6
-        p4, p2 = self._level_sums(p6, space)
-        order = np.argsort(-p6, kind="stable")
-        order = [int(i) for i in order[:top_k] if p6[i] > 0]
-        evidence = self._evidence(raw, overlay)
-        candidates: list[Candidate] = []
-        for idx in order:
-            code = space[idx]
-            c6 = self._cal(6, p6[idx])
-            c4 = max(self._cal(4, p4.get(code[:4], 0.0)), c6)
-            ev = evidence.get(code, [])
-            if not ev:
-                ev = self._evidence_for_code(code, raw)
-            en, zh = self._describe(code)
-            candidates.append(Candidate(
-                code=code, level=6, description_en=en, description_zh=zh, confidence=round(c6, 4),
-                evidence=ev[:EVIDENCE_PER_CANDIDATE], parent_hs4=code[:4], confidence_hs4=round(c4, 4),
-                national=self._national(code, ev, float(p6[idx]), c6)))
-
-        reasons: list[Reason] = []
-        hierarchy: list[AnswerCode] = []
-        answer = None
-        best_lex = float(raw.lex[0][0]) if len(raw.lex[0]) and raw.lex[1][0] != -1 else 0.0
-        best_dense = float(raw.dense[0][0]) if len(raw.dense[0]) and raw.dense[1][0] != -1 else 0.0
-        no_support = best_lex < p.floor_lexical and best_dense < p.floor_dense
-        if candidates:
-            top = candidates[0]
-            c2 = max(self._cal(2, p2.get(top.code[:2], 0.0)), top.confidence_hs4)
-            hierarchy = [AnswerCode(code=top.code[:2], level=2, confidence=round(c2, 4)),
-                         AnswerCode(code=top.code[:4], level=4, confidence=top.confidence_hs4),
-                         AnswerCode(code=top.code, level=6, confidence=top.confidence)]
-            if top.national:
-                hierarchy.append(top.national[0])
-            if not no_support:
-                for level_answer in reversed(hierarchy):
-                    if level_answer.level >= 4 and level_answer.confidence >= p.threshold:
-                        answer = level_answer
-                        break
-        if no_support:
-            reasons.append(Reason(
-                code="no_similar_rulings",
-                en=f"No ruling in the library is close to this text (best similarity {max(best_lex, best_dense):.2f}); "
-                   "the candidates are guesses.",
-                zh=f"规则库中没有与该描述相近的历史归类（最高相似度 {max(best_lex, best_dense):.2f}），候选编码仅供参考。"))
-        if not candidates:
-            reasons.append(Reason(code="no_candidates", en="The library produced no candidate code.",
-                                  zh="规则库未给出任何候选编码。"))
-        elif answer is None and not no_support:
-            reasons.append(Reason(
-                code="low_confidence",
-                en=f"Even the heading (HS4 {candidates[0].parent_hs4}) has confidence {candidates[0].confidence_hs4:.2f}, "
-                   f"below the threshold {p.threshold:.2f}.",
-                zh=f"即使在品目层级（HS4 {candidates[0].parent_hs4}）置信度也只有 {candidates[0].confidence_hs4:.2f}，"
-                   f"低于阈值 {p.threshold:.2f}。"))
-        elif answer is not None and answer.level == 4:
-            reasons.append(Reason(
-                code="answer_at_heading",
-                en=f"Confident at heading level only; the subheading {candidates[0].code} has confidence "
-                   f"{candidates[0].confidence:.2f}.",
-                zh=f"仅在品目层级可信；子目 {candidates[0].code} 的置信度为 {candidates[0].confidence:.2f}。"))
-        if len(candidates) > 1 and answer is None and candidates[1].confidence >= 0.5 * candidates[0].confidence > 0:
-            reasons.append(Reason(
-                code="close_alternatives",
-                en=f"{candidates[0].code} and {candidates[1].code} are close; the declaration elements decide.",
-                zh=f"{candidates[0].code} 与 {candidates[1].code} 得分接近，需依据申报要素判断。"))
-        needs_review = answer is None
-        missing: list[str] = []
-        if answer is None or answer.level < 6:
-            chapter = candidates[0].code[:2] if candidates else None
-            missing = _missing_elements(chapter, elements)
-        return SuggestionAnswer(
-            query=QueryEcho(text=text, normalised=norm, language=text_language(norm), declared_elements=elements),
-            candidates=candidates, answer=answer, needs_review=needs_review, reasons=reasons,
-            missing_elements=missing, hierarchy=hierarchy,
-            model=ModelInfo(name=self.name, version=self.version, index_fingerprint=self.fingerprint,
-                            encoder=self.encoder_name))
 
     def validate(self, text: str, declared_code: str, declared_elements: dict | None = None) -> ValidationAnswer:
         """Does ``declared_code`` agree with the library? Agreement at HS6/HS4, its confidence and alternatives."""
@@ -486,35 +331,8 @@ class HSSuggester:
         norm = compose_text(text, "", elements)
         raw = self.score_texts([norm], overlay=overlay)[0]
         space = self.code_space(overlay)
-        suggestion = self._answer(text, elements, norm, raw, overlay, space, 5)
-        p4, _ = self._level_sums(raw.p6, space)
-        idx = {c: i for i, c in enumerate(space)}.get(code[:6]) if len(code) >= 6 else None
-        conf6 = self._cal(6, float(raw.p6[idx])) if idx is not None else 0.0
-        conf4 = max(self._cal(4, p4.get(code[:4], 0.0)), conf6) if code[:4] in p4 else conf6
-        top = suggestion.candidates[0] if suggestion.candidates else None
-        agree6 = bool(top is not None and len(code) >= 6 and top.code == code[:6])
-        agree4 = bool(top is not None and top.code[:4] == code[:4])
-        reasons = []
-        if not agree4:
-            reasons.append(Reason(code="heading_disagrees",
-                                  en=f"The declared heading {code[:4]} differs from the suggested "
-                                     f"{top.code[:4] if top else '-'}.",
-                                  zh=f"申报品目 {code[:4]} 与建议品目 {top.code[:4] if top else '-'} 不一致。"))
-        elif not agree6:
-            reasons.append(Reason(code="subheading_disagrees",
-                                  en=f"The declared code {code} differs from the suggested {top.code if top else '-'} "
-                                     "within the same heading.",
-                                  zh=f"申报编码 {code} 与建议编码 {top.code if top else '-'} 在同一品目下不一致。"))
-        if conf6 < self.params.threshold and len(code) >= 6:
-            reasons.append(Reason(code="declared_low_confidence",
-                                  en=f"The library gives the declared code a confidence of {conf6:.2f} only.",
-                                  zh=f"规则库对申报编码的置信度仅为 {conf6:.2f}。"))
-        alternatives = [c for c in suggestion.candidates if c.code != code[:6]]
-        return ValidationAnswer(
-            declared_code=code, agreement=Agreement(hs6=agree6, hs4=agree4),
-            declared_confidence=round(conf6, 4), declared_confidence_hs4=round(conf4, 4),
-            suggested=suggestion.answer, alternatives=alternatives,
-            needs_review=not agree6 or conf6 < self.params.threshold, reasons=reasons, suggestion=suggestion)
+        suggestion = suggestion_answer(self, text, elements, norm, raw, overlay, space, 5)
+        return validation_answer(self, code, suggestion, raw, space)
 
     # -------------------------------------------------------------------------------------------------- overlay
     def add_rulings(self, rulings: list) -> int:
@@ -526,107 +344,48 @@ class HSSuggester:
         rulings = list(rulings)
         if not rulings:
             return len(self._overlay)
-        texts = [compose_text(r.product_name, r.description, r.declared_elements) for r in rulings]
-        lex = self.lexical.prune(self.features.transform(texts))
         emb = np.ascontiguousarray(self.encoder.encode([dense_text(r) for r in rulings]), dtype=np.float32)
         with self._write_lock:
-            new = self._overlay.extended(
-                ids=[r.ruling_id for r in rulings], codes=[r.hs_code for r in rulings],
-                texts=[_display(r.product_name, r.description) for r in rulings],
-                sources=[getattr(r.source, "value", str(r.source)) for r in rulings],
-                dates=[r.ruling_date for r in rulings], lexical=lex, embeddings=emb, rulings=rulings)
+            new = self._overlay_with(self._overlay, rulings, emb)
             self._overlay = new  # one reference swap: readers hold the old overlay or the new, never a mix
             return len(new)
+
+    def _overlay_with(self, overlay: Overlay, rulings: list, embeddings: np.ndarray) -> Overlay:
+        texts = [compose_text(r.product_name, r.description, r.declared_elements) for r in rulings]
+        return overlay.extended(
+            ids=[r.ruling_id for r in rulings], codes=[r.hs_code for r in rulings],
+            texts=[display_text(r.product_name, r.description) for r in rulings],
+            sources=[getattr(r.source, "value", str(r.source)) for r in rulings],
+            dates=[r.ruling_date for r in rulings], lexical=self.lexical.prune(self.features.transform(texts)),
+            embeddings=embeddings, rulings=rulings)
 
     def overlay_rulings(self) -> list:
         return list(self._overlay.rulings)
 
     # ---------------------------------------------------------------------------------------------- persistence
     def save(self, directory) -> Path:
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        self.dense_index.save(directory / DENSE_DIR)
-        state = {k: v for k, v in self.__dict__.items()
-                 if k not in {"encoder", "dense_index", "_write_lock", "_overlay", "_prior_cache"}}
-        state["_overlay_rulings"] = list(self._overlay.rulings)
-        state["_overlay_embeddings"] = self._overlay.embeddings
-        with open(directory / BUNDLE_FILE, "wb") as fh:
-            pickle.dump(state, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        meta = {"format_version": FORMAT_VERSION, "name": self.name, "version": self.version,
-                "encoder": self.encoder_name, "encoder_fingerprint": self.encoder_fingerprint,
-                "encoder_spec": self.built_with.get("encoder_spec"), "index_fingerprint": self.fingerprint,
-                "n_rulings": len(self.ruling_ids), "overlay_rulings": len(self._overlay),
-                "nomenclature_version": self.nomenclature_version, "metrics": self.metrics,
-                "params": self.params.__dict__}
-        (directory / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2, default=str))
-        return directory
+        """Write the bundle folder (see :mod:`models.suggester.bundle`), overlay rulings included."""
+        return write_bundle(self, directory)
 
     @classmethod
     def load(cls, directory, encoder=None) -> HSSuggester:
         """Load a saved suggester; refuses an encoder other than the one it was built with (EncoderMismatchError)."""
-        from models.encoders import check_compatible, load_encoder
-
-        directory = Path(directory)
-        meta_path = directory / META_FILE
-        if not meta_path.is_file():
-            raise NotFoundError(f"no suggester bundle in {directory} ({META_FILE} missing)",
-                                details=[field_error("directory", "not a suggester bundle")])
-        meta = json.loads(meta_path.read_text())
-        if encoder is None:
-            spec = meta.get("encoder_spec") or ("use" if meta["encoder"].startswith("use") else "minilm")
-            encoder = load_encoder(spec)
-        check_compatible(meta["encoder"], meta["encoder_fingerprint"], encoder)
-        with open(directory / BUNDLE_FILE, "rb") as fh:
-            state = pickle.load(fh)  # our own artifact, written by save()
-        state.pop("_dense_class", None)  # written by bundles saved before the dense index had one class
+        state, encoder, dense_index = read_bundle(directory, encoder)
         overlay_rulings = state.pop("_overlay_rulings")
         overlay_embeddings = state.pop("_overlay_embeddings")
         self = cls.__new__(cls)
         self.__dict__.update(state)
         self.encoder = encoder
-        self.dense_index = DenseIndex.load(directory / DENSE_DIR)
+        self.dense_index = dense_index
         self._write_lock = threading.Lock()
         self._overlay = Overlay()
         if overlay_rulings:
-            texts = [compose_text(r.product_name, r.description, r.declared_elements) for r in overlay_rulings]
-            self._overlay = Overlay().extended(
-                ids=[r.ruling_id for r in overlay_rulings], codes=[r.hs_code for r in overlay_rulings],
-                texts=[_display(r.product_name, r.description) for r in overlay_rulings],
-                sources=[getattr(r.source, "value", str(r.source)) for r in overlay_rulings],
-                dates=[r.ruling_date for r in overlay_rulings],
-                lexical=self.lexical.prune(self.features.transform(texts)),
-                embeddings=overlay_embeddings, rulings=overlay_rulings)
+            self._overlay = self._overlay_with(Overlay(), overlay_rulings, overlay_embeddings)
         return self
 
     def __repr__(self) -> str:
         return (f"HSSuggester(rulings={len(self.ruling_ids)}, overlay={len(self._overlay)}, codes={len(self.codes6)}, "
                 f"encoder={self.encoder_name!r}, fingerprint={self.fingerprint!r})")
-
-
-def hs4_groups(codes6) -> np.ndarray:
-    """Group index of each code's HS4 (for per-heading sums)."""
-    _, inverse = np.unique(np.array([c[:4] for c in codes6], dtype=object), return_inverse=True)
-    return inverse.astype(np.int64)
-
-
-def national_votes(neighbours, code6: str) -> list[tuple[str, float]]:
-    """(national line, similarity-weighted share among the neighbours under ``code6``), best first.
-
-    ``neighbours`` are (hs_code, similarity) pairs, one per ruling. Rulings coded at 6 digits count in the total, so
-    a library that mostly stops at HS6 never looks sure about a national line.
-    """
-    weights: dict[str, float] = {}
-    total = 0.0
-    for code, sim in neighbours:
-        if not code.startswith(code6):
-            continue
-        w = max(float(sim), 1e-6)
-        total += w
-        if len(code) > 6:
-            weights[code] = weights.get(code, 0.0) + w
-    if total <= 0:
-        return []
-    return [(c, w / total) for c, w in sorted(weights.items(), key=lambda kv: -kv[1])]
 
 
 def dense_text(ruling) -> str:
@@ -640,36 +399,7 @@ def dense_text(ruling) -> str:
     return compose_text(ruling.product_name, "", ruling.declared_elements)
 
 
-def _display(product_name: str, description: str = "") -> str:
+def display_text(product_name: str, description: str = "") -> str:
+    """How a ruling is shown as evidence: its name, then its description, cut at 300 characters."""
     text = product_name if not description else f"{product_name} — {description}"
     return text if len(text) <= 300 else text[:299] + "…"
-
-
-def _merge(s1, i1, s2, i2, k):
-    """Row-wise top-``k`` of two neighbour lists."""
-    s = np.concatenate([s1, s2], axis=1)
-    i = np.concatenate([i1, i2], axis=1)
-    s = np.where(i == -1, -np.inf, s)
-    order = np.argsort(-s, axis=1, kind="stable")[:, :k]
-    s = np.take_along_axis(s, order, 1)
-    i = np.take_along_axis(i, order, 1)
-    i = np.where(np.isinf(s), -1, i)
-    return np.where(np.isinf(s), 0.0, s).astype(np.float32), i
-
-
-def _votes(sims: np.ndarray, refs: np.ndarray, ref_class, temperature: float, width: int) -> np.ndarray:
-    """Similarity-weighted code votes, weights exp((s − s_best)/T), normalised per query."""
-    m = sims.shape[0]
-    out = np.zeros((m, width), dtype=np.float32)
-    if sims.shape[1] == 0:
-        return out
-    valid = refs != -1
-    cls = ref_class(np.where(valid, refs, 0))
-    valid &= cls >= 0
-    best = np.where(valid, sims, -np.inf).max(axis=1, keepdims=True)
-    best = np.where(np.isinf(best), 0.0, best)
-    w = np.exp((sims - best) / max(temperature, 1e-6)) * valid
-    rows = np.repeat(np.arange(m), sims.shape[1])
-    np.add.at(out, (rows, np.where(valid, cls, 0).ravel()), w.ravel().astype(np.float32))
-    total = out.sum(axis=1, keepdims=True)
-    return np.divide(out, total, out=np.zeros_like(out), where=total > 0)

@@ -1,7 +1,7 @@
 """Supervised channel: a linear classifier over the lexical features, one class per HS6 in the library.
 
 A linear SVM is the strongest cheap text classifier on short titles; its margins become a distribution over codes by a
-softmax whose temperature is tuned on validation data together with the fusion weights (in ``training/hs.py``).
+softmax whose temperature is tuned on validation data together with the fusion weights (in ``training/hs/tune.py``).
 It is trained on at most ``max_samples`` rulings (stratified, every code kept): past a few tens of thousands of
 titles the SVM gains little while its training time grows with rulings × codes, and the kNN channels still search the
 whole library.

@@ -136,8 +136,7 @@ def build(
                             "`clearance rulings demo`)", details=[field_error("rulings", "none in the store")])
     nomenclature = Nomenclature.load(engine)
     enc = load_encoder(encoder or settings.encoder, threads=settings.threads)
-    suggester = build_suggester(rulings, encoder=enc, nomenclature=nomenclature, progress=True, seed=seed,
-                                max_text_chars=settings.max_text_chars)
+    suggester = build_suggester(rulings, encoder=enc, nomenclature=nomenclature, progress=True, seed=seed)
     target = suggester.save(out or Path(settings.data_dir) / DEFAULT_BUNDLE)
     typer.echo(f"built {suggester!r} → {target}")
     typer.echo(json.dumps({k: round(v, 4) for k, v in suggester.metrics.items()}, indent=2))
@@ -182,12 +181,12 @@ def evaluate(
                          encoder=load_encoder(encoder or settings.encoder, threads=settings.threads),
                          nomenclature=nomenclature, baseline=baseline, progress=True, seed=seed, limit=limit)
     report = public_report(run.report)
-    run_id = log_evaluation(run.report, {"library": str(library), "queries": str(queries), "baseline": baseline,
-                                         "encoder": run.suggester.encoder_name, "seed": seed,
-                                         **{f"param_{k}": v for k, v in run.suggester.params.__dict__.items()}},
-                            tracking_uri=tracking_uri)
-    if run_id:
-        report["mlflow_run_id"] = run_id
+    if tracking_uri:  # an evaluation is logged only where it is asked to be
+        report["mlflow_run_id"] = log_evaluation(
+            run.report, {"library": str(library), "queries": str(queries), "baseline": baseline,
+                         "encoder": run.suggester.encoder_name, "seed": seed,
+                         **{f"param_{k}": v for k, v in run.suggester.params.__dict__.items()}},
+            settings.model_copy(update={"mlflow_tracking_uri": tracking_uri}))
     text = json.dumps(report, ensure_ascii=False, indent=2, default=str)
     if json_out is not None and str(json_out) == "-":
         typer.echo(text)

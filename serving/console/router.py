@@ -28,6 +28,7 @@ from serving.console.auth import ConsoleRoute, check_csrf, public, requires
 from serving.console.i18n import LANGS, resolve_lang
 from serving.console.render import COOKIE_MAX_AGE, error_box, render, signed_in
 from serving.deps import run_model
+from serving.limits import DeclaredElements, ProductText
 
 log = logging.getLogger(__name__)
 
@@ -113,10 +114,14 @@ async def static_file(name: str) -> Response:
 
 # --------------------------------------------------------------------------------------------------- classify
 class _Context(BaseModel):
-    """What the result page carries into the feedback form (provenance of the suggestion the reviewer judged)."""
+    """What the result page carries into the feedback form (provenance of the suggestion the reviewer judged).
 
-    text: str
-    declared_elements: dict[str, str] = Field(default_factory=dict)
+    Validated with the input limits, like the classify form it came from: a decision is never about a text the
+    classify page would have refused.
+    """
+
+    text: ProductText
+    declared_elements: DeclaredElements = Field(default_factory=dict)
     top_k: int = 5
     model: dict[str, Any] = Field(default_factory=dict)
     candidates: list[dict[str, Any]] = Field(default_factory=list)
@@ -141,18 +146,6 @@ def _top_evidence(view: service.ClassifyView, n: int = 5) -> list[dict[str, Any]
     return sorted(seen.values(), key=lambda e: -float(e.get("similarity") or 0))[:n]
 
 
-def _parse_top_k(raw: str) -> int:
-    try:
-        k = int(raw or 5)
-    except ValueError:
-        raise InvalidInputError("top_k must be a number",
-                                code="bad_top_k", details=[field_error("top_k", "not a number")]) from None
-    if not 1 <= k <= 20:
-        raise InvalidInputError("top_k must be between 1 and 20",
-                                code="bad_top_k", details=[field_error("top_k", "out of range 1-20")])
-    return k
-
-
 async def _classify_page(request: Request, text: str, elements: dict[str, str], top_k: int, *, run: bool,
                          error: dict | None = None, status: int = 200, saved: Any = None,
                          saved_searchable: bool = True) -> HTMLResponse:
@@ -174,7 +167,7 @@ async def _classify_page(request: Request, text: str, elements: dict[str, str], 
         context_json = _context_json(text, elements, top_k, view)
     return render(request, "classify.html", status=status, page="classify", view=view, top_evidence=top_evidence,
                    context_json=context_json, form_text=text, form_elements=list(elements.items()), top_k=top_k,
-                   reviewer=_reviewer(request), max_text_chars=_settings(request).max_text_chars, error=error,
+                   reviewer=_reviewer(request), limits=_settings(request).limits, error=error,
                    saved=saved, saved_searchable=saved_searchable)
 
 
@@ -204,26 +197,27 @@ async def classify_form(request: Request) -> HTMLResponse:
 @pages.post("/classify", response_class=HTMLResponse)
 @requires("suggest")
 async def classify_submit(request: Request) -> HTMLResponse:
-    settings = _settings(request)
+    limits = _settings(request).limits
     text, elements, top_k = "", {}, 5
     try:
         form = await _form(request)
         check_csrf(request, form)
         text = _text(form, "text")
         elements = {k: v for k, v in zip(_texts(form, "el_key"), _texts(form, "el_value"))}
-        elements = service.parse_elements(_texts(form, "el_key"), _texts(form, "el_value"))
-        top_k = _parse_top_k(_text(form, "top_k"))
-        text = service.check_description(text, settings.max_text_chars)
+        elements = service.parse_elements(_texts(form, "el_key"), _texts(form, "el_value"), limits)
+        # The API's request schema and limits: the page refuses exactly what /v1/hs/suggest refuses.
+        query = service.classify_request(text, elements, _text(form, "top_k"), limits)
+        text, top_k = query.text, query.top_k
         return await _classify_page(request, text, elements, top_k, run=True)
     except ClearanceError as exc:
         # The form comes back as typed (a huge text is cut, not echoed whole), with the problem named.
-        return await _classify_page(request, text[: settings.max_text_chars], elements, top_k, run=False,
+        return await _classify_page(request, text[: limits.text_chars], elements, top_k, run=False,
                                     error=error_box(exc), status=exc.status)
 
 
-def _parse_context(form) -> _Context:
+def _parse_context(form, limits) -> _Context:
     try:
-        return _Context.model_validate_json(_text(form, "context"))
+        return _Context.model_validate_json(_text(form, "context"), context=limits)
     except ValidationError:
         raise InvalidInputError("The suggestion this decision refers to is missing or damaged; classify again",
                                 code="context_damaged",
@@ -271,7 +265,7 @@ async def classify_feedback(request: Request) -> Response:
         check_csrf(request, form)  # before anything is parsed, run or written
         # Signed in, the decision is recorded under the key's name, as the API does: a typed name could be anybody's.
         reviewer = user.name if user is not None else _text(form, "reviewer").strip()
-        ctx = _parse_context(form)
+        ctx = _parse_context(form, settings.limits)
         text, elements, top_k = ctx.text, ctx.declared_elements, ctx.top_k
         decision = _decision_from_form(form, ctx, reviewer)
         served = _served(request)

@@ -12,26 +12,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from data.errors import InvalidInputError, field_error
-from serving.console.i18n import pick
+from pydantic import ValidationError
 
-MAX_ELEMENT_ROWS = 40
+from data.errors import InvalidInputError, field_error, pydantic_details
+from data.settings import InputLimits
+from serving.console.i18n import pick
+from serving.hs.schemas import SuggestRequest
 
 
 # --------------------------------------------------------------------------------------------------- classify form
-def parse_elements(keys: list[str], values: list[str]) -> dict[str, str]:
+def parse_elements(keys: list[str], values: list[str], limits: InputLimits) -> dict[str, str]:
     """Declaration-element rows from the form: blank rows are dropped, a value without a name is an error."""
     elements: dict[str, str] = {}
     problems: list[dict[str, str]] = []
-    if len(keys) > MAX_ELEMENT_ROWS or len(values) > MAX_ELEMENT_ROWS:
-        raise InvalidInputError(f"At most {MAX_ELEMENT_ROWS} declaration elements",
+    if len(keys) > limits.elements or len(values) > limits.elements:
+        raise InvalidInputError(f"At most {limits.elements} declaration elements",
                                 code="bad_elements",
-                                details=[field_error("declared_elements", f"more than {MAX_ELEMENT_ROWS} rows")])
+                                details=[field_error("declared_elements", f"more than {limits.elements} rows")])
     for i in range(max(len(keys), len(values))):
         key = (keys[i] if i < len(keys) else "").strip()
         value = (values[i] if i < len(values) else "").strip()
         if not key and not value:
             continue
+        # Rows are numbered from 1, as the reviewer sees them on the page.
         if not key:
             problems.append(field_error(f"declared_elements[{i + 1}]", f"value '{value[:30]}' has no element name"))
             continue
@@ -44,16 +47,24 @@ def parse_elements(keys: list[str], values: list[str]) -> dict[str, str]:
     return elements
 
 
-def check_description(text: str, max_chars: int) -> str:
-    text = (text or "").strip()
-    if not text:
-        raise InvalidInputError("Enter a product description",
-                                code="empty_text", details=[field_error("text", "empty")])
-    if len(text) > max_chars:
-        raise InvalidInputError(f"The description is too long ({len(text)} characters; the limit is {max_chars})",
-                                code="text_too_long",
-                                details=[field_error("text", f"longer than {max_chars} characters")])
-    return text
+# The page's headline per field (the Chinese one is ``i18n.ERRORS_ZH[code]``).
+_FORM_ERRORS = {"text": ("empty_text", "Enter a product description"),
+                "declared_elements": ("bad_elements", "Declaration elements are over the limits"),
+                "top_k": ("bad_top_k", "top_k must be a number between 1 and 20")}
+
+
+def classify_request(text: str, elements: dict[str, str], top_k: str, limits: InputLimits) -> SuggestRequest:
+    """The form as the API's :class:`SuggestRequest`, validated with the same limits; the problems named by field."""
+    try:
+        return SuggestRequest.model_validate({"text": (text or "").strip(), "declared_elements": elements or None,
+                                              "top_k": top_k or 5}, context=limits)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        first = errors[0]
+        code, message = _FORM_ERRORS.get(str(first["loc"][0]), ("invalid_input", "The form is invalid"))
+        if first["type"] == "string_too_long" and first["loc"] == ("text",):
+            code, message = "text_too_long", f"The description is too long: {first['msg']}"
+        raise InvalidInputError(message, code=code, details=pydantic_details(errors)) from None
 
 
 # ------------------------------------------------------------------------------------------------ classify result

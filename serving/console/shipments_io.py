@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from data.errors import InvalidInputError, field_error
+from data.errors import InvalidInputError, error_path, field_error
 from data.shipments.schema import Shipment
 
 LINE_LISTS = ("order.lines", "declaration.lines")
@@ -212,7 +212,7 @@ def _validate(doc: Any, shipment_id: str, where: str, out: ParsedShipments,
     except ValidationError as exc:
         errors = []
         for err in exc.errors(include_url=False):
-            loc = ".".join(str(p) for p in err["loc"]) or "shipment"
+            loc = error_path(err["loc"], "shipment")
             errors.append({"field": loc, "reason": err["msg"],
                            **({"line": line_of(loc)} if line_of else {})})
         out.rejected.append(Rejected(shipment_id=shipment_id, where=where, errors=errors))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from data.errors import InvalidInputError, field_error
@@ -13,6 +13,8 @@ from models.names import HS_SUGGESTER
 from serving.auth import require_scope
 from serving.deps import run_model, served_models
 from serving.feedback.service import Decision, FeedbackReceipt, record_decision
+from serving.limits import DeclaredElements, ProductText, limited_body
+from serving.openapi import documented_body
 from serving.served import ServedModels
 
 router = APIRouter(prefix="/v1/hs", tags=["hs"])
@@ -27,8 +29,8 @@ class FeedbackRequest(BaseModel):
         {"text": "kids plastic building blocks toy set 500 pcs", "action": "accept", "suggested_code": "9503009000"},
     ]})
 
-    text: str = Field(..., description="The product description that was classified.")
-    declared_elements: dict[str, str] = Field(default_factory=dict)
+    text: ProductText = Field(..., description="The product description that was classified.")
+    declared_elements: DeclaredElements = Field(default_factory=dict)
     action: ReviewAction = Field(..., description="accept: the suggested code is right; override: final_code is.")
     suggested_code: str | None = Field(None, description="The code the suggester proposed (required for accept).")
     suggested_confidence: float | None = Field(None, ge=0, le=1)
@@ -72,15 +74,14 @@ def _record(request: Request, served: ServedModels, body: FeedbackRequest) -> Fe
                            max_text_chars=request.app.state.settings.max_text_chars, overlays=served.overlays)
 
 
+_EXAMPLES = FeedbackRequest.model_config["json_schema_extra"]["examples"]
+
+
 @router.post("/feedback", response_model=FeedbackResponse, status_code=201,
              dependencies=[Depends(require_scope("suggest"))],
-             summary="Accept or override a suggestion: stored as a reviewer ruling, searchable at once")
-async def feedback(request: Request,
-                   body: FeedbackRequest = Body(openapi_examples={
-                       "override": {"summary": "Correct a suggestion",
-                                    "value": FeedbackRequest.model_config["json_schema_extra"]["examples"][0]},
-                       "accept": {"summary": "Confirm a suggestion",
-                                  "value": FeedbackRequest.model_config["json_schema_extra"]["examples"][1]}}),
+             summary="Accept or override a suggestion: stored as a reviewer ruling, searchable at once",
+             openapi_extra=documented_body(FeedbackRequest, {"override": _EXAMPLES[0], "accept": _EXAMPLES[1]}))
+async def feedback(request: Request, body: Annotated[FeedbackRequest, Depends(limited_body(FeedbackRequest))],
                    served: ServedModels = Depends(served_models)) -> Response:
     receipt = await run_model(request, _record, request, served, body)
     result = FeedbackResponse(

@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy import Engine
 
-from data.errors import ConflictError, InvalidInputError, field_error
+from data.errors import ConflictError, InvalidInputError, error_path, field_error
 from data.rulings.repository import RulingRepository
 from data.rulings.schema import (
     MAX_ELEMENT_KEY_CHARS,
@@ -176,7 +176,7 @@ def _ruling_for(decision: Decision, code: str, now: datetime) -> Ruling:
             created_at=now,
         )
     except ValidationError as exc:
-        details = [field_error(".".join(str(p) for p in err["loc"]) or "ruling", err["msg"]) for err in exc.errors()]
+        details = [field_error(error_path(err["loc"], "ruling"), err["msg"]) for err in exc.errors()]
         raise InvalidInputError("The decision does not make a valid ruling", details=details) from exc
 
 

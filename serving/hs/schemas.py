@@ -1,19 +1,21 @@
-"""Request and response bodies of the HS routes. Answers are the suggester's own shapes plus ``model_versions``."""
+"""Request and response bodies of the HS routes. Answers are the suggester's own shapes plus ``model_versions``.
+
+Texts and declaration elements are limited by the settings (``serving.limits``): validate requests with the app's
+``settings.limits`` as context.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from models.suggester.answer import SuggestionAnswer, ValidationAnswer
 from serving.common import MODEL_VERSIONS_EXAMPLE, BatchItemError
+from serving.limits import DeclaredElements, ProductText
 
 _ELEMENTS_EXAMPLE = {"品名": "保温杯", "材质": "不锈钢", "容量": "500ml", "品牌": "无品牌"}
-
-
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must contain non-whitespace text")
-    return value
+_TEXT = "Product description, Chinese and/or English; at most `max_text_chars` characters (setting, default 2000)"
+_ELEMENTS = ("Declaration elements (申报要素), name → value; at most `max_elements` (50) of them, names up to "
+             "`max_element_key_chars` (64), values up to `max_element_value_chars` (1000) characters")
 
 
 class SuggestRequest(BaseModel):
@@ -22,26 +24,22 @@ class SuggestRequest(BaseModel):
         {"text": "LED desk lamp with USB charging port, 5W", "top_k": 3},
     ]})
 
-    text: str = Field(min_length=1, description="Product description, Chinese and/or English")
-    declared_elements: dict[str, str] | None = Field(None, description="Declaration elements (申报要素), key → value")
+    text: ProductText = Field(description=_TEXT)
+    declared_elements: DeclaredElements | None = Field(None, description=_ELEMENTS)
     top_k: int = Field(5, ge=1, le=20, description="How many candidate codes to return")
-
-    _check_text = field_validator("text")(_not_blank)
 
 
 class SuggestBatchItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(min_length=1)
-    declared_elements: dict[str, str] | None = None
-
-    _check_text = field_validator("text")(_not_blank)
+    text: ProductText = Field(description=_TEXT)
+    declared_elements: DeclaredElements | None = Field(None, description=_ELEMENTS)
 
 
 class SuggestBatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    items: list[SuggestBatchItem] = Field(min_length=1, description="At most settings.max_suggest_batch items")
+    items: list[SuggestBatchItem] = Field(min_length=1, description="At most `max_suggest_batch` (1000) items")
     top_k: int = Field(5, ge=1, le=20)
 
 
@@ -56,11 +54,9 @@ class ValidateRequest(BaseModel):
         {"text": "不锈钢真空保温杯 500ml", "declared_code": "9617.00", "declared_elements": _ELEMENTS_EXAMPLE},
     ]})
 
-    text: str = Field(min_length=1, description="Product description")
+    text: ProductText = Field(description=_TEXT)
     declared_code: str = Field(min_length=2, max_length=20, description="The HS code the declarant intends to use")
-    declared_elements: dict[str, str] | None = None
-
-    _check_text = field_validator("text")(_not_blank)
+    declared_elements: DeclaredElements | None = Field(None, description=_ELEMENTS)
 
 
 class SuggestResponse(SuggestionAnswer):

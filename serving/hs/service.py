@@ -1,13 +1,14 @@
-"""HS suggestion services: limits, then the served suggester. Blocking: routes call them in a worker thread."""
+"""HS suggestion services: the served suggester behind validated requests. Blocking: routes call them in a worker
+thread. Input limits are the request schemas' (``serving.limits``); the suggester checks types only."""
 
 from __future__ import annotations
 
 from pydantic import TypeAdapter
 
-from data.errors import InvalidInputError
+from data.settings import InputLimits
 from models.names import HS_SUGGESTER
 from serving.batch import parse_batch
-from serving.common import BatchItemError, elements_problems, text_problems
+from serving.common import BatchItemError
 from serving.hs.schemas import (
     SuggestBatchItem,
     SuggestBatchOptions,
@@ -29,25 +30,8 @@ def _stamp(answer, served: ServedModels):
     return answer
 
 
-def _limits(text: str, elements: dict[str, str] | None, prefix: str, max_chars: int) -> list[dict]:
-    return text_problems(text, f"{prefix}.text", max_chars) + elements_problems(
-        elements, f"{prefix}.declared_elements", max_chars)
-
-
-def check_limits(request: SuggestRequest, *, max_chars: int) -> None:
-    problems = _limits(request.text, request.declared_elements, "body", max_chars)
-    if problems:
-        raise InvalidInputError("input exceeds the length limits", details=problems)
-
-
-def suggest(served: ServedModels, request: SuggestRequest, *, max_chars: int) -> SuggestResponse:
-    check_limits(request, max_chars=max_chars)
-    answer = served.suggester.suggest(request.text, request.declared_elements, top_k=request.top_k)
-    return respond(served, answer)
-
-
 def suggest_many(served: ServedModels, requests: list[SuggestRequest], top_k: int) -> list:
-    """Concurrent single requests, coalesced into one encoder/faiss batch (same answers as :func:`suggest`)."""
+    """Concurrent single requests, coalesced into one encoder/faiss batch (the same answers as one by one)."""
     return served.suggester.suggest_batch(
         [{"text": r.text, "declared_elements": r.declared_elements} for r in requests], top_k=top_k)
 
@@ -56,32 +40,23 @@ def respond(served: ServedModels, answer) -> SuggestResponse:
     return SuggestResponse.model_construct(**dict(_stamp(answer, served)), model_versions=served.version_map())
 
 
-def suggest_batch(served: ServedModels, body: bytes, *, max_items: int, max_chars: int) -> SuggestBatchResponse:
-    parsed = parse_batch(body, items_field="items", item_adapter=_ITEM, max_items=max_items,
-                         envelope_adapter=_OPTIONS)
-    errors = list(parsed.errors)
-    accepted = []
-    for index, item in parsed.items:
-        problems = _limits(item.text, item.declared_elements, f"body.items.{index}", max_chars)
-        if problems:
-            errors += [{"index": index, **p, "type": "too_long"} for p in problems]
-        else:
-            accepted.append((index, item))
+def suggest_batch(served: ServedModels, body: bytes, *, limits: InputLimits) -> SuggestBatchResponse:
+    """Every valid item answered; each invalid one (a type, a blank text, a text or element over the limits) is
+    reported by index and field."""
+    parsed = parse_batch(body, items_field="items", item_adapter=_ITEM, max_items=limits.suggest_batch,
+                         envelope_adapter=_OPTIONS, context=limits)
     results = [None] * parsed.total
-    if accepted:
+    if parsed.items:
         answers = served.suggester.suggest_batch(
-            [{"text": item.text, "declared_elements": item.declared_elements} for _, item in accepted],
+            [{"text": item.text, "declared_elements": item.declared_elements} for _, item in parsed.items],
             top_k=parsed.envelope.top_k)
-        for (index, _), answer in zip(accepted, answers, strict=True):
+        for (index, _), answer in zip(parsed.items, answers, strict=True):
             results[index] = _stamp(answer, served)
-    errors = [BatchItemError(**e) for e in sorted(errors, key=lambda e: e["index"])]
+    errors = [BatchItemError(**e) for e in parsed.errors]
     return SuggestBatchResponse.model_construct(results=results, errors=errors, model_versions=served.version_map())
 
 
-def validate(served: ServedModels, request: ValidateRequest, *, max_chars: int) -> ValidateResponse:
-    problems = _limits(request.text, request.declared_elements, "body", max_chars)
-    if problems:
-        raise InvalidInputError("input exceeds the length limits", details=problems)
+def validate(served: ServedModels, request: ValidateRequest) -> ValidateResponse:
     answer = served.suggester.validate(request.text, request.declared_code, request.declared_elements)
     _stamp(answer.suggestion, served)
     return ValidateResponse.model_construct(**dict(answer), model_versions=served.version_map())

@@ -103,8 +103,7 @@ def test_confident_answers_on_held_out_demo_queries(suggester, demo_library):
     assert sum(r.hs_code.startswith(a.answer.code) for a, r in confident) / len(confident) >= 0.75
 
 
-@pytest.mark.parametrize("text, field", [("", "text"), ("   \n\t", "text"), ("x" * 2001, "text"), (None, "text"),
-                                          (123, "text")])
+@pytest.mark.parametrize("text, field", [("", "text"), ("   \n\t", "text"), (None, "text"), (123, "text")])
 def test_bad_text_is_a_field_error(suggester, text, field):
     with pytest.raises(InvalidInputError) as err:
         suggester.suggest(text)
@@ -125,14 +124,39 @@ def test_bad_elements_and_batch_items(suggester):
     assert err.value.details[0]["field"] == "declared_elements"
     with pytest.raises(InvalidInputError) as err:
         suggester.suggest_batch(["保温杯", {"text": ""}])
-    assert err.value.details[0]["field"] == "items[1].text"
+    assert err.value.details[0]["field"] == "items.1.text"  # the one path syntax (data.errors.error_path)
+    with pytest.raises(InvalidInputError) as err:
+        suggester.suggest_batch(["保温杯", 42])
+    assert err.value.details[0]["field"] == "items.1"
     with pytest.raises(InvalidInputError):
         suggester.suggest_batch([42])
 
 
-def test_max_length_is_a_parameter(suggester):
-    assert suggester.params.max_text_chars == 2000
-    suggester.suggest("保" * 2000)  # at the limit: fine
+def test_text_length_is_not_the_suggesters_business(suggester, demo_library):
+    # Limits are the request schemas' (settings); a bundle must answer whatever length the service admits, or one
+    # long item fails a whole batch when the setting is raised above a frozen value.
+    assert not hasattr(suggester.params, "max_text_chars")
+    long_text = demo_library[0].product_name + " " + "保温" * 1500  # 3000+ characters
+    answers = suggester.suggest_batch(["保温杯", {"text": long_text}, "LED desk lamp"])
+    assert len(answers) == 3 and all(a.candidates for a in answers)
+
+
+def test_an_old_bundle_with_a_frozen_text_limit_loads_and_ignores_it(suggester, use_encoder, tmp_path):
+    import pickle
+
+    from models.suggester.bundle import BUNDLE_FILE
+    from models.suggester.suggester import HSSuggester
+
+    folder = suggester.save(tmp_path / "old")
+    with open(folder / BUNDLE_FILE, "rb") as fh:
+        state = pickle.load(fh)
+    state["params"].max_text_chars = 2000  # what bundles saved before the limits moved to the settings carry
+    with open(folder / BUNDLE_FILE, "wb") as fh:
+        pickle.dump(state, fh)
+    loaded = HSSuggester.load(folder, encoder=use_encoder)
+    assert not hasattr(loaded.params, "max_text_chars")
+    assert loaded.params == suggester.params
+    assert loaded.suggest("保温杯 " * 500).candidates  # 2,000+ characters: no frozen limit applies
 
 
 def test_validate_agreement_and_alternatives(suggester, demo_library):
@@ -154,3 +178,35 @@ def test_validate_rejects_invalid_codes(suggester, code):
     with pytest.raises(InvalidInputError) as err:
         suggester.validate("保温杯", code)
     assert err.value.details[0]["field"] == "declared_code"
+
+
+def test_channel_search_is_what_scoring_fuses_and_tuning_reads(suggester, demo_library):
+    """One search path: texts or precomputed rows give the same hits, in one chunk or several, and the answer's
+    neighbours and fused distribution are those hits under the bundle's temperatures and weights."""
+    import numpy as np
+
+    from features.text import compose_text
+    from models.suggester.channels import class_votes
+    from models.suggester.suggester import CHUNK
+    from models.suggester.supervised import softmax
+
+    texts = [compose_text(r.product_name, "", r.declared_elements) for r in demo_library[400:700]]
+    assert len(texts) > CHUNK  # the batch is searched in two chunks
+    hits = suggester.search_channels(texts)
+    rows = suggester.search_channels(features=suggester.features.transform(texts),
+                                     embeddings=suggester.encoder.encode(texts))
+    for name in ("lex_s", "lex_refs", "lex_c", "dense_s", "dense_refs", "dense_c", "margins"):
+        np.testing.assert_array_equal(getattr(hits, name), getattr(rows, name), err_msg=name)
+    p = suggester.params
+    width = hits.margins.shape[1]
+    sup = np.zeros_like(hits.margins)
+    sup[:, suggester.sup_columns] = softmax(hits.margins[:, suggester.sup_columns], p.t_supervised)
+    fused = (p.w_lexical * class_votes(hits.lex_s, hits.lex_c, p.t_lexical, width)
+             + p.w_dense * class_votes(hits.dense_s, hits.dense_c, p.t_dense, width) + p.w_supervised * sup)
+    fused /= fused.sum(axis=1, keepdims=True)
+    raws = suggester.score_texts(texts)
+    for q, raw in enumerate(raws):
+        np.testing.assert_array_equal(raw.lex[1], hits.lex_refs[q])
+        np.testing.assert_array_equal(raw.dense[1], hits.dense_refs[q])
+        if suggester.ranker is None:  # a ranker re-scores the top candidates on top of this fusion
+            np.testing.assert_allclose(raw.p6, fused[q], rtol=1e-5, atol=1e-7)

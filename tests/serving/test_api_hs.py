@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.serving.fakes import DELAY, HS, RISK
 
 VERSIONS = {DELAY: 1, HS: 1, RISK: 1}
@@ -42,20 +44,86 @@ def test_suggest_rejects_malformed_json(client, keys):
     assert detail["field"] == "body" and detail["type"] == "json_invalid" and "character" in detail["reason"]
 
 
-def test_text_length_limit(make_app):
+def _details(response) -> list[dict]:
+    assert response.status_code == 422, response.text
+    return response.json()["error"]["details"]
+
+
+def test_text_and_element_limits_come_from_the_settings(make_app):
     from fastapi.testclient import TestClient
 
     from tests.serving.conftest import wait_ready
 
-    with TestClient(make_app(auth_disabled=True, max_text_chars=20)) as c:
+    limits = {"max_text_chars": 20, "max_elements": 2, "max_element_key_chars": 4, "max_element_value_chars": 10}
+    with TestClient(make_app(auth_disabled=True, **limits)) as c:
         wait_ready(c)
-        r = c.post("/v1/hs/suggest", json={"text": "x" * 21})
-        assert r.status_code == 422
-        detail = r.json()["error"]["details"][0]
-        assert detail["field"] == "body.text" and "21" in detail["reason"] and "20" in detail["reason"]
-        r = c.post("/v1/hs/suggest", json={"text": "cup", "declared_elements": {"材质": "y" * 30}})
-        assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "body.declared_elements.材质"
-        assert c.post("/v1/hs/suggest", json={"text": "x" * 20}).status_code == 200
+        detail = _details(c.post("/v1/hs/suggest", json={"text": "x" * 21}))[0]
+        assert detail["field"] == "body.text" and detail["type"] == "string_too_long"
+        assert "21" in detail["reason"] and "20" in detail["reason"]
+        detail = _details(c.post("/v1/hs/suggest", json={"text": "cup", "declared_elements": {"材质": "y" * 11}}))[0]
+        assert detail["field"] == "body.declared_elements.材质" and "10" in detail["reason"]
+        detail = _details(c.post("/v1/hs/suggest", json={"text": "cup", "declared_elements": {"品牌名称型号": "a"}}))[0]
+        assert detail["field"].startswith("body.declared_elements.品牌名称型号") and "4" in detail["reason"]
+        detail = _details(c.post("/v1/hs/suggest", json={"text": "cup",
+                                                         "declared_elements": {"a": "1", "b": "2", "c": "3"}}))[0]
+        assert detail["field"] == "body.declared_elements" and "3" in detail["reason"] and "2" in detail["reason"]
+        assert _details(c.post("/v1/hs/validate", json={"text": "x" * 21, "declared_code": "961700"}))[0]["field"] \
+            == "body.text"
+        ok = {"text": "x" * 20, "declared_elements": {"材质": "y" * 10, "用途": "z"}}
+        assert c.post("/v1/hs/suggest", json=ok).status_code == 200
+        assert c.post("/v1/hs/validate", json={**ok, "declared_code": "961700"}).status_code == 200
+
+
+@pytest.mark.parametrize("max_text_chars", [1500, 3000])
+def test_one_long_item_is_one_item_error_below_and_above_2000(make_app, max_text_chars):
+    """The limit is the setting's, on either side of the 2,000 that bundles used to freeze in."""
+    from fastapi.testclient import TestClient
+
+    from tests.serving.conftest import wait_ready
+
+    fits, too_long = "保" * max_text_chars, "保" * (max_text_chars + 1)
+    with TestClient(make_app(auth_disabled=True, max_text_chars=max_text_chars)) as c:
+        wait_ready(c)
+        r = c.post("/v1/hs/suggest/batch", json={"items": [{"text": fits}, {"text": too_long}, {"text": "cup"}]})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert [res is None for res in body["results"]] == [False, True, False]
+        assert [(e["index"], e["field"], e["type"]) for e in body["errors"]] == [
+            (1, "body.items.1.text", "string_too_long")]
+        assert str(max_text_chars) in body["errors"][0]["reason"]
+        assert c.post("/v1/hs/suggest", json={"text": fits}).status_code == 200
+        assert _details(c.post("/v1/hs/suggest", json={"text": too_long}))[0]["field"] == "body.text"
+
+
+@pytest.fixture(scope="module")
+def real_suggester():
+    """A real suggester (tiny demo library): it must answer every text the settings admit, however long."""
+    from data.generators.rulings import generate_demo_rulings
+    from models.encoders import load_encoder
+    from training.hs import build_suggester
+
+    return build_suggester(generate_demo_rulings(80, seed=4), encoder=load_encoder("use", threads=2), progress=False)
+
+
+@pytest.mark.slow
+def test_a_real_suggester_behind_a_limit_above_2000(make_app, real_suggester, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from tests.serving import fakes
+    from tests.serving.conftest import wait_ready
+
+    compose = fakes.compose_fakes
+    monkeypatch.setattr(fakes, "compose_fakes", lambda natives: (real_suggester, compose(natives)[1]))
+    long_ok = "不锈钢真空保温杯 500ml " * 180  # 2,700 characters
+    with TestClient(make_app(auth_disabled=True, max_text_chars=3000)) as c:
+        wait_ready(c)
+        r = c.post("/v1/hs/suggest/batch", json={"items": [{"text": long_ok}, {"text": "x" * 3001},
+                                                           {"text": "LED desk lamp"}]})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["results"][0]["candidates"] and body["results"][2]["candidates"] and body["results"][1] is None
+        assert [e["field"] for e in body["errors"]] == ["body.items.1.text"]
+        assert c.post("/v1/hs/suggest", json={"text": long_ok}).json()["candidates"]
 
 
 def test_batch_keeps_valid_items_and_reports_bad_ones_by_index(client, keys):

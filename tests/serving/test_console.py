@@ -112,6 +112,27 @@ def test_classify_bad_input_is_named_on_the_page(console, form, field):
     assert 'data-testid="result"' not in page.text
 
 
+@pytest.mark.parametrize("max_text_chars", [1500, 3000])
+def test_classify_form_applies_the_api_limits_from_the_settings(settings, nomenclature, max_text_chars):
+    limits = {"max_text_chars": max_text_chars, "max_element_value_chars": 12, "max_elements": 2}
+    app = console_app(settings.model_copy(update=limits),
+                      StaticHolder(OverlaySuggester(seed_rulings(), nomenclature), FixedScorer(nomenclature)))
+    with TestClient(app) as console:
+        form = console.get("/classify").text
+        assert f'maxlength="{max_text_chars}"' in form and 'maxlength="12"' in form
+        fits = "不锈钢真空保温杯" + "杯" * (max_text_chars - 8)
+        assert 'data-testid="result"' in console.post("/classify", data={"text": fits}).text
+        cases = [({"text": fits + "杯"}, "text", "too long"),
+                 ({"text": "保温杯", "el_key": ["材质"], "el_value": ["不" * 13]}, "declared_elements.材质", "over the"),
+                 ({"text": "保温杯", "el_key": ["a", "b", "c"], "el_value": ["1", "2", "3"]}, "declared_elements",
+                  "At most 2")]
+        for data, field, headline in cases:
+            page = console.post("/classify?lang=en", data=data)
+            assert page.status_code == 422, data
+            assert f"<code>{html.escape(field)}</code>" in page.text and headline in page.text
+            assert 'data-testid="result"' not in page.text
+
+
 # ------------------------------------------------------------------------------------------------------ feedback
 def test_override_commits_a_reviewer_ruling_and_is_searchable_at_once(console):
     before_rulings, before_reviews = _stored(console)

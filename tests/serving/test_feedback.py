@@ -196,6 +196,8 @@ def test_feedback_api_records_under_the_key_name(api):
     ({"final_code": "7323"}, "final_code"),
     ({"reason": ""}, "reason"),
     ({"colour": "red"}, "body.colour"),
+    ({"text": "x" * 2001}, "body.text"),  # the settings' input limits, as on /v1/hs/suggest
+    ({"declared_elements": {"材质": "x" * 1001}}, "body.declared_elements.材质"),
 ])
 def test_feedback_api_errors_name_the_field(api, patch, field):
     response = api.post("/v1/hs/feedback", json={**BODY, **patch}, headers={"X-API-Key": api.keys["suggest"]})

@@ -7,7 +7,7 @@ import pytest
 
 from models.suggester.dense_index import DenseIndex
 from models.suggester.lexical import LexicalVectoriser
-from training.hs import _MaskedIndex, _start_final_svm
+from training.hs.build import _MaskedIndex, _start_final_svm
 
 
 def _unit(rng, n, d=16):
