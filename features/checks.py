@@ -91,11 +91,10 @@ _DOCS_ZH = {"waybill": "运单", "declaration": "报关单"}
 
 
 def _finding(code: str, fields: list[str], **kw) -> Finding:
-    """A Finding from the catalogue, without validating it again: code, severity and category were validated with
-    the catalogue, and the fields are our own paths."""
+    """A Finding from the catalogue entry of ``code``, its messages filled with ``kw``."""
     kind = CATALOGUE[code]
-    return Finding.model_construct(code=code, fields=fields, severity=kind.severity, message_en=kind.en.format(**kw),
-                                   message_zh=kind.zh.format(**kw), category=kind.category)
+    return Finding(code=code, fields=fields, severity=kind.severity, message_en=kind.en.format(**kw),
+                   message_zh=kind.zh.format(**kw), category=kind.category)
 
 
 # ------------------------------------------------------------------------------------------------ formats

