@@ -108,7 +108,7 @@ def test_check_fires_with_field_and_messages(code, mutate, field, nom):
     assert field in f.fields
     assert f.severity == CATALOGUE[code].severity and f.category == CATALOGUE[code].category
     assert f.message_en and f.message_zh and f.message_en != f.message_zh
-    assert Finding.model_validate(f.model_dump()) == f  # built without validation, still a valid Finding
+    assert Finding.model_validate(f.model_dump()) == f  # a valid, serialisable Finding
 
 
 def test_every_catalogued_code_has_a_case():

@@ -100,7 +100,7 @@ def test_batch_matches_single(sc):
         assert explained.risk.probabilities.high == pytest.approx(one.risk.probabilities.high, abs=1e-9)
         assert [a.id for a in b.advisories] == [a.id for a in one.advisories]
     assert sc.score_batch([]) == []
-    for b in batch:  # results built without validation must still be valid, serialisable models
+    for b in batch:  # results are valid, serialisable models
         again = ScoreResult.model_validate(b.model_dump(mode="json"))
         assert again.model_dump() == b.model_dump()
 
