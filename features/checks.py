@@ -14,10 +14,12 @@ from __future__ import annotations
 import math
 import re
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal, Protocol
 
 import phonenumbers
-from pydantic import BaseModel, ConfigDict
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from data.shipments.reference import (
     FX_USD_PER_UNIT,
@@ -27,7 +29,6 @@ from data.shipments.reference import (
     SPLIT_ADVISORY_USD,
 )
 from data.shipments.schema import Shipment
-from data.unchecked import build_unchecked
 
 # ------------------------------------------------------------------------------------------------ tolerances
 #: Declared value vs order total, and declaration total vs its own lines: the larger of 1% and one currency unit
@@ -69,77 +70,20 @@ class NomenclatureLike(Protocol):
     def is_valid(self, code: str) -> bool: ...
 
 
-# code -> (category, severity, English template, Chinese template). Templates are formatted with check details.
-CATALOGUE: dict[str, tuple[str, str, str, str]] = {
-    "CONSIGNEE_PHONE_MISSING": ("mandatory", "error", "Consignee phone is required for 9710 clearance.",
-                                "9710 申报需填写收货人电话。"),
-    "CONSIGNEE_POSTCODE_MISSING": ("mandatory", "error", "Consignee postcode is required for 9710 clearance.",
-                                   "9710 申报需填写收货人邮编。"),
-    "CONSIGNEE_ADDRESS_MISSING": ("mandatory", "error", "Consignee address is required for 9710 clearance.",
-                                  "9710 申报需填写收货人地址。"),
-    "CONSIGNEE_NAME_MISSING": ("mandatory", "warning",
-                               "Consignee name is missing on {docs}; the three documents cannot be matched.",
-                               "{docs_zh}缺少收货人名称，无法进行三单对碰。"),
-    "HS_CODE_MISSING": ("mandatory", "error", "HS code missing on {n} line(s).", "{n} 个商品行缺少 HS 编码。"),
-    "PHONE_INVALID": ("format", "error", "Phone '{phone}' is not a valid number for {country}.",
-                      "电话 '{phone}' 不是 {country} 的有效号码。"),
-    "PHONE_COUNTRY_MISMATCH": ("format", "warning", "Phone '{phone}' belongs to {other}, consignee country is {country}.",
-                               "电话 '{phone}' 属于 {other}，而收货人国家为 {country}。"),
-    "POSTCODE_INVALID": ("format", "error", "Postcode '{postcode}' does not match the {country} format ({example}).",
-                         "邮编 '{postcode}' 不符合 {country} 的格式（例如 {example}）。"),
-    "POSTCODE_FORMAT_UNCHECKED": ("format", "info", "No postcode format known for {country}; postcode not checked.",
-                                  "暂无 {country} 的邮编格式，未校验邮编。"),
-    "HS_CODE_INVALID": ("hs_code", "error", "HS code(s) {codes} not found in nomenclature {version}.",
-                        "HS 编码 {codes} 不在税则 {version} 中。"),
-    "HS_CODE_TOO_SHORT": ("hs_code", "warning", "HS code(s) {codes} have fewer than 6 digits.",
-                          "HS 编码 {codes} 不足 6 位。"),
-    "HS_NATIONAL_LINE_UNVERIFIED": ("hs_code", "info",
-                                    "National tariff line(s) {codes} not in the loaded tariff; HS6 is valid.",
-                                    "本国税号 {codes} 不在已加载税则中，前 6 位有效。"),
-    "DECLARED_VALUE_ZERO": ("value", "warning", "Declared value is zero.", "申报总价为零。"),
-    "DECLARATION_LINES_VALUE_MISMATCH": ("value", "error",
-                                         "Declared value {declared:.2f} {cur} differs from the sum of its lines "
-                                         "{lines:.2f} {cur}.",
-                                         "申报总价 {declared:.2f} {cur} 与商品行合计 {lines:.2f} {cur} 不一致。"),
-    "UNIT_PRICE_OUTLIER": ("value", "warning",
-                           "Unit price of line(s) {lines} is more than {factor:g}x off the reference price for its HS "
-                           "code.", "商品行 {lines} 的单价与该 HS 编码参考价相差超过 {factor:g} 倍。"),
-    "CURRENCY_NO_FX_RATE": ("value", "info", "No fixed FX rate for {cur}; USD value not computed.",
-                            "没有 {cur} 的固定汇率，未换算美元金额。"),
-    "VALUE_OVER_50K_USD": ("value", "info", "Declared value {usd:,.0f} USD exceeds 50,000 USD; consider splitting.",
-                           "申报金额 {usd:,.0f} 美元超过 5 万美元，可考虑拆分申报。"),
-    "LIST_MODE_OVER_LIMIT": ("declaration_mode", "error",
-                             "9710 list mode allows at most RMB 5,000 per ticket; this one is RMB {cny:,.0f}. Use a "
-                             "declaration form.", "9710 申报清单单票限人民币 5000 元，本票为 {cny:,.0f} 元，应以报关单申报。"),
-    "THREE_DOC_CONSIGNEE_MISMATCH": ("three_document", "error", "Consignee names differ between documents: {names}.",
-                                     "三单收货人名称不一致：{names}。"),
-    "THREE_DOC_COUNTRY_MISMATCH": ("three_document", "error",
-                                   "Destination countries differ: order {order}, waybill port {waybill}, "
-                                   "declaration {decl}.", "目的国不一致：订单 {order}，运单港口 {waybill}，报关单 {decl}。"),
-    "THREE_DOC_LINE_COUNT_MISMATCH": ("three_document", "error", "Order has {order} line(s), declaration {decl}.",
-                                      "订单 {order} 个商品行，报关单 {decl} 个。"),
-    "THREE_DOC_QUANTITY_MISMATCH": ("three_document", "error", "Quantities differ between order and declaration on "
-                                    "line(s) {lines}.", "订单与报关单第 {lines} 行数量不一致。"),
-    "THREE_DOC_UNIT_MISMATCH": ("three_document", "warning", "Units differ between order and declaration on line(s) "
-                                "{lines}.", "订单与报关单第 {lines} 行计量单位不一致。"),
-    "THREE_DOC_HS_MISMATCH": ("three_document", "error", "HS codes differ (at 6 digits) between order and declaration "
-                              "on line(s) {lines}.", "订单与报关单第 {lines} 行 HS 编码（前 6 位）不一致。"),
-    "THREE_DOC_CURRENCY_MISMATCH": ("three_document", "error", "Order currency {order} differs from declaration "
-                                    "currency {decl}.", "订单币制 {order} 与报关单币制 {decl} 不一致。"),
-    "THREE_DOC_VALUE_MISMATCH": ("three_document", "error", "Order total {order:.2f} {ocur} differs from declared value "
-                                 "{decl:.2f} {dcur} beyond tolerance.",
-                                 "订单总额 {order:.2f} {ocur} 与申报总价 {decl:.2f} {dcur} 差异超出容差。"),
-    "THREE_DOC_WEIGHT_MISMATCH": ("three_document", "error", "Waybill gross weight {waybill:.2f} kg differs from "
-                                  "declaration gross weight {decl:.2f} kg.",
-                                  "运单毛重 {waybill:.2f} 千克与报关单毛重 {decl:.2f} 千克不一致。"),
-    "WEIGHT_NET_EXCEEDS_GROSS": ("three_document", "warning", "Order net weight {net:.2f} kg exceeds waybill gross "
-                                 "weight {gross:.2f} kg.", "订单净重 {net:.2f} 千克超过运单毛重 {gross:.2f} 千克。"),
-    "LITHIUM_UNDECLARED": ("dangerous_goods", "error", "Line(s) {lines} are lithium batteries but the waybill has no "
-                           "lithium-battery flag.", "第 {lines} 行为锂电池，但运单未标注锂电池。"),
-    "LITHIUM_US_UNCERTIFIED_CHANNEL": ("dangerous_goods", "warning", "Lithium-battery goods to the US on a channel "
-                                       "that is not battery-certified are usually held.",
-                                       "含锂电池货物经非带电认证渠道发往美国，通常会被扣留。"),
-}
+class FindingKind(BaseModel):
+    """A catalogue entry: what every finding with this code is. ``en``/``zh`` are ``str.format`` templates."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    category: Category
+    severity: Severity
+    en: str = Field(min_length=1)
+    zh: str = Field(min_length=1)
+
+
+#: Every finding code, from ``findings.yaml`` beside this module (messages are data, kept apart from the checks).
+CATALOGUE: dict[str, FindingKind] = TypeAdapter(dict[str, FindingKind]).validate_python(
+    yaml.safe_load(Path(__file__).with_name("findings.yaml").read_text(encoding="utf-8")))
 SEVERITIES = ("info", "warning", "error")
 CATEGORIES = ("mandatory", "format", "hs_code", "value", "three_document", "dangerous_goods", "declaration_mode")
 
@@ -147,19 +91,10 @@ _DOCS_ZH = {"waybill": "运单", "declaration": "报关单"}
 
 
 def _finding(code: str, fields: list[str], **kw) -> Finding:
-    """A Finding built without re-validation: code, severity and category come from the CATALOGUE (checked against
-    the model's literals at import, below) and fields are our own paths (a batch builds ~10k findings per 20k
-    shipments)."""
-    category, severity, en, zh = CATALOGUE[code]
-    return build_unchecked(Finding, {"code": code, "fields": fields, "severity": severity,
-                                     "message_en": en.format(**kw), "message_zh": zh.format(**kw),
-                                     "category": category})
-
-
-_FINDING_FIELDS = ("code", "fields", "severity", "message_en", "message_zh", "category")
-assert tuple(Finding.model_fields) == _FINDING_FIELDS
-for _code, (_cat, _sev, _en, _zh) in CATALOGUE.items():  # what validation would have checked, once at import
-    Finding(code=_code, fields=[], severity=_sev, message_en=_en, message_zh=_zh, category=_cat)
+    """A Finding from the catalogue entry of ``code``, its messages filled with ``kw``."""
+    kind = CATALOGUE[code]
+    return Finding(code=code, fields=fields, severity=kind.severity, message_en=kind.en.format(**kw),
+                   message_zh=kind.zh.format(**kw), category=kind.category)
 
 
 # ------------------------------------------------------------------------------------------------ formats
@@ -179,51 +114,12 @@ POSTCODE_FORMATS: dict[str, tuple[re.Pattern[str], str]] = {
 
 
 PhoneStatus = tuple[str, str | None]
-#: Parsed phone numbers by (phone, country). B2B consignees repeat, and parsing one costs ~40 µs in a batch.
-_PHONE_MEMO: dict[tuple[str, str], PhoneStatus] = {}
-_PHONE_MEMO_MAX = 65_536
-#: What this process parsed since the last :func:`take_learned_phones`: processes sharing a batch hand these to each
-#: other, so a consignee whose shipments fall in both halves is parsed once instead of twice (in a 20k batch of new
-#: consignees: ~7,500 parses instead of ~4,200 unique numbers, without sharing).
-_phone_learned: list[tuple[tuple[str, str], PhoneStatus]] = []
 
 
+@lru_cache(maxsize=65_536)
 def phone_status(phone: str, country: str) -> PhoneStatus:
-    """("ok"|"invalid"|"other_country", region), memoised per (phone, country)."""
-    key = (phone, country)
-    status = _PHONE_MEMO.get(key)
-    if status is None:
-        status = _parse_phone(phone, country)
-        if len(_PHONE_MEMO) >= _PHONE_MEMO_MAX:
-            # Bounded: a full memo starts over. A dict rather than lru_cache, because the processes sharing a batch
-            # read entries out of it and add entries to it.
-            _PHONE_MEMO.clear()
-        _PHONE_MEMO[key] = status
-        if len(_phone_learned) < _PHONE_MEMO_MAX:
-            _phone_learned.append((key, status))
-    return status
-
-
-def take_learned_phones() -> list[tuple[tuple[str, str], PhoneStatus]]:
-    """The numbers parsed here since the last call (and forget them as "learned": they stay memoised)."""
-    global _phone_learned
-    learned, _phone_learned = _phone_learned, []
-    return learned
-
-
-def learn_phones(entries: list[tuple[tuple[str, str], PhoneStatus]]) -> None:
-    """Memoise numbers another process parsed (the same library and data give the same status)."""
-    memo = _PHONE_MEMO
-    if len(memo) + len(entries) > _PHONE_MEMO_MAX:
-        memo.clear()
-    for key, status in entries:
-        memo.setdefault(key, status)
-
-
-def clear_phone_memo() -> None:
-    """Forget every parsed number (benchmarks of first-seen consignees; tests)."""
-    _PHONE_MEMO.clear()
-    take_learned_phones()
+    """("ok"|"invalid"|"other_country", region). Cached: B2B consignees repeat, and parsing one costs ~40 µs."""
+    return _parse_phone(phone, country)
 
 
 def _parse_phone(phone: str, country: str) -> PhoneStatus:

@@ -20,7 +20,6 @@ from pathlib import Path
 from time import gmtime
 from typing import TYPE_CHECKING, Literal
 
-from data.runtime import paused_gc
 from data.shipments.reference import (
     CHANNELS,
     CHINA_TZ,
@@ -328,12 +327,9 @@ def history_frame(n: int = 200_000, seed: int = 42, *, months: int = 24, nomencl
         docs = tqdm(docs, desc="features", unit="shipment")
     rows = []
     validate = Shipment.model_validate
-    # The loop allocates millions of small acyclic objects; the cyclic GC would rescan them all repeatedly and
-    # roughly triple the run time (see data.runtime.paused_gc).
-    with paused_gc():
-        for doc in docs:
-            s = validate(doc)
-            rows.append(feature_row(s, run_checks(s, nomenclature)))
+    for doc in docs:
+        s = validate(doc)
+        rows.append(feature_row(s, run_checks(s, nomenclature)))
     frame = rows_to_frame(rows)
     frame.insert(0, "declared_at", history.labels["declared_at"].to_numpy())
     frame.insert(0, "shipment_id", history.labels["shipment_id"].to_numpy())

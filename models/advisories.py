@@ -1,12 +1,15 @@
-"""Advisories: evaluate the validated YAML rules (``data/rules``) against a shipment, findings and predictions.
+"""Advisories: evaluate the validated YAML rules (``data/rules``) over a batch of scored shipments.
 
-Each condition is compiled once into a closure (no ``eval``, no per-rule Python), so evaluation per shipment costs
-a handful of attribute lookups per rule.
+One evaluator, column-wise: each leaf of a condition runs once over a column of values (one numpy comparison for
+the numeric operators, one pass over the values otherwise) and ``all``/``any``/``not`` combine the boolean columns.
+A single shipment is a batch of one. Every leaf is total: None, a missing path, NaN or a value of the wrong type makes
+it False (``missing``: True), never an exception, so no odd value can fail a batch. Nothing is ``eval``-ed: rule
+values are data.
 """
 
 from __future__ import annotations
 
-import operator
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,7 +17,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
-from data.rules.schema import All, AnyOf, Condition, Leaf, Not, Rule, RuleSet, load_rule_set
+from data.rules.schema import All, AnyOf, Condition, Leaf, Not, RuleSet, load_rule_set
 
 
 class Advisory(BaseModel):
@@ -24,22 +27,18 @@ class Advisory(BaseModel):
     message_zh: str
 
 
-def _resolver(path: str) -> Callable[[dict], Any]:
-    """Compiled lookup of a dotted path: dicts by key, lists by index, documents (pydantic) by attribute.
+#: Rule roots read from the shipment itself (:meth:`AdvisoryRules.read_document`); the others are ``features`` (the
+#: feature row), ``findings`` (finding codes) and the predictions ``delay`` and ``risk``.
+SHIPMENT_ROOTS = frozenset({"shipment_id", "order", "waybill", "declaration", "timestamps"})
 
-    Runs for every rule on every scored shipment, so it stays a tight loop (no isinstance chains on the hot path).
-    """
-    root, *rest = path.split(".")
-
-    def resolve(ctx: dict) -> Any:
-        return _walk(ctx.get(root), rest)
-
-    return resolve
+_NAN = float("nan")
+_NUMERIC = {"gt": np.greater, "gte": np.greater_equal, "lt": np.less, "lte": np.less_equal}
+_SEQUENCES = (list, tuple, set, frozenset)
 
 
-def _walk(v: Any, rest: Sequence[str]) -> Any:
-    """Follow ``rest`` (dict keys, list indices, attributes) from ``v``; ``None`` as soon as a step is missing."""
-    for p in rest:
+def _walk(v: Any, steps: Sequence[str]) -> Any:
+    """Follow ``steps`` from ``v``: dict keys, list indices, attributes (documents); None once a step is missing."""
+    for p in steps:
         if v is None:
             return None
         t = type(v)
@@ -53,91 +52,146 @@ def _walk(v: Any, rest: Sequence[str]) -> Any:
     return v
 
 
-def _num(v: Any) -> float | None:
-    if isinstance(v, bool) or v is None:
-        return None
+def _num(v: Any) -> float:
+    """A value as a number for the numeric operators (numbers written as strings count); NaN when it is none."""
+    if v is None or isinstance(v, bool):
+        return _NAN
     try:
-        x = float(v)
+        return float(v)
+    except OverflowError:  # an integer beyond float range still compares as a number
+        return math.inf if v > 0 else -math.inf
     except (TypeError, ValueError):
-        return None
-    return None if x != x else x
+        return _NAN
 
 
-def _leaf(c: Leaf) -> Callable[[dict], bool]:
-    get, op, value = _resolver(c.field), c.op, c.value
+def _member(x: Any, values: frozenset) -> bool:
+    try:
+        return x in values
+    except TypeError:  # unhashable (a list, a dict): equal to none of the hashable rule values
+        return False
+
+
+def _value_test(op: str, value: Any) -> Callable[[Any], bool]:
+    """The non-numeric leaf as a total predicate on one value."""
     if op == "exists":
-        return lambda ctx: get(ctx) is not None
+        return lambda v: v is not None
     if op == "missing":
-        return lambda ctx: get(ctx) is None
-    if op in ("gt", "gte", "lt", "lte"):
-        cmp = {"gt": float.__gt__, "gte": float.__ge__, "lt": float.__lt__, "lte": float.__le__}[op]
-        ref = float(value)
-
-        def numeric(ctx: dict) -> bool:
-            x = _num(get(ctx))
-            return x is not None and cmp(x, ref)
-
-        return numeric
+        return lambda v: v is None
     if op == "eq":
-        return lambda ctx: bool(get(ctx) == value)
+        return lambda v: bool(v == value)
     if op == "ne":
-        def ne(ctx: dict) -> bool:
-            v = get(ctx)
-            return v is not None and v != value
-
-        return ne
+        return lambda v: v is not None and bool(v != value)
     if op in ("in", "not_in"):
         allowed = list(value)
         if op == "in":
-            return lambda ctx: get(ctx) in allowed
-
-        def not_in(ctx: dict) -> bool:
-            v = get(ctx)
-            return v is not None and v not in allowed
-
-        return not_in
+            return lambda v: v in allowed
+        return lambda v: v is not None and v not in allowed
     if op == "contains":
-        def contains(ctx: dict) -> bool:
-            v = get(ctx)
-            return isinstance(v, (list, tuple, set, frozenset, str)) and value in v
+        def contains(v: Any) -> bool:
+            if isinstance(v, str):
+                return isinstance(value, str) and value in v
+            if isinstance(v, (list, tuple)):
+                return value in v
+            return isinstance(v, (set, frozenset)) and _member(value, v)
 
         return contains
     if op == "contains_any":
-        wanted = set(value)
+        wanted = frozenset(value)  # hashable: the rule schema allows strings and numbers only
 
-        def contains_any(ctx: dict) -> bool:
-            v = get(ctx)
-            return isinstance(v, (list, tuple, set, frozenset)) and not wanted.isdisjoint(v)
+        def contains_any(v: Any) -> bool:
+            if not isinstance(v, _SEQUENCES):
+                return False
+            try:
+                return not wanted.isdisjoint(v)
+            except TypeError:  # an unhashable element on the way: compare element by element
+                return any(_member(x, wanted) for x in v)
 
         return contains_any
-    # startswith
-    prefix = str(value)
-    def startswith(ctx: dict) -> bool:
-        v = get(ctx)
-        return isinstance(v, str) and v.startswith(prefix)
-
-    return startswith
+    if op == "startswith":
+        prefix = str(value)
+        return lambda v: isinstance(v, str) and v.startswith(prefix)
+    raise ValueError(f"unknown operator {op!r}")
 
 
-def compile_condition(c: Condition) -> Callable[[dict], bool]:
+class Columns:
+    """The values rules read for ``n`` rows, by dotted path. ``known`` holds ready columns by full path (predictions,
+    document values); any other path is walked from its root's per-row values (``roots``: a list, or a callable
+    building it on first use), once per batch."""
+
+    def __init__(self, n: int, known: dict[str, Sequence], roots: dict[str, Any]):
+        self.n = n
+        self._columns = dict(known)
+        self._roots = roots
+
+    def _root(self, name: str) -> list:
+        v = self._roots.get(name)
+        if callable(v):
+            v = self._roots[name] = v()
+        return [None] * self.n if v is None else v
+
+    def get(self, path: str) -> Sequence:
+        col = self._columns.get(path)
+        if col is None:
+            root, *steps = path.split(".")
+            col = self._columns[path] = [_walk(v, steps) for v in self._root(root)]
+        return col
+
+
+def _nested(n: int, columns: dict[str, Sequence], root: str) -> list[dict]:
+    """Per-row dicts of the columns under ``root``: ``risk.probabilities.high`` -> ``{"probabilities": {"high": x}}``
+    (for a rule that reads ``risk.probabilities`` itself, or a path no column gives)."""
+    rows: list[dict] = [{} for _ in range(n)]
+    for path, col in columns.items():
+        first, *steps = path.split(".")
+        if first != root or not steps:
+            continue
+        values = col.tolist() if isinstance(col, np.ndarray) else col
+        for row, v in zip(rows, values):
+            for p in steps[:-1]:
+                row = row.setdefault(p, {})
+            row[steps[-1]] = v
+    return rows
+
+
+def _compile_leaf(c: Leaf) -> Callable[[Columns], np.ndarray]:
+    path = c.field
+    if c.op in _NUMERIC:
+        ufunc, ref = _NUMERIC[c.op], float(c.value)
+
+        def numeric(b: Columns) -> np.ndarray:
+            col = b.get(path)
+            if isinstance(col, np.ndarray) and col.dtype.kind == "f":
+                x = col  # a prediction column: NaN compares False, like any value that is not a number
+            else:
+                x = np.fromiter((_num(v) for v in col), dtype=float, count=len(col))
+            with np.errstate(invalid="ignore"):
+                return ufunc(x, ref)
+
+        return numeric
+    test = _value_test(c.op, c.value)
+
+    def values(b: Columns) -> np.ndarray:
+        col = b.get(path)
+        if isinstance(col, np.ndarray):
+            col = col.tolist()  # Python scalars: comparisons with any rule value give a bool
+        return np.fromiter((test(v) for v in col), dtype=bool, count=b.n)
+
+    return values
+
+
+def compile_condition(c: Condition) -> Callable[[Columns], np.ndarray]:
+    """A condition as a function of the batch's columns giving one bool per row."""
     if isinstance(c, Leaf):
-        return _leaf(c)
+        return _compile_leaf(c)
     if isinstance(c, (All, AnyOf)):
         subs = [compile_condition(s) for s in (c.all if isinstance(c, All) else c.any)]
         if len(subs) == 1:
             return subs[0]
-        want = isinstance(c, AnyOf)  # short-circuit value: any -> first True, all -> first False
-
-        def combine(ctx: dict) -> bool:
-            for f in subs:
-                if f(ctx) is want:
-                    return want
-            return not want
-
-        return combine
+        reduce = np.logical_or.reduce if isinstance(c, AnyOf) else np.logical_and.reduce
+        return lambda b: reduce([f(b) for f in subs])
     if isinstance(c, Not):
         sub = compile_condition(c.not_)
-        return lambda ctx: not sub(ctx)
+        return lambda b: ~sub(b)
     raise TypeError(f"unknown condition {type(c).__name__}")
 
 
@@ -149,150 +203,22 @@ def _leaf_fields(c: Condition) -> list[str]:
     return _leaf_fields(c.not_)
 
 
-def _document_reader(paths: Sequence[str]) -> Callable[[Any], tuple]:
-    """One shipment -> the values at ``paths`` (a tuple), each as :func:`_walk` would find it from the context."""
-    if not paths:
-        return lambda shipment: ()
-    split = [p.split(".") for p in paths]
-    if any(step.isdigit() for parts in split for step in parts):
-        return lambda shipment: tuple(_walk(shipment, parts) for parts in split)
-    # attribute paths all the way: one C-level attrgetter for all of them; a None on the way (an optional
-    # sub-document) or a dict value raises AttributeError, and that shipment is walked path by path instead
-    get = operator.attrgetter(*paths)
-    single = len(paths) == 1
-
-    def read(shipment: Any) -> tuple:
-        try:
-            v = get(shipment)
-        except AttributeError:
-            return tuple(_walk(shipment, parts) for parts in split)
-        return (v,) if single else v
-
-    return read
-
-
-# ---- batch evaluation ----------------------------------------------------------------------------------------------
-# A batch evaluates each leaf once over a whole column of values instead of once per shipment: numeric leaves on the
-# prediction columns become one numpy comparison, the others one list comprehension. Semantics are those of the
-# per-row closures above; ``tests/models/test_advisories.py`` checks both paths agree.
-#: Context names read from the shipment itself (see :func:`build_context`).
-SHIPMENT_ROOTS = frozenset({"shipment_id", "order", "waybill", "declaration", "timestamps"})
-
-
-class BatchContext:
-    """Columns a rule can read, for n shipments. ``roots[name]`` is a per-row list for a context name
-    (or a callable building it on first use); ``columns[path]`` optionally gives a full dotted path precomputed
-    (e.g. the prediction arrays), which wins over walking the root."""
-
-    def __init__(self, n: int, roots: dict[str, Any], columns: dict[str, Sequence] | None = None):
-        self.n = n
-        self._roots = roots
-        self._columns: dict[str, Sequence] = dict(columns or {})
-
-    def root(self, name: str) -> list:
-        v = self._roots.get(name)
-        if v is None:
-            v = [None] * self.n
-        elif callable(v):
-            v = v()
-        self._roots[name] = v
-        return v
-
-    def column(self, path: str) -> Sequence:
-        col = self._columns.get(path)
-        if col is None:
-            root, *rest = path.split(".")
-            values = self.root(root)
-            if not rest:
-                col = values
-            elif len(rest) == 1:
-                p = rest[0]
-                col = [v.get(p) if type(v) is dict else _walk(v, rest) for v in values]
-            else:
-                col = [_walk(v, rest) for v in values]
-            self._columns[path] = col
-        return col
-
-
-def _batch_leaf(c: Leaf) -> Callable[[BatchContext], np.ndarray]:
-    path, op, value = c.field, c.op, c.value
-
-    def bools(values: list) -> np.ndarray:
-        return np.array(values, dtype=bool)
-
-    if op == "exists":
-        return lambda b: bools([v is not None for v in b.column(path)])
-    if op == "missing":
-        return lambda b: bools([v is None for v in b.column(path)])
-    if op in ("gt", "gte", "lt", "lte"):
-        ufunc = {"gt": np.greater, "gte": np.greater_equal, "lt": np.less, "lte": np.less_equal}[op]
-        ref = float(value)
-
-        def numeric(b: BatchContext) -> np.ndarray:
-            col = b.column(path)
-            if type(col) is np.ndarray and col.dtype.kind == "f":
-                x = col  # prediction arrays: NaN compares False, as _num(NaN) -> None does per row
-            else:
-                x = np.fromiter((_NAN if (n := _num(v)) is None else n for v in col), dtype=float, count=len(col))
-            with np.errstate(invalid="ignore"):
-                return ufunc(x, ref)
-
-        return numeric
-    if op == "eq":
-        return lambda b: bools([bool(v == value) for v in b.column(path)])
-    if op == "ne":
-        return lambda b: bools([v is not None and v != value for v in b.column(path)])
-    if op in ("in", "not_in"):
-        allowed = list(value)
-        if op == "in":
-            return lambda b: bools([v in allowed for v in b.column(path)])
-        return lambda b: bools([v is not None and v not in allowed for v in b.column(path)])
-    if op == "contains":
-        kinds = (list, tuple, set, frozenset, str)
-        return lambda b: bools([isinstance(v, kinds) and value in v for v in b.column(path)])
-    if op == "contains_any":
-        wanted = set(value)
-        kinds = (list, tuple, set, frozenset)
-        return lambda b: bools([isinstance(v, kinds) and not wanted.isdisjoint(v) for v in b.column(path)])
-    prefix = str(value)
-    return lambda b: bools([isinstance(v, str) and v.startswith(prefix) for v in b.column(path)])
-
-
-_NAN = float("nan")
-
-
-def compile_batch_condition(c: Condition) -> Callable[[BatchContext], np.ndarray]:
-    if isinstance(c, Leaf):
-        return _batch_leaf(c)
-    if isinstance(c, (All, AnyOf)):
-        subs = [compile_batch_condition(s) for s in (c.all if isinstance(c, All) else c.any)]
-        if len(subs) == 1:
-            return subs[0]
-        reduce = np.logical_or.reduce if isinstance(c, AnyOf) else np.logical_and.reduce
-        return lambda b: reduce([f(b) for f in subs])
-    if isinstance(c, Not):
-        sub = compile_batch_condition(c.not_)
-        return lambda b: ~sub(b)
-    raise TypeError(f"unknown condition {type(c).__name__}")
-
-
 class AdvisoryRules:
-    """The compiled rule set. ``evaluate(context)`` returns the advisories whose conditions hold, in file order."""
+    """The compiled rule set: :meth:`evaluate` gives, per row of a batch, the advisories whose conditions hold, in
+    file order."""
 
     def __init__(self, rule_set: RuleSet):
         self.rule_set = rule_set
-        self._compiled: list[tuple[Rule, Callable[[dict], bool], Advisory]] = [
-            (r, compile_condition(r.when), Advisory(id=r.id, severity=r.severity, message_en=r.message_en,
-                                                    message_zh=r.message_zh))
-            for r in rule_set.rules]
-        self._batch = [compile_batch_condition(r.when) for r in rule_set.rules]
+        self._conditions = [compile_condition(r.when) for r in rule_set.rules]
+        self._advisories = [Advisory(id=r.id, severity=r.severity, message_en=r.message_en, message_zh=r.message_zh)
+                            for r in rule_set.rules]
         #: The paths into the shipment (order..., waybill..., shipment_id) that some rule reads.
         self.document_paths: tuple[str, ...] = tuple(sorted({
             f for r in rule_set.rules for f in _leaf_fields(r.when) if f.split(".", 1)[0] in SHIPMENT_ROOTS}))
-        self._read_document = _document_reader(self.document_paths)
+        self._document_steps = [p.split(".") for p in self.document_paths]
 
     def __len__(self) -> int:
-        return len(self._compiled)
+        return len(self._advisories)
 
     def __getstate__(self) -> dict:
         return {"rule_set": self.rule_set}
@@ -300,112 +226,54 @@ class AdvisoryRules:
     def __setstate__(self, state: dict) -> None:
         self.__init__(state["rule_set"])
 
-    def read_document(self, shipment: Any) -> tuple:
-        """The values the rules read from one shipment, in :attr:`document_paths` order. A batch takes them while
-        the shipment is at hand and passes them to :func:`batch_context` as ``documents``, so it need not keep
-        every shipment object alive until the rules run."""
-        return self._read_document(shipment)
-
     @property
     def ids(self) -> list[str]:
-        return [r.id for r, _, _ in self._compiled]
+        return [a.id for a in self._advisories]
 
-    def evaluate(self, context: dict) -> list[Advisory]:
-        return [adv for _, cond, adv in self._compiled if cond(context)]
+    def read_document(self, shipment: Any) -> tuple:
+        """The values the rules read from one shipment, in :attr:`document_paths` order: a batch takes them while the
+        shipment is at hand, so it need not keep every shipment object alive until the rules run."""
+        return tuple(_walk(shipment, steps) for steps in self._document_steps)
 
-    def evaluate_batch(self, batch: BatchContext, contexts: Callable[[int], dict] | None = None
-                       ) -> list[list[Advisory]]:
-        """``evaluate`` for every row of a batch, one column operation per leaf."""
-        return self.decode(self.evaluate_codes(batch, contexts))
+    def evaluate_codes(self, documents: Sequence[tuple], findings: Sequence[Sequence[str]],
+                       features: Sequence[dict], predictions: dict[str, Sequence]) -> list[int]:
+        """One integer per row, bit j set when rule j fires (compact enough to send between processes).
 
-    def evaluate_codes(self, batch: BatchContext, contexts: Callable[[int], dict] | None = None) -> list[int]:
-        """One integer per row, bit j set when rule j fires: compact enough to send between processes.
-
-        A leaf that raises on some value (e.g. ``contains`` with a number on a string field) could have been
-        skipped by the per-row short-circuit; then, if ``contexts(i)`` gives row i's context, the batch falls back
-        to per-row evaluation so both paths always return the same advisories.
+        ``documents``: :meth:`read_document` per row; ``findings``: the finding codes per row; ``features``: the feature
+        rows; ``predictions``: columns by path (``delay.p50_hours``, ``delay.p90_hours``, ``risk.level``,
+        ``risk.probabilities.high``...).
         """
-        n = batch.n
+        n = len(features)
         if n == 0:
             return []
-        try:
-            masks = [np.asarray(f(batch), dtype=bool) for f in self._batch]
-        except Exception:
-            if contexts is None:
-                raise
-            bit = {id(adv): 1 << j for j, (_, _, adv) in enumerate(self._compiled)}
-            return [sum(bit[id(a)] for a in self.evaluate(contexts(i))) for i in range(n)]
-        code = np.zeros(n, dtype=object) if len(masks) > 62 else np.zeros(n, dtype=np.int64)
-        for j, m in enumerate(masks):
-            if m.any():
-                code[m] += 1 << j
+        known = dict(predictions)
+        for path, col in zip(self.document_paths, zip(*documents)):
+            known[path] = col
+        columns = Columns(n, known, {"features": features, "findings": findings,
+                                     "delay": lambda: _nested(n, predictions, "delay"),
+                                     "risk": lambda: _nested(n, predictions, "risk")})
+        code = np.zeros(n, dtype=object if len(self._conditions) > 62 else np.int64)
+        for j, condition in enumerate(self._conditions):
+            fired = condition(columns)
+            if fired.any():
+                code[fired] += 1 << j
         return code.tolist()
 
+    def evaluate(self, documents: Sequence[tuple], findings: Sequence[Sequence[str]], features: Sequence[dict],
+                 predictions: dict[str, Sequence]) -> list[list[Advisory]]:
+        """The advisories per row (arguments as for :meth:`evaluate_codes`)."""
+        return self.decode(self.evaluate_codes(documents, findings, features, predictions))
+
     def decode(self, codes: Sequence[int]) -> list[list[Advisory]]:
-        """Advisory lists for :meth:`evaluate_codes` results, in file order (rows with equal codes share a tuple)."""
-        advs = [adv for _, _, adv in self._compiled]
+        """Advisory lists for :meth:`evaluate_codes` results, in file order."""
         decoded: dict[int, tuple[Advisory, ...]] = {}
         out = []
         for k in codes:
             t = decoded.get(k)
             if t is None:
-                t = decoded[k] = tuple(a for j, a in enumerate(advs) if k >> j & 1)
+                t = decoded[k] = tuple(a for j, a in enumerate(self._advisories) if k >> j & 1)
             out.append(list(t))
         return out
-
-
-def batch_context(shipments: Sequence[Any] | None, findings_lists: Sequence[Sequence[Any]], rows: Sequence[dict],
-                  columns: dict[str, Sequence] | None = None, *, delay: Callable[[], list] | None = None,
-                  risk: Callable[[], list] | None = None,
-                  documents: tuple[Sequence[str], Sequence[tuple]] | None = None) -> BatchContext:
-    """The batch form of :func:`build_context`: the same names, as columns. ``columns`` carries the predictions by
-    path (``delay.p90_hours``, ``risk.level``, ``risk.probabilities.high``...); ``delay``/``risk`` build the per-row
-    dicts only if a rule reads a prediction path that is not given as a column.
-
-    The shipment values come either from ``shipments`` or, without them, from ``documents``: ``(paths, one tuple
-    per row)`` as :meth:`AdvisoryRules.read_document` gives them, which must cover every shipment path a rule reads.
-    """
-    n = len(rows)
-    columns = dict(columns or {})
-    if documents is not None:
-        paths, values = documents
-        if paths:
-            transposed = list(zip(*values)) if values else [() for _ in paths]
-            for path, col in zip(paths, transposed):
-                columns.setdefault(path, list(col))
-
-    def of_shipments(attr: str) -> Callable[[], list]:
-        if shipments is None:
-            def missing() -> list:
-                raise LookupError(f"'{attr}' was not read from the shipments of this batch")
-
-            return missing
-        return lambda: [getattr(s, attr) for s in shipments]
-
-    roots: dict[str, Any] = {name: of_shipments(name) for name in SHIPMENT_ROOTS}
-    roots.update({
-        "features": rows if isinstance(rows, list) else list(rows),
-        "findings": lambda: [[f.code for f in fl] for fl in findings_lists],
-        "delay": delay or (lambda: [{} for _ in range(n)]),
-        "risk": risk or (lambda: [{} for _ in range(n)]),
-    })
-    return BatchContext(n, roots, columns)
-
-
-def build_context(shipment: Any, findings: Sequence[Any], features: dict, delay: dict | None = None,
-                  risk: dict | None = None) -> dict:
-    """The names a rule can read: documents (pydantic objects, read lazily), findings codes, features, predictions."""
-    return {
-        "shipment_id": shipment.shipment_id,
-        "order": shipment.order,
-        "waybill": shipment.waybill,
-        "declaration": shipment.declaration,
-        "timestamps": shipment.timestamps,
-        "features": features,
-        "findings": [f.code for f in findings],
-        "delay": delay or {},
-        "risk": risk or {},
-    }
 
 
 def load_rules(path: str | Path | None = None) -> AdvisoryRules:

@@ -7,8 +7,8 @@ second core helps a batch only through a second process. What crosses the proces
   dicts (~3 µs a row with marshal); a validated pydantic ``Shipment`` takes ~100 µs to pickle and unpickle, more
   than scoring it — so only :meth:`ShipmentScorer.score_documents` uses the pool, never ``score_batch`` on
   already-validated objects;
-* out: compact rows (shipment id, findings as tuples, prediction arrays, one advisory bit-code per row); the parent
-  builds the result objects.
+* out: compact scores (:class:`models.scoring.Scored`: shipment ids, findings as tuples, prediction arrays, one
+  advisory bit-code per row); the parent builds the result objects.
 
 The parent scores its own share of the batch while the workers run, so one worker gives two busy cores.
 
@@ -19,7 +19,6 @@ the pickled scorer, ~2 s) per worker, paid by :meth:`ScorePool.warm` rather than
 
 from __future__ import annotations
 
-import gc
 import marshal
 import multiprocessing
 import pickle
@@ -27,9 +26,6 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
-
-from data.runtime import paused_gc
-from features.checks import learn_phones, take_learned_phones
 
 _SCORER: Any = None
 
@@ -46,23 +42,19 @@ def _init(payload: bytes) -> None:
         if inner is not None:
             inner.num_threads = 1
     _SCORER = scorer
-    gc.freeze()  # the models are permanent: keep them out of the collector's generations
 
 
 def _ready() -> bool:
     return _SCORER is not None
 
 
-def _score_chunk(start: int, documents: Sequence[Any] | bytes, phones: bytes) -> tuple[tuple, float, bytes]:
-    """(compact part, CPU seconds this worker spent on it, the phone numbers it parsed). ``phones``: the numbers the
-    parent parsed meanwhile (see :func:`features.checks.take_learned_phones`)."""
+def _score_chunk(start: int, documents: Sequence[Any] | bytes) -> tuple[Any, float]:
+    """(compact scores, CPU seconds this worker spent on them)."""
     t = time.process_time()
-    with paused_gc():  # same reason as in ShipmentScorer.score_batch: many small acyclic objects
-        learn_phones(marshal.loads(phones))
-        if isinstance(documents, bytes):
-            documents = marshal.loads(documents)
-        part = _SCORER._score_documents_compact(documents, start, portable=True)
-        return part, time.process_time() - t, marshal.dumps(take_learned_phones())
+    if isinstance(documents, bytes):
+        documents = marshal.loads(documents)
+    part = _SCORER._score_documents_compact(documents, start, portable=True)
+    return part, time.process_time() - t
 
 
 class ScorePool:
@@ -82,31 +74,17 @@ class ScorePool:
             f.result()
 
     def submit(self, start: int, documents: Sequence[Any]) -> Future:
-        """Score ``documents`` (positions from ``start``) on a worker; the future's result is (compact part, worker
-        CPU seconds). The phone numbers each side parsed since its last hand-over travel along, so one consignee's
-        number is parsed once for the batch, not once per process (~7 % of a first-seen batch's CPU)."""
-        # JSON documents (dicts, lists, str, bytes, numbers, None) go as one marshal blob: dumping is ~2.5x cheaper
-        # than pickle in this process, which is the busier one. marshal is not for untrusted bytes, and these are
+        """Score ``documents`` (positions from ``start``) on a worker; the future's result is (compact scores, worker
+        CPU seconds)."""
+        # JSON documents (dicts, lists, str, bytes, numbers, None) go as one marshal blob: dumping a parsed document
+        # costs ~2 µs against ~14 µs with pickle (raw lines: the same), in this process, which is the busier one. marshal is not for untrusted bytes, and these are
         # not: this process wrote them for a child running the same interpreter. Anything marshal cannot write (a
         # Shipment object, a datetime) goes by pickle.
         try:
             payload: Any = marshal.dumps(documents)
         except ValueError:
             payload = documents
-        result: Future = Future()
-
-        def unpack(inner: Future) -> None:
-            try:
-                part, cpu, phones = inner.result()
-                learn_phones(marshal.loads(phones))
-            except BaseException as exc:  # handed to the caller through the future
-                result.set_exception(exc)
-            else:
-                result.set_result((part, cpu))
-
-        inner = self._executor.submit(_score_chunk, start, payload, marshal.dumps(take_learned_phones()))
-        inner.add_done_callback(unpack)
-        return result
+        return self._executor.submit(_score_chunk, start, payload)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)

@@ -1,9 +1,10 @@
-"""ShipmentScorer (contract 11): checks once -> feature row -> delay quantiles + risk probabilities -> reasons ->
-advisories, plus re-scored and ranked route alternatives.
+"""ShipmentScorer (contract 11): checks -> feature row -> delay quantiles + risk probabilities -> reasons ->
+advisories, for a batch of shipments; a single shipment, with or without route alternatives, is a small batch.
 
-The single-shipment path never builds a DataFrame: the feature row (a dict) goes straight to the fitted
-preprocessors' record path and then to the boosters. Contributions give the explained prediction for free (they sum
-to the raw score), so explaining costs one booster call per model, not two.
+One path: :meth:`ShipmentScorer.score`, :meth:`~ShipmentScorer.score_batch` and
+:meth:`~ShipmentScorer.score_documents` (JSON documents, validation included, large batches shared with worker
+processes) all score through ``_core`` (checks, rows, models, advisory rules column-wise: compact scores) and
+``_results`` (the result objects).
 """
 
 from __future__ import annotations
@@ -13,27 +14,22 @@ import operator
 import queue
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field, ValidationError
 
-from data.errors import InvalidInputError, UnavailableError, field_error
-from data.runtime import fast_gil_handoff, paused_gc
-from data.shipments.reference import CHANNELS
-from data.shipments.schema import Shipment, error_details
-from data.unchecked import build_unchecked
+from data.errors import UnavailableError
+from data.shipments.schema import RouteOption, Shipment, error_details
 from features.checks import Finding, run_checks
 from features.shipment_features import feature_row
-from models.advisories import Advisory, AdvisoryRules, batch_context, build_context
+from models.advisories import Advisory, AdvisoryRules
 from models.explanations import GroupMap, Reason, delay_group_impacts, risk_group_impacts, top_reasons
 from models.tabular import THREAD_CAP, softmax
 
 log = logging.getLogger(__name__)
-
-ROUTE_FIELDS = ("channel", "carrier", "export_port", "destination_port")
 
 
 class Probabilities(BaseModel):
@@ -85,6 +81,22 @@ class DocumentScores:
     errors: list[dict[str, Any]] = field(default_factory=list)
     workers_used: int = 0
     worker_cpu_s: float = 0.0  # CPU seconds spent in worker processes (benchmarks compare it with this process')
+
+
+@dataclass
+class Scored:
+    """Scores of a batch (or of one slice of it) in compact form: what a worker process sends back, and what
+    :meth:`ShipmentScorer._results` turns into result objects. Rows are the valid shipments, in order."""
+
+    ids: list[str] = field(default_factory=list)
+    findings: list[list] = field(default_factory=list)  # Finding objects, or their field values from a worker
+    q: np.ndarray | None = None  # P50 and P90 hours, rounded to 2 decimals
+    proba: np.ndarray | None = None  # risk class probabilities, in the risk model's class order
+    delay_reasons: list | None = None  # with explanations only
+    risk_reasons: list | None = None
+    codes: list[int] = field(default_factory=list)  # the advisories that fired, as bits (AdvisoryRules.decode)
+    positions: list[int] = field(default_factory=list)  # documents: the document index of each row
+    errors: list[dict[str, Any]] = field(default_factory=list)  # documents: validation errors
 
 
 class ShipmentScorer:
@@ -186,16 +198,16 @@ class ShipmentScorer:
         if missing:
             raise UnavailableError(f"model(s) not loaded: {', '.join(missing)}", details={"missing": missing})
 
-    # ---- core: rows -> predictions -----------------------------------------------------------------------------
-    def _predict(self, rows: Sequence[dict], explain: bool) -> tuple[np.ndarray, np.ndarray, list, list]:
+    # ---- core: shipments -> compact scores -> result objects ---------------------------------------------------
+    def _predict(self, rows: Sequence[dict], explain: bool) -> tuple[np.ndarray, np.ndarray, list | None, list | None]:
+        """(P50/P90 rounded to 2 decimals as returned, class probabilities, delay and risk reasons or None)."""
         xd = self.delay_model.matrix(rows)
         xr = xd if self._shared_matrix else self.risk_model.matrix(rows)
-        d_reasons: list[list[Reason]] = [[] for _ in rows]
-        r_reasons: list[list[Reason]] = [[] for _ in rows]
         if not explain:
-            return self.delay_model.predict_matrix(xd), self.risk_model.predict_matrix(xr), d_reasons, r_reasons
+            return (np.round(self.delay_model.predict_matrix(xd), 2), self.risk_model.predict_matrix(xr), None, None)
         dm, rm = self.delay_model, self.risk_model
-        # P50 from its booster; P90 and the risk logits from the contributions (they sum to the raw scores).
+        # P50 from its booster; P90 and the risk logits from the contributions (they sum to the raw scores), so
+        # explaining costs one booster call per model, not two.
         p50 = dm.model_.quantiles_from_matrix(xd)[:, dm._index(0.5)] if len(dm.model_.boosters_) > 1 else None
         dc = dm.contributions(xd)
         p90 = dc.sum(axis=1)
@@ -206,156 +218,85 @@ class ShipmentScorer:
         proba = softmax(rc.sum(axis=2) / rm.temperature)
         d_imp = delay_group_impacts(dc, self._delay_groups)
         r_imp, _, _ = risk_group_impacts(rc, self._risk_groups, rm.temperature, self._high)
-        for i, row in enumerate(rows):
-            d_reasons[i] = top_reasons(d_imp[i], "hours", row, self._delay_groups, top_k=self.top_k)
-            r_reasons[i] = top_reasons(r_imp[i], "probability", row, self._risk_groups, top_k=self.top_k)
-        return q, proba, d_reasons, r_reasons
+        d_reasons = [top_reasons(d_imp[i], "hours", row, self._delay_groups, top_k=self.top_k)
+                     for i, row in enumerate(rows)]
+        r_reasons = [top_reasons(r_imp[i], "probability", row, self._risk_groups, top_k=self.top_k)
+                     for i, row in enumerate(rows)]
+        return np.round(q, 2), proba, d_reasons, r_reasons
 
-    def _outs(self, q: np.ndarray, proba: np.ndarray, d_reasons: list, r_reasons: list) -> list[
-            tuple[DelayOut, RiskOut]]:
-        """Result objects for every row; numpy is converted to Python once, not per element."""
+    def _core(self, shipments: Iterable[Shipment], explain: bool) -> Scored:
+        """Compact scores of validated shipments.
+
+        Everything a shipment itself is needed for (checks, feature row, the values the rules read) is done in one
+        pass while it is at hand, so an iterator may drop each shipment after its turn; the models and the rules then
+        run column-wise over the whole batch.
+        """
+        nomenclature, read = self.nomenclature, self.rules.read_document
+        part = Scored()
+        rows, documents = [], []
+        for s in shipments:
+            findings = run_checks(s, nomenclature)
+            part.findings.append(findings)
+            rows.append(feature_row(s, findings))
+            documents.append(read(s))
+            part.ids.append(s.shipment_id)
+        if not rows:
+            return part
+        part.q, part.proba, part.delay_reasons, part.risk_reasons = self._predict(rows, explain)
         classes = self.risk_model.classes
-        qs = np.round(q, 2).tolist()
-        ps = proba.tolist()
-        levels = proba.argmax(axis=1).tolist()
-        build = build_unchecked
+        predictions: dict[str, Any] = {"delay.p50_hours": part.q[:, 0], "delay.p90_hours": part.q[:, 1],
+                                       "risk.level": [classes[k] for k in part.proba.argmax(axis=1).tolist()]}
+        for k, c in enumerate(classes):
+            predictions[f"risk.probabilities.{c}"] = part.proba[:, k]
+        codes = [[f.code for f in fl] for fl in part.findings]
+        part.codes = self.rules.evaluate_codes(documents, codes, rows, predictions)
+        return part
+
+    def _results(self, part: Scored) -> list[ScoreResult]:
+        """Result objects of compact scores. Plain construction: pydantic's validation of these flat models costs
+        less than ``model_construct`` (~1.5 µs against ~3 µs an object, measured)."""
+        classes = self.risk_model.classes
+        qs, ps = part.q.tolist(), part.proba.tolist()
+        levels = part.proba.argmax(axis=1).tolist()
+        advisories = self.rules.decode(part.codes)
+        findings = part.findings
+        if any(fl and type(fl[0]) is tuple for fl in findings):  # from a worker: field values, in field order
+            findings = [[Finding(**dict(zip(_FINDING_KEYS, f))) for f in fl] for fl in findings]
         out = []
-        for i, (qi, pi) in enumerate(zip(qs, ps)):
-            delay = build(DelayOut, {"p50_hours": qi[0], "p90_hours": qi[1], "reasons": d_reasons[i]})
-            risk = build(RiskOut, {"level": classes[levels[i]],
-                                   "probabilities": build(Probabilities, dict(zip(classes, pi))),
-                                   "reasons": r_reasons[i]})
-            out.append((delay, risk))
+        for i, shipment_id in enumerate(part.ids):
+            delay = DelayOut(p50_hours=qs[i][0], p90_hours=qs[i][1],
+                             reasons=part.delay_reasons[i] if part.delay_reasons else [])
+            risk = RiskOut(level=classes[levels[i]], probabilities=Probabilities(**dict(zip(classes, ps[i]))),
+                           reasons=part.risk_reasons[i] if part.risk_reasons else [])
+            out.append(ScoreResult(shipment_id=shipment_id, findings=findings[i], delay=delay, risk=risk,
+                                   advisories=advisories[i]))
         return out
 
-    def _advise(self, shipment: Any, findings: list[Finding], row: dict, delay: DelayOut, risk: RiskOut
-                ) -> list[Advisory]:
-        ctx = build_context(shipment, findings, row,
-                            {"p50_hours": delay.p50_hours, "p90_hours": delay.p90_hours},
-                            {"level": risk.level, "probabilities": risk.probabilities.__dict__})
-        return self.rules.evaluate(ctx)
-
     # ---- public API ----------------------------------------------------------------------------------------------
-    def score(self, shipment: Any, *, explain: bool = True, route_options: Sequence[dict] | None = None
+    def score(self, shipment: Shipment, *, explain: bool = True, route_options: Sequence[RouteOption] = ()
               ) -> ScoreResult:
-        self._require()
-        findings = run_checks(shipment, self.nomenclature)
-        row = feature_row(shipment, findings)
-        rows = [row]
-        options: list[dict[str, str]] = []
-        if route_options:
-            for j, opt in enumerate(route_options):
-                opt = dict(opt.model_dump(exclude_none=True) if hasattr(opt, "model_dump") else opt)
-                bad = [k for k in opt if k not in ROUTE_FIELDS]
-                if bad or not opt:
-                    raise InvalidInputError(
-                        f"route option {j} may change only {', '.join(ROUTE_FIELDS)}",
-                        details=[field_error(f"route_options.{j}.{k}", "not a route field") for k in bad]
-                        or [field_error(f"route_options.{j}", "changes nothing")])
-                opt = {k: str(v).strip() for k, v in opt.items()}
-                for port in ("export_port", "destination_port"):
-                    if port in opt:  # the features compare UN/LOCODEs as written in the schema: upper case
-                        opt[port] = opt[port].upper()
-                if "channel" in opt and opt["channel"] not in CHANNELS:
-                    raise InvalidInputError(f"route option {j}: unknown channel '{opt['channel']}'",
-                                            details=[field_error(f"route_options.{j}.channel",
-                                                                 f"one of {', '.join(CHANNELS)}")])
-                options.append(opt)
-                # Only the waybill changes; the checks ran once on the submitted documents.
-                alt = shipment.model_copy(update={"waybill": shipment.waybill.model_copy(update=opt)})
-                rows.append(feature_row(alt, findings))
-        q, proba, d_reasons, r_reasons = self._predict(rows, explain)
-        outs = self._outs(q, proba, d_reasons, r_reasons)
-        delay, risk = outs[0]
-        routes: list[RouteResult] = []
-        if options:
-            high = self._high
-            order = sorted(range(len(rows)), key=lambda i: (round(float(proba[i, high]), 4), float(q[i, 1])))
-            rank = {i: r + 1 for r, i in enumerate(order)}
-            for i in order:
-                d_i, r_i = outs[i]
-                routes.append(RouteResult.model_construct(option=options[i - 1] if i else {}, current=i == 0,
-                                                          rank=rank[i], delay=d_i, risk=r_i))
-        return ScoreResult.model_construct(shipment_id=shipment.shipment_id, findings=findings, delay=delay, risk=risk,
-                                           advisories=self._advise(shipment, findings, row, delay, risk),
-                                           route_options=routes)
+        """One shipment: a batch of one. With ``route_options`` (validated by their schema) the batch also holds one
+        copy of the shipment per option, its waybill changed accordingly, scored like any submitted shipment; the
+        result's ``route_options`` ranks all of them, the shipment as submitted included."""
+        changes: list[dict[str, str]] = []
+        for option in route_options or ():
+            if not isinstance(option, RouteOption):
+                raise TypeError(f"a route option is a RouteOption, not {type(option).__name__}")
+            changes.append(option.model_dump(exclude_none=True))
+        alternatives = [shipment.model_copy(update={"waybill": shipment.waybill.model_copy(update=c)})
+                        for c in changes]
+        results = self.score_batch([shipment, *alternatives], explain=explain)
+        result = results[0]
+        if changes:
+            result.route_options = _ranked(results, [{}, *changes])
+        return result
 
-    def score_batch(self, shipments: Sequence[Any], explain: bool = False) -> list[ScoreResult]:
-        """Vectorised: rows for all shipments, one predict call per model."""
+    def score_batch(self, shipments: Sequence[Shipment], explain: bool = False) -> list[ScoreResult]:
+        """Validated shipments, scored together: one predict call per model, the rules column-wise."""
         self._require()
         if not shipments:
             return []
-        # A batch allocates many small acyclic objects (findings, rows, results): see data.runtime.paused_gc.
-        with paused_gc():
-            return self._score_batch(shipments, explain)
-
-    def _score_batch(self, shipments: Sequence[Any], explain: bool) -> list[ScoreResult]:
-        return self._results(*self._core(shipments, explain, shipments.__getitem__))
-
-    def _core(self, shipments: Iterable[Any], explain: bool, shipment_at: Callable[[int], Any]) -> tuple:
-        """(ids, findings lists, P50/P90, probabilities, delay reasons, risk reasons, advisory codes) for validated
-        shipments; ``shipment_at(i)`` gives the i-th shipment again (needed only if the rules fall back to per-row
-        evaluation).
-
-        Everything a shipment itself is needed for — checks, feature row, the values the rules read — is done in
-        one pass while it is in the CPU cache, and an iterator may drop each shipment after its turn: a batch of
-        documents then reuses the same hot memory for the next one. Stage by stage over a whole batch (all checks,
-        then all rows, ...) walks every object of every shipment from main memory again and is ~20% slower.
-        """
-        nomenclature, read = self.nomenclature, self.rules.read_document
-        ids, findings_lists, rows, documents = [], [], [], []
-        for s in shipments:
-            findings = run_checks(s, nomenclature)
-            findings_lists.append(findings)
-            rows.append(feature_row(s, findings))
-            documents.append(read(s))
-            ids.append(s.shipment_id)
-        if not rows:
-            return ids, findings_lists, None, None, [], [], []
-        q, proba, d_reasons, r_reasons = self._predict(rows, explain)
-        codes = self._advice_codes(documents, findings_lists, rows, q, proba, shipment_at)
-        return ids, findings_lists, q, proba, d_reasons, r_reasons, codes
-
-    def _results(self, ids: Sequence[str], findings_lists: Sequence[list], q: np.ndarray, proba: np.ndarray,
-                 d_reasons: list, r_reasons: list, codes: Sequence[int]) -> list[ScoreResult]:
-        outs = self._outs(q, proba, d_reasons, r_reasons)
-        advisories = self.rules.decode(codes)
-        build = build_unchecked
-        return [build(ScoreResult, {"shipment_id": sid, "findings": fl, "delay": o[0], "risk": o[1], "advisories": a,
-                                    "route_options": []})
-                for sid, fl, o, a in zip(ids, findings_lists, outs, advisories)]
-
-    def _advice_codes(self, documents: list[tuple], findings_lists: Sequence[list], rows: list, q: np.ndarray,
-                      proba: np.ndarray, shipment_at: Callable[[int], Any]) -> list[int]:
-        """``_advise`` for all rows at once: the rules run column-wise on the prediction arrays (the same values as
-        the result objects: P50/P90 rounded to 2 decimals as in ``_outs``) and on the shipment values in
-        ``documents`` (:meth:`AdvisoryRules.read_document` per row)."""
-        classes = self.risk_model.classes
-        qr = np.round(q, 2)
-        levels = [classes[k] for k in proba.argmax(axis=1).tolist()]
-        columns: dict[str, Any] = {"delay.p50_hours": qr[:, 0], "delay.p90_hours": qr[:, 1], "risk.level": levels}
-        for k, c in enumerate(classes):
-            columns[f"risk.probabilities.{c}"] = proba[:, k]
-        cache: dict[str, list] = {}
-
-        def delay_rows() -> list:
-            if "d" not in cache:
-                cache["d"] = [{"p50_hours": a, "p90_hours": b} for a, b in qr.tolist()]
-            return cache["d"]
-
-        def risk_rows() -> list:
-            if "r" not in cache:
-                cache["r"] = [{"level": lv, "probabilities": dict(zip(classes, p))}
-                              for lv, p in zip(levels, proba.tolist())]
-            return cache["r"]
-
-        ctx = batch_context(None, findings_lists, rows, columns, delay=delay_rows, risk=risk_rows,
-                            documents=(self.rules.document_paths, documents))
-
-        def one(i: int) -> dict:
-            return build_context(shipment_at(i), findings_lists[i], rows[i], delay_rows()[i], risk_rows()[i])
-
-        return self.rules.evaluate_codes(ctx, one)
+        return self._results(self._core(shipments, explain))
 
     # ---- JSON documents in: validation included, several processes for large batches --------------------------
     def score_documents(self, documents: Sequence[Any], *, explain: bool = False) -> DocumentScores:
@@ -375,11 +316,10 @@ class ShipmentScorer:
         if not explain and self.workers > 0 and n >= self.parallel_min_rows:
             pool = self.start_workers()
         out = DocumentScores(results=[None] * n, workers_used=pool.workers if pool is not None else 0)
-        with paused_gc():
-            if pool is None:
-                self._place(out, self._score_documents_compact(documents, 0, explain=explain))
-            else:
-                self._score_parallel(documents, pool, out)
+        if pool is None:
+            self._place(out, self._score_documents_compact(documents, 0, explain=explain))
+        else:
+            self._score_parallel(documents, pool, out)
         out.errors.sort(key=lambda e: e["index"])
         return out
 
@@ -442,16 +382,15 @@ class ShipmentScorer:
         # The workers hold the other cores: an OpenMP team here would only wait for them (and spin).
         token = THREAD_CAP.set(1)
         try:
-            with fast_gil_handoff():
-                while (a := take(front=True)) is not None:
-                    own += 1
-                    self._place(out, self._score_documents_compact(documents[a:a + size], a, explain=False))
-                    while not done.empty():
-                        place(done.get())
-                        placed += 1
-                while placed < len(starts) - own:  # the rest was taken by the workers
+            while (a := take(front=True)) is not None:
+                own += 1
+                self._place(out, self._score_documents_compact(documents[a:a + size], a, explain=False))
+                while not done.empty():
                     place(done.get())
                     placed += 1
+            while placed < len(starts) - own:  # the rest was taken by the workers
+                place(done.get())
+                placed += 1
         except BaseException:
             with lock:  # no callback hands out another chunk of a batch that failed
                 bounds[1] = bounds[0]
@@ -460,45 +399,43 @@ class ShipmentScorer:
             THREAD_CAP.reset(token)
 
     def _score_documents_compact(self, documents: Sequence[Any], start: int, *, explain: bool = False,
-                                 portable: bool = False) -> tuple:
-        """(positions, ids, findings_lists, q, proba, d_reasons, r_reasons, codes, errors) for one slice.
-        ``portable`` turns findings into tuples (cheap to pickle; rebuilt by the parent)."""
+                                 portable: bool = False) -> Scored:
+        """Validate and score one slice of documents (``start``: the position of its first). ``portable`` turns
+        findings into tuples of their field values, cheap to send from a worker (:meth:`_results` rebuilds them)."""
         validate, validate_json = Shipment.model_validate, Shipment.model_validate_json
         raw = (bytes, str, bytearray)
         positions: list[int] = []
         errors: list[dict[str, Any]] = []
-
-        def parse(doc: Any) -> Shipment:
-            return validate_json(doc) if isinstance(doc, raw) else validate(doc)
 
         def valid() -> Iterator[Shipment]:
             # a generator, so each shipment is checked and turned into a row right after its validation and then
             # dropped (see _core)
             for i, doc in enumerate(documents, start):
                 try:
-                    shipment = parse(doc)
+                    shipment = validate_json(doc) if isinstance(doc, raw) else validate(doc)
                 except ValidationError as exc:
                     errors.extend({"index": i, **e} for e in error_details(exc))
                 else:
                     positions.append(i)
                     yield shipment
 
-        ids, findings_lists, q, proba, d_reasons, r_reasons, codes = self._core(
-            valid(), explain, lambda k: parse(documents[positions[k] - start]))
+        part = self._core(valid(), explain)
+        part.positions, part.errors = positions, errors
         if portable:
-            values = _finding_values
-            findings_lists = [[values(f) for f in fl] for fl in findings_lists]
-        return positions, ids, findings_lists, q, proba, d_reasons, r_reasons, codes, errors
+            part.findings = [[_finding_values(f) for f in fl] for fl in part.findings]
+        return part
 
-    def _place(self, out: DocumentScores, part: tuple) -> None:
-        """Build the result objects of one scored part into ``out`` (findings arrive as tuples from a worker)."""
-        positions, ids, findings_lists, q, proba, d_reasons, r_reasons, codes, errors = part
-        out.errors.extend(errors)
-        if not positions:
-            return
-        if findings_lists and any(fl and type(fl[0]) is tuple for fl in findings_lists):
-            build, keys = build_unchecked, _FINDING_KEYS
-            findings_lists = [[build(Finding, dict(zip(keys, f))) for f in fl] for fl in findings_lists]
-        results = out.results
-        for i, r in zip(positions, self._results(ids, findings_lists, q, proba, d_reasons, r_reasons, codes)):
-            results[i] = r
+    def _place(self, out: DocumentScores, part: Scored) -> None:
+        """The result objects of one scored part, put at their documents' positions in ``out``."""
+        out.errors.extend(part.errors)
+        if part.ids:
+            for i, result in zip(part.positions, self._results(part)):
+                out.results[i] = result
+
+
+def _ranked(results: Sequence[ScoreResult], options: Sequence[dict[str, str]]) -> list[RouteResult]:
+    """Route results best first: lowest high-risk probability (to 4 decimals), then lowest P90 delay."""
+    order = sorted(range(len(results)),
+                   key=lambda i: (round(results[i].risk.probabilities.high, 4), results[i].delay.p90_hours))
+    return [RouteResult(option=options[i], current=i == 0, rank=rank, delay=results[i].delay, risk=results[i].risk)
+            for rank, i in enumerate(order, 1)]

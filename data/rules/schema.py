@@ -52,6 +52,8 @@ class Leaf(_Strict):
             raise ValueError(f"op '{self.op}' needs a number as value, got {self.value!r}")
         if self.op in _LIST_OPS and not isinstance(self.value, list):
             raise ValueError(f"op '{self.op}' needs a list as value, got {self.value!r}")
+        if self.op == "contains_any" and not all(isinstance(x, (str, int, float)) for x in self.value):
+            raise ValueError(f"op 'contains_any' needs a list of strings or numbers, got {self.value!r}")
         if self.op in _NO_VALUE_OPS and self.value is not None:
             raise ValueError(f"op '{self.op}' takes no value")
         if self.op not in _NO_VALUE_OPS and self.value is None:

@@ -173,6 +173,22 @@ class Waybill(_Model):
     battery_certified_channel: Flag = False
 
 
+class RouteOption(_Model):
+    """A routing alternative to score beside the shipment: the waybill fields it replaces (at least one). They are
+    validated like the waybill's own, so the shipment with an option applied is a valid shipment."""
+
+    channel: Channel | None = None
+    carrier: ShortStripped | None = None
+    export_port: Locode | None = None
+    destination_port: Locode | None = None
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> RouteOption:
+        if not self.model_dump(exclude_none=True):
+            raise ValueError("a route option changes at least one of channel, carrier, export_port, destination_port")
+        return self
+
+
 class DeclarationLine(_Model):
     hs_code: HSCode | None = None
     description: OptionalText = None

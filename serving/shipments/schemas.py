@@ -4,29 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from data.shipments.schema import Shipment
+from data.shipments.schema import RouteOption, Shipment
 from models.scoring import ScoreResult
 from serving.common import MODEL_VERSIONS_EXAMPLE, BatchItemError
 from serving.shipments.examples import SHIPMENT_EXAMPLE
-
-
-class RouteOption(BaseModel):
-    """One alternative for routing systems: any of channel, carrier and ports replaced in the shipment."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    channel: Literal["express", "air", "sea_fcl", "sea_lcl", "rail"] | None = None
-    carrier: str | None = Field(None, min_length=1, max_length=100)
-    export_port: str | None = Field(None, pattern=r"^[A-Za-z]{2}[A-Za-z2-9]{3}$")
-    destination_port: str | None = Field(None, pattern=r"^[A-Za-z]{2}[A-Za-z2-9]{3}$")
-
-    @model_validator(mode="after")
-    def _something(self) -> RouteOption:
-        if not self.model_dump(exclude_none=True):
-            raise ValueError("a route option changes at least one of channel, carrier, export_port, destination_port")
-        return self
 
 
 class ScoreRequest(BaseModel):

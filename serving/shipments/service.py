@@ -58,8 +58,7 @@ def check(served: ServedModels, document: dict[str, Any]) -> CheckResponse:
 
 
 def score(served: ServedModels, request: ScoreRequest) -> ScoreResponse:
-    options = [o.model_dump(exclude_none=True) for o in request.route_options] if request.route_options else None
-    result = served.scorer.score(request.shipment, explain=request.explain, route_options=options)
+    result = served.scorer.score(request.shipment, explain=request.explain, route_options=request.route_options or ())
     return respond(served, result)
 
 

@@ -159,3 +159,16 @@ def test_blank_text_rejected_and_compared_fields_stripped():
     assert s.order.consignee.phone == "+1 213-555-0142"
     doc["order"]["consignee"]["name"] = "   "
     assert "order.consignee.name" in _fields(doc)
+
+
+def test_route_option_is_validated_like_the_waybill_fields_it_replaces():
+    from data.shipments.schema import RouteOption
+
+    opt = RouteOption(destination_port=" uslax", carrier=" COSCO ", channel="rail")
+    assert opt.model_dump(exclude_none=True) == {"destination_port": "USLAX", "carrier": "COSCO", "channel": "rail"}
+    cases = [({"channel": "teleport"}, "channel"), ({"vessel": "X"}, "vessel"), ({"export_port": "ZZABC"}, "export_port"),
+             ({"destination_port": "LAX"}, "destination_port"), ({"carrier": "  "}, "carrier"), ({}, "")]
+    for raw, field in cases:
+        with pytest.raises(ValidationError) as exc:
+            RouteOption.model_validate(raw)
+        assert [d["field"] for d in error_details(exc.value)] == [field or "shipment"], raw

@@ -106,8 +106,9 @@ def test_check_fires_with_field_and_messages(code, mutate, field, nom):
     assert code in found, sorted(found)
     f = found[code]
     assert field in f.fields
-    assert f.severity == CATALOGUE[code][1] and f.category == CATALOGUE[code][0]
+    assert f.severity == CATALOGUE[code].severity and f.category == CATALOGUE[code].category
     assert f.message_en and f.message_zh and f.message_en != f.message_zh
+    assert Finding.model_validate(f.model_dump()) == f  # a valid, serialisable Finding
 
 
 def test_every_catalogued_code_has_a_case():
@@ -276,7 +277,7 @@ def test_checks_find_the_generators_injected_errors(nom):
     # shipments with no injected error raise no error finding
     err_cols = [c for c in lat.columns if c.startswith("err_")]
     clean = lat.index[~lat[err_cols].any(axis=1)].tolist()
-    errors_on_clean = [i for i in clean if any(CATALOGUE[c][1] == "error" for c in found[i])]
+    errors_on_clean = [i for i in clean if any(CATALOGUE[c].severity == "error" for c in found[i])]
     assert len(errors_on_clean) <= 0.005 * len(clean), [found[i] for i in errors_on_clean[:5]]
 
 
@@ -331,18 +332,10 @@ def test_mutated_shipment_is_rejected_with_fields_or_checked(mutations):
         assert v is None or isinstance(v, str) or math.isfinite(v)
 
 
-def test_parsed_phone_numbers_can_be_handed_to_another_process():
-    from features.checks import _PHONE_MEMO, clear_phone_memo, learn_phones, take_learned_phones
-
-    clear_phone_memo()
+def test_phone_numbers_are_parsed_once_per_number_and_country():
+    phone_status.cache_clear()
     assert phone_status("+1 201-555-0123", "US") == ("ok", "US")
-    phone_status("+1 201-555-0123", "US")  # memoised: learned once
-    learned = take_learned_phones()
-    assert learned == [(("+1 201-555-0123", "US"), ("ok", "US"))]
-    assert take_learned_phones() == []  # handed over once
-
-    clear_phone_memo()  # "another process": knows nothing yet
-    learn_phones(learned)
-    assert _PHONE_MEMO[("+1 201-555-0123", "US")] == ("ok", "US")
     assert phone_status("+1 201-555-0123", "US") == ("ok", "US")
-    assert take_learned_phones() == []  # taken from the other process, not parsed here: not echoed back
+    assert phone_status("+1 201-555-0123", "CA")[0] == "other_country"  # another country is another question
+    info = phone_status.cache_info()
+    assert (info.hits, info.misses) == (1, 2) and info.maxsize

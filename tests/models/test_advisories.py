@@ -1,12 +1,13 @@
-"""Advisory rules: declarative, validated on load (errors name rule and field), evaluated without eval."""
+"""Advisory rules: declarative, validated on load (errors name rule and field), evaluated column-wise without eval."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from data.errors import InvalidInputError
 from data.rules.schema import parse_rules
-from models.advisories import AdvisoryRules, build_context, load_rules
+from models.advisories import AdvisoryRules, load_rules
 from tests.models.shipment_models import shipment
 
 
@@ -14,13 +15,34 @@ def _rule(when, rid="r1", **kw):
     return {"id": rid, "severity": "warning", "when": when, "message_en": "en", "message_zh": "中", **kw}
 
 
-def _ids(rules, s, features=None, findings=(), delay=None, risk=None):
-    class F:
-        def __init__(self, code):
-            self.code = code
+def _predictions(delays, risks):
+    """Per-row prediction dicts as the scorer hands them to the rules: columns by path, numbers as numpy arrays."""
+    columns = {}
+    for root, rows in (("delay", delays), ("risk", risks)):
+        paths = {}
+        for row in rows:
+            for key, value in row.items():
+                if isinstance(value, dict):
+                    for sub in value:
+                        paths[f"{key}.{sub}"] = (key, sub)
+                else:
+                    paths[key] = (key, None)
+        for path, (key, sub) in paths.items():
+            col = [row.get(key) if sub is None else row.get(key, {}).get(sub) for row in rows]
+            numeric = all(isinstance(v, float) for v in col)
+            columns[f"{root}.{path}"] = np.array(col, dtype=float) if numeric else col
+    return columns
 
-    ctx = build_context(s, [F(c) for c in findings], features or {}, delay, risk)
-    return [a.id for a in rules.evaluate(ctx)]
+
+def _evaluate(rules, ships, rows, findings, delays, risks):
+    """Advisory ids per row of one batch."""
+    advisories = rules.evaluate([rules.read_document(s) for s in ships], findings, rows, _predictions(delays, risks))
+    return [[a.id for a in advs] for advs in advisories]
+
+
+def _ids(rules, s, features=None, findings=(), delay=None, risk=None):
+    """Advisory ids of one shipment: a batch of one."""
+    return _evaluate(rules, [s], [features or {}], [list(findings)], [delay or {}], [risk or {}])[0]
 
 
 def test_shipped_rules_load_and_cover_the_examples():
@@ -97,25 +119,9 @@ def test_condition_language_semantics():
     assert "inert" not in _ids(rules, s, {"c": "something"})
 
 
-def _batch_vs_rows(rules, ships, rows, findings, delays, risks):
-    from models.advisories import batch_context
-
-    class F:
-        def __init__(self, code):
-            self.code = code
-
-    fls = [[F(c) for c in fl] for fl in findings]
-    contexts = [build_context(s, fl, r, d, k) for s, fl, r, d, k in zip(ships, fls, rows, delays, risks)]
-    per_row = [[a.id for a in rules.evaluate(c)] for c in contexts]
-    ctx = batch_context(ships, fls, rows, delay=lambda: delays, risk=lambda: risks)
-    batch = [[a.id for a in advs] for advs in rules.evaluate_batch(ctx, lambda i: contexts[i])]
-    return per_row, batch
-
-
-def test_batch_evaluation_matches_per_row_on_every_operator():
-    """The batch path (one column operation per leaf) must give exactly the per-row advisories."""
-    import random
-
+def test_every_operator_on_odd_values_row_by_row_and_in_one_batch():
+    """Each row of a batch gets the advisories it gets alone, and the expected ones: None and missing paths, NaN,
+    booleans (not numbers), numbers written as strings, ``contains`` on strings and lists, values of the wrong type."""
     rules = AdvisoryRules(parse_rules({"rules": [
         _rule({"field": "features.a", "op": "gt", "value": 2}, rid="gt"),
         _rule({"field": "features.a", "op": "lte", "value": 2}, rid="lte"),
@@ -124,35 +130,96 @@ def test_batch_evaluation_matches_per_row_on_every_operator():
         _rule({"field": "features.b", "op": "not_in", "value": ["x", "y"]}, rid="not-in"),
         _rule({"field": "features.b", "op": "exists"}, rid="exists"),
         _rule({"not": {"field": "features.a", "op": "missing"}}, rid="not-missing"),
-        _rule({"field": "findings", "op": "contains", "value": "A"}, rid="contains"),
+        _rule({"field": "features.b", "op": "contains", "value": "x"}, rid="contains"),
+        _rule({"field": "features.b", "op": "contains_any", "value": ["x", 3]}, rid="contains-any"),
+        _rule({"field": "features.b", "op": "startswith", "value": "x"}, rid="prefix"),
+        _rule({"field": "findings", "op": "contains", "value": "A"}, rid="finding"),
         _rule({"any": [{"field": "delay.p90_hours", "op": "gte", "value": 100},
                        {"field": "risk.probabilities.high", "op": "lt", "value": 0.1}]}, rid="pred"),
         _rule({"all": [{"field": "waybill.carrier", "op": "startswith", "value": "CO"},
                        {"field": "risk.level", "op": "in", "value": ["high"]}]}, rid="doc-and-level"),
         _rule({"field": "order.lines.1.hs_code", "op": "exists"}, rid="deep"),
         _rule({"field": "risk.nothing.here", "op": "missing"}, rid="unknown-path"),
+        _rule({"field": "risk.probabilities", "op": "exists"}, rid="sub-document"),
     ]}))
-    rnd = random.Random(3)
-    ships = [shipment(), shipment(**{"waybill.carrier": "DHL"})]
-    n = 200
-    values = [None, 0, 1, 2, 2.0, 3, 7.5, float("nan"), True, "x", "y", "z", [1]]
+    always = ["unknown-path", "sub-document"]  # no row has risk.nothing.here, every row has risk.probabilities
+    cases = [  # (a, b, expected besides the prediction and document rules)
+        (3, None, ["gt", "not-missing"]),
+        (2, "x", ["lte", "eq", "exists", "contains", "prefix", "not-missing"]),  # contains_any: not on strings
+        ("3", "xyz", ["gt", "ne", "not-in", "exists", "contains", "prefix", "not-missing"]),  # a number as a string
+        ("2.5e0", "y", ["gt", "ne", "exists", "not-missing"]),
+        (float("nan"), "zz", ["ne", "not-in", "exists", "not-missing"]),  # NaN is neither above nor below
+        (True, ["x", "q"], ["ne", "not-in", "exists", "contains", "contains-any", "not-missing"]),  # bool: no number
+        (None, [3], ["ne", "not-in", "exists", "contains-any"]),
+        ("high", 3, ["ne", "not-in", "exists", "not-missing"]),  # contains on a number: False, not an error
+        (10**400, [[1], "q"], ["gt", "ne", "not-in", "exists", "not-missing"]),  # beyond float range; unhashable
+        (1, {"x": 1}, ["lte", "ne", "not-in", "exists", "not-missing"]),
+    ]
+    from data.shipments.examples import example_shipment
+
+    one_line = example_shipment()["order"]["lines"][:1]
+    ships = [shipment(), shipment(**{"waybill.carrier": "DHL", "order.lines": one_line})]  # the example has 2 lines
+    n = len(cases)
     ships = [ships[i % 2] for i in range(n)]
-    rows = [{"a": rnd.choice(values), "b": rnd.choice(values)} for _ in range(n)]
-    findings = [rnd.sample(["A", "B", "C"], rnd.randint(0, 2)) for _ in range(n)]
-    delays = [{"p50_hours": 10.0, "p90_hours": rnd.choice([50.0, 100.0, 150.0])} for _ in range(n)]
-    risks = [{"level": rnd.choice(["low", "high"]), "probabilities": {"high": rnd.random()}} for _ in range(n)]
-    per_row, batch = _batch_vs_rows(rules, ships, rows, findings, delays, risks)
-    assert batch == per_row
-    fired = {i for ids in per_row for i in ids}
+    rows = [{"a": a, "b": b} for a, b, _ in cases]
+    findings = [["A"] if i % 3 == 0 else ["B"] for i in range(n)]
+    delays = [{"p50_hours": 10.0, "p90_hours": 150.0 if i % 4 == 0 else 50.0} for i in range(n)]
+    risks = [{"level": "high" if i % 2 == 0 else "low", "probabilities": {"high": 0.05 if i % 5 == 0 else 0.5}}
+             for i in range(n)]
+    batch = _evaluate(rules, ships, rows, findings, delays, risks)
+    for i, (_, _, expected) in enumerate(cases):
+        extra = (["finding"] if i % 3 == 0 else []) + (["pred"] if i % 4 == 0 or i % 5 == 0 else []) \
+            + (["doc-and-level", "deep"] if i % 2 == 0 else [])
+        want = [r.id for r in rules.rule_set.rules if r.id in {*expected, *always, *extra}]
+        assert batch[i] == want, (i, cases[i])
+        alone = _evaluate(rules, ships[i:i + 1], rows[i:i + 1], findings[i:i + 1], delays[i:i + 1], risks[i:i + 1])
+        assert alone == [batch[i]]
+    fired = {i for ids in batch for i in ids}
     assert fired == {r.id for r in rules.rule_set.rules}  # every rule fired somewhere: the comparison means something
 
 
-def test_batch_evaluation_falls_back_to_rows_when_a_leaf_cannot_run_column_wise():
-    # `contains` with a number on a string raises; per row it is never reached when the first leaf is False.
+def test_a_guarded_leaf_is_total_on_values_it_cannot_compare():
+    # `contains` with a number on a string: False, in a batch as alone (the evaluator has no other path to fall to)
     rules = AdvisoryRules(parse_rules({"rules": [
         _rule({"all": [{"field": "features.a", "op": "gt", "value": 5},
                        {"field": "features.b", "op": "contains", "value": 3}]}, rid="guarded")]}))
     s = shipment()
-    rows = [{"a": 1, "b": "text"}, {"a": 9, "b": [3]}]
-    per_row, batch = _batch_vs_rows(rules, [s, s], rows, [[], []], [{}, {}], [{}, {}])
-    assert per_row == batch == [[], ["guarded"]]
+    rows = [{"a": 1, "b": "text"}, {"a": 9, "b": [3]}, {"a": 9, "b": "3"}]
+    assert _evaluate(rules, [s] * 3, rows, [[]] * 3, [{}] * 3, [{}] * 3) == [[], ["guarded"], []]
+
+
+def test_batch_evaluation_matches_one_row_at_a_time_on_random_values():
+    import random
+
+    rules = AdvisoryRules(parse_rules({"rules": [
+        _rule({"field": "features.a", "op": "gt", "value": 2}, rid="gt"),
+        _rule({"field": "features.b", "op": "in", "value": ["x", 2]}, rid="in"),
+        _rule({"field": "features.b", "op": "contains_any", "value": ["x", 1]}, rid="any-of"),
+        _rule({"not": {"any": [{"field": "features.a", "op": "eq", "value": 0},
+                               {"field": "features.b", "op": "contains", "value": "y"}]}}, rid="none-of"),
+        _rule({"field": "delay.p90_hours", "op": "lt", "value": 100}, rid="fast"),
+    ]}))
+    rnd = random.Random(3)
+    values = [None, 0, 1, 2, 2.0, 3, "7.5", float("nan"), True, "x", "y", "xy", [1], ["x", [2]], {"y": 1}]
+    n = 200
+    s = shipment()
+    rows = [{"a": rnd.choice(values), "b": rnd.choice(values)} for _ in range(n)]
+    delays = [{"p50_hours": 10.0, "p90_hours": rnd.choice([50.0, 100.0, float("nan")])} for _ in range(n)]
+    batch = _evaluate(rules, [s] * n, rows, [[]] * n, delays, [{}] * n)
+    one_by_one = [_evaluate(rules, [s], [rows[i]], [[]], [delays[i]], [{}])[0] for i in range(n)]
+    assert batch == one_by_one
+    assert {i for ids in batch for i in ids} == {r.id for r in rules.rule_set.rules}
+
+
+def test_contains_any_takes_strings_and_numbers_only():
+    with pytest.raises(InvalidInputError, match=r"rule 'r1': when: .*contains_any"):
+        parse_rules({"rules": [_rule({"field": "findings", "op": "contains_any", "value": [["A"]]})]})
+
+
+def test_codes_are_compact_and_decode_in_file_order():
+    rules = AdvisoryRules(parse_rules({"rules": [
+        _rule({"field": "features.a", "op": "exists"}, rid=f"r{j}") for j in range(70)]}))  # more than 62 bits
+    s = shipment()
+    codes = rules.evaluate_codes([rules.read_document(s)] * 2, [[], []], [{"a": 1}, {}], {})
+    assert codes == [(1 << 70) - 1, 0]
+    assert [a.id for a in rules.decode(codes)[0]] == [f"r{j}" for j in range(70)] and rules.decode(codes)[1] == []

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import models.scoring as scoring_module
-from data.errors import InvalidInputError, UnavailableError
+from data.errors import UnavailableError
 from features.checks import Finding
 from models.advisories import load_rules
 from models.scoring import ScoreResult, ShipmentScorer
@@ -33,39 +32,57 @@ def test_score_has_the_contract_shape(sc):
     assert all(r.unit == "probability" for r in body.risk.reasons)
 
 
-def test_route_options_rescored_ranked_and_checks_run_once(sc, monkeypatch):
-    calls = []
-    real = scoring_module.run_checks
-    monkeypatch.setattr(scoring_module, "run_checks", lambda s, n: calls.append(1) or real(s, n))
+def _routes(*options):
+    from data.shipments.schema import RouteOption
+
+    return [RouteOption(**o) for o in options]
+
+
+def test_route_options_rescored_and_ranked(sc):
     s = shipment(month="2025-12", **{"waybill.destination_port": "USLAX"})
-    res = sc.score(s, route_options=[{"destination_port": "USSEA"}, {"channel": "air", "carrier": "Cathay Cargo"}])
-    assert len(calls) == 1
+    res = sc.score(s, route_options=_routes({"destination_port": "USSEA"}, {"channel": "air", "carrier": "Cathay Cargo"}))
     assert len(res.route_options) == 3 and [r.rank for r in res.route_options] == [1, 2, 3]
     current = [r for r in res.route_options if r.current]
     assert len(current) == 1 and current[0].option == {}
-    assert current[0].delay.p90_hours == res.delay.p90_hours
+    assert current[0].delay == res.delay and current[0].risk == res.risk
     keys = [(round(r.risk.probabilities.high, 4), r.delay.p90_hours) for r in res.route_options]
     assert keys == sorted(keys)
     seattle = next(r for r in res.route_options if r.option == {"destination_port": "USSEA"})
     assert seattle.delay.p90_hours < res.delay.p90_hours  # leaving LA/Long Beach in December helps
+    assert sc.score(s, route_options=()).route_options == []
 
 
-def test_bad_route_option_is_a_clear_error(sc):
-    with pytest.raises(InvalidInputError) as err:
-        sc.score(shipment(), route_options=[{"vessel": "X"}])
-    assert err.value.details[0]["field"] == "route_options.0.vessel"
-    with pytest.raises(InvalidInputError) as err:
-        sc.score(shipment(), route_options=[{"channel": "teleport"}])
-    assert err.value.details[0]["field"] == "route_options.0.channel"
+@pytest.mark.parametrize("explain", [True, False])
+def test_a_route_option_scores_like_the_shipment_sent_that_way(sc, explain):
+    """Each alternative is the shipment with its waybill changed, scored as any shipment: the same delay and risk
+    (reasons included) as submitting it so, even where the change alters the findings (a port in another country)."""
+    s = shipment(month="2025-12", **{"waybill.destination_port": "USLAX"})
+    options = _routes({"destination_port": "USSEA"}, {"channel": "air", "carrier": "Cathay Cargo"},
+                      {"export_port": "cnngb"}, {"destination_port": "DEHAM", "channel": "rail"})
+    res = sc.score(s, explain=explain, route_options=options)
+    plain = sc.score(s, explain=explain)
+    assert res.model_dump(exclude={"route_options"}) == plain.model_dump(exclude={"route_options"})
+    for option in options:
+        change = option.model_dump(exclude_none=True)
+        sent = s.model_copy(update={"waybill": s.waybill.model_copy(update=change)})
+        alone = sc.score(sent, explain=explain)
+        route = next(r for r in res.route_options if r.option == change)
+        assert route.delay == alone.delay and route.risk == alone.risk
+        assert route.delay.reasons or not explain
+    assert next(r for r in res.route_options if r.option == {"export_port": "CNNGB"})  # as the schema wrote it
+    hamburg = s.model_copy(update={"waybill": s.waybill.model_copy(update={"destination_port": "DEHAM"})})
+    assert "THREE_DOC_COUNTRY_MISMATCH" in {f.code for f in sc.score(hamburg).findings}
 
 
-def test_route_ports_are_normalised(sc):
-    s = shipment(month="2025-12")
-    upper = sc.score(s, route_options=[{"destination_port": "USLAX"}]).route_options
-    lower = sc.score(s, route_options=[{"destination_port": " uslax"}]).route_options
-    pick = lambda routes: next(r for r in routes if not r.current)  # noqa: E731
-    assert pick(lower).option == {"destination_port": "USLAX"}
-    assert pick(lower).delay.p90_hours == pick(upper).delay.p90_hours
+def test_route_options_are_validated_by_their_schema_not_the_model(sc):
+    from pydantic import ValidationError
+
+    from data.shipments.schema import RouteOption
+
+    with pytest.raises(ValidationError):
+        RouteOption(vessel="X")
+    with pytest.raises(TypeError, match="RouteOption"):
+        sc.score(shipment(), route_options=[{"channel": "air"}])  # unvalidated input is a programming error
 
 
 def test_batch_matches_single(sc):
@@ -83,7 +100,7 @@ def test_batch_matches_single(sc):
         assert explained.risk.probabilities.high == pytest.approx(one.risk.probabilities.high, abs=1e-9)
         assert [a.id for a in b.advisories] == [a.id for a in one.advisories]
     assert sc.score_batch([]) == []
-    for b in batch:  # results built without validation must still be valid, serialisable models
+    for b in batch:  # results are valid, serialisable models
         again = ScoreResult.model_validate(b.model_dump(mode="json"))
         assert again.model_dump() == b.model_dump()
 

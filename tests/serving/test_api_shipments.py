@@ -72,6 +72,11 @@ def test_score_errors_name_nested_fields(client, keys):
     r = client.post("/v1/risk/score", json={"shipment": SHIPMENT_EXAMPLE, "route_options": [{}]},
                     headers=keys["score"])
     assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "body.route_options.0"
+    r = client.post("/v1/risk/score", json={"shipment": SHIPMENT_EXAMPLE, "route_options": [
+        {"channel": "air"}, {"channel": "teleport", "destination_port": "ZZABC"}, {"vessel": "X"}]}, headers=keys["score"])
+    assert r.status_code == 422
+    assert [d["field"] for d in r.json()["error"]["details"]] == [
+        "body.route_options.1.channel", "body.route_options.1.destination_port", "body.route_options.2.vessel"]
 
 
 def test_score_batch_scores_the_valid_and_reports_the_invalid(client, keys):
