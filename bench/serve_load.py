@@ -257,7 +257,7 @@ def champion_settings(data_dir: Path | None, quick: bool, workdir: Path) -> tupl
 
 def _train_small(settings) -> None:
     """The same training and registration code as ``clearance train all``, small enough for a smoke run."""
-    from data.generators.rulings import generate_demo_rulings
+    from demo.rulings import generate_demo_rulings
     from training import registry
     from training.hs import train_and_log
     from training.risk import train_shipment_models
@@ -271,9 +271,9 @@ def _train_small(settings) -> None:
 
 def _rows(settings, n: int, seed: int = 2024):
     """The same shipments as service requests and as mlflow feature rows."""
-    from data.generators.shipments import generate_shipments
     from data.nomenclature import Nomenclature
     from data.shipments.schema import Shipment
+    from demo.shipments import generate_shipments
     from features.checks import run_checks
     from features.shipment_features import CATEGORICAL, NUMERIC, feature_frame
 
@@ -290,7 +290,7 @@ def _rows(settings, n: int, seed: int = 2024):
 
 
 def _texts(n: int) -> list[str]:
-    from data.generators.rulings import generate_demo_rulings
+    from demo.rulings import generate_demo_rulings
 
     return [r.product_name + (" " + r.description if r.description else "") for r in
             generate_demo_rulings(n=max(n, 200), seed=99)[:n]]

@@ -38,10 +38,10 @@ def _has_champion(name: str, settings: Settings) -> bool:
 
 def ensure_demo_library(settings: Settings, n: int, seed: int) -> int:
     """Import the generated demo library when the store holds no rulings; returns the store's ruling count."""
-    from data.generators.rulings import write_demo_rulings
     from data.rulings.importer import import_rulings
     from data.rulings.repository import RulingRepository
     from data.store.db import open_store
+    from demo.rulings import write_demo_rulings
 
     engine = open_store(settings.database_url)
     repository = RulingRepository(engine)

@@ -395,7 +395,8 @@ def train_shipment_models(settings: Any, n: int = 200_000, seed: int = 42, regis
     """Generate (or reuse the cached) history, train delay and risk, write the evaluation report, log, register."""
     import tempfile
 
-    from features.shipment_features import CATEGORICAL, NUMERIC, history_frame
+    from demo.history import history_frame
+    from features.shipment_features import CATEGORICAL, NUMERIC
 
     data_dir = Path(settings.data_dir)
     frame = history_frame(n=n, seed=seed, cache_dir=data_dir / "cache", progress=progress)

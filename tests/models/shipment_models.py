@@ -11,7 +11,7 @@ N_SHIPMENTS = 8000
 
 @lru_cache(maxsize=1)
 def small_history():
-    from features.shipment_features import history_frame
+    from demo.history import history_frame
 
     return history_frame(n=N_SHIPMENTS, seed=11, cache_dir=tempfile.gettempdir() + "/clearance-test-cache")
 

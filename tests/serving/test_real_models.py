@@ -25,7 +25,7 @@ NAMES = ("clearance-delay", "clearance-hs-suggester", "clearance-risk")
 
 @pytest.fixture(scope="session")
 def real_registry(tmp_path_factory) -> Path:
-    from data.generators.rulings import generate_demo_rulings
+    from demo.rulings import generate_demo_rulings
     from training import registry
     from training.hs import train_and_log
     from training.risk import train_shipment_models
@@ -52,7 +52,7 @@ def real_client(real_registry):
 
 
 def _texts(n: int) -> list[str]:
-    from data.generators.rulings import generate_demo_rulings
+    from demo.rulings import generate_demo_rulings
 
     return [r.product_name for r in generate_demo_rulings(n=200, seed=11)[:n]]
 
