@@ -64,7 +64,7 @@ def main() -> None:
     from demo.shipments import generate_shipments
     from models.advisories import load_rules
     from models.scoring import ShipmentScorer
-    from training.risk import fit_shipment_models
+    from training.shipment_models import fit_shipment_models
 
     load_at_start = os.getloadavg()[0]
     t0 = time.perf_counter()

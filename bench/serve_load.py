@@ -257,14 +257,16 @@ def champion_settings(data_dir: Path | None, quick: bool, workdir: Path) -> tupl
 
 def _train_small(settings) -> None:
     """The same training and registration code as ``clearance train all``, small enough for a smoke run."""
+    from demo.history import history_frame
     from demo.rulings import generate_demo_rulings
     from training import registry
     from training.hs import train_and_log
-    from training.risk import train_shipment_models
+    from training.shipment_models import train_shipment_models
 
     train_and_log(settings, generate_demo_rulings(n=600, seed=7), encoder_spec=settings.encoder, register=True,
                   progress=False)
-    train_shipment_models(settings, n=20_000, seed=42, register=True, progress=False, baselines=False)
+    train_shipment_models(settings, history_frame(n=20_000, seed=42), seed=42, register=True, progress=False,
+                          baselines=False)
     for name in registry.MODEL_NAMES:
         registry.promote(name, settings, actor="bench/serve_load.py")
 

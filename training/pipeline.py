@@ -3,8 +3,8 @@
 1. The ruling library: when the store has no rulings, the generated demo library is imported (a real import through
    the same reader and repository as ``clearance rulings import``).
 2. The HS suggester is built from every ruling in the store, evaluated on a held-out slice, logged and registered.
-3. The delay and risk models are trained on generated shipment history, evaluated on the last months, logged and
-   registered.
+3. The delay and risk models are trained on the generated demo shipment history (``demo.history.history_frame``,
+   cached under ``<data_dir>/cache``), evaluated on the last months, logged and registered.
 4. Optionally each new challenger is promoted through the same guarded rule as ``clearance models promote``.
 """
 
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from data.settings import Settings
+from models.names import DELAY, HS_SUGGESTER, RISK
 from training import registry
 
 log = logging.getLogger(__name__)
@@ -62,24 +63,29 @@ def train_all(settings: Settings, *, only: tuple[str, ...] = ("hs", "shipments")
     report = PipelineReport()
     targets: list[str] = []
     if "hs" in only:
-        if skip_existing and _has_champion(registry.HS_SUGGESTER, settings):
-            report.skipped.append(registry.HS_SUGGESTER)
+        if skip_existing and _has_champion(HS_SUGGESTER, settings):
+            report.skipped.append(HS_SUGGESTER)
         else:
             from training.hs import train_and_log
 
             ensure_demo_library(settings, rulings_n, seed=7)
             rulings = list(RulingRepository(open_store(settings.database_url)).iter_all())
-            report.trained[registry.HS_SUGGESTER] = train_and_log(settings, rulings, encoder_spec=settings.encoder,
-                                                                  register=True)
-            targets.append(registry.HS_SUGGESTER)
+            report.trained[HS_SUGGESTER] = train_and_log(settings, rulings, encoder_spec=settings.encoder,
+                                                         register=True)
+            targets.append(HS_SUGGESTER)
     if "shipments" in only:
-        names = (registry.DELAY, registry.RISK)
+        names = (DELAY, RISK)
         if skip_existing and all(_has_champion(n, settings) for n in names):
             report.skipped.extend(names)
         else:
-            from training.risk import train_shipment_models
+            from demo.history import history_frame
+            from demo.shipments import GENERATOR_REVISION
+            from training.shipment_models import train_shipment_models
 
-            results = train_shipment_models(settings, n=shipments_n, seed=seed, register=True)
+            frame = history_frame(n=shipments_n, seed=seed, cache_dir=Path(settings.data_dir) / "cache",
+                                  progress=True)
+            results = train_shipment_models(settings, frame, seed=seed, register=True, params={
+                "history": "demo", "generator_revision": GENERATOR_REVISION})
             report.trained.update(results)
             targets.extend(names)
     if promote:

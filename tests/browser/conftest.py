@@ -121,10 +121,11 @@ def tiny_scorer():
     from data.nomenclature import Nomenclature
     from demo.history import history_frame
     from models.advisories import load_rules
+    from models.names import DELAY, RISK
     from models.scoring import ShipmentScorer
-    from training.risk import DELAY_NAME, RISK_NAME, fit_shipment_models
+    from training.shipment_models import fit_shipment_models
 
     frame = history_frame(n=3000, seed=42)
     models = fit_shipment_models(frame, num_threads=int(os.environ.get("CLEARANCE_THREADS", "2")), seed=0,
                                  baselines=False)
-    return ShipmentScorer(models[DELAY_NAME].native, models[RISK_NAME].native, load_rules(), Nomenclature.default())
+    return ShipmentScorer(models[DELAY].native, models[RISK].native, load_rules(), Nomenclature.default())

@@ -25,17 +25,19 @@ NAMES = ("clearance-delay", "clearance-hs-suggester", "clearance-risk")
 
 @pytest.fixture(scope="session")
 def real_registry(tmp_path_factory) -> Path:
+    from demo.history import history_frame
     from demo.rulings import generate_demo_rulings
     from training import registry
     from training.hs import train_and_log
-    from training.risk import train_shipment_models
+    from training.shipment_models import train_shipment_models
 
     root = tmp_path_factory.mktemp("real-registry")
     settings = Settings(data_dir=root)
     # The same training and registration code as `clearance train all`, at a size that trains in about a minute.
     train_and_log(settings, generate_demo_rulings(n=300, seed=7), encoder_spec=settings.encoder, register=True,
                   progress=False)
-    train_shipment_models(settings, n=4000, seed=42, register=True, progress=False, baselines=False)
+    train_shipment_models(settings, history_frame(n=4000, seed=42), seed=42, register=True, progress=False,
+                          baselines=False)
     for name in NAMES:
         registry.promote(name, settings, actor="tests")
     return root
