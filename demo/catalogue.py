@@ -149,22 +149,6 @@ class Product(_Entry):
     def chapter(self) -> str:
         return self.hs6[:2]
 
-    @property
-    def lithium(self) -> bool:
-        return "lithium" in self.dangerous_goods
-
-    @property
-    def liquid(self) -> bool:
-        return "liquid" in self.dangerous_goods
-
-    @property
-    def magnetic(self) -> bool:
-        return "magnetic" in self.dangerous_goods
-
-    @property
-    def powder(self) -> bool:
-        return "powder" in self.dangerous_goods
-
 
 class Port(_Entry):
     """A UN/LOCODE of the demo port network and the transport modes that use it."""

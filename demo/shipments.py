@@ -379,7 +379,7 @@ def generate_shipments(n: int = 200_000, months: int = 24, seed: int = 42, *,
     main_prod = prod[order_by_value[offsets]]
     chapters = np.array([p.chapter for p in PRODUCTS])
     main_chapter = chapters[main_prod]
-    flags = {k: np.logical_or.reduceat(np.array([getattr(p, k) for p in PRODUCTS])[prod], offsets)
+    flags = {k: np.logical_or.reduceat(np.array([k in p.dangerous_goods for p in PRODUCTS])[prod], offsets)
              for k in ("lithium", "liquid", "magnetic", "powder")}
     battery_line = np.array([p.hs6 == "850760" for p in PRODUCTS])[prod]
     has_battery_line = np.logical_or.reduceat(battery_line, offsets)

@@ -18,7 +18,7 @@ def test_catalogues_load_as_typed_entries():
                                           catalogue.parties())
     assert len(products) == 49 and len(ports) == 27 and len(carriers) == 16
     battery = next(p for p in products if p.hs6 == "850760")
-    assert battery.lithium and not battery.liquid and battery.chapter == "85"
+    assert battery.dangerous_goods == {"lithium"} and battery.chapter == "85"
     assert ports["USLAX"].modes == {"sea", "air"} and ports["DEDUI"].modes == {"rail"}
     assert {c.mode for c in carriers} == {"express", "air", "sea", "rail"}
     assert set(parties.countries) == {"US", "CA", "GB", "DE", "FR", "NL", "JP", "AU"}
