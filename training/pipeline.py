@@ -56,7 +56,10 @@ def ensure_demo_library(settings: Settings, n: int, seed: int) -> int:
 
 
 def train_all(settings: Settings, *, only: tuple[str, ...] = ("hs", "shipments"), skip_existing: bool = False,
-              promote: bool = False, rulings_n: int = 3600, shipments_n: int = 200_000, seed: int = 42) -> PipelineReport:
+              promote: bool = False, rulings_n: int = 3600, shipments_n: int = 200_000, seed: int = 42,
+              baselines: bool = True) -> PipelineReport:
+    """Fill the demo world and train what ``only`` names; ``baselines=False`` leaves the baselines out of the shipment
+    evaluation report (on a small history they cost more than the models)."""
     from data.rulings.repository import RulingRepository
     from data.store.db import open_store
 
@@ -84,7 +87,7 @@ def train_all(settings: Settings, *, only: tuple[str, ...] = ("hs", "shipments")
 
             frame = history_frame(n=shipments_n, seed=seed, cache_dir=Path(settings.data_dir) / "cache",
                                   progress=True)
-            results = train_shipment_models(settings, frame, seed=seed, register=True, params={
+            results = train_shipment_models(settings, frame, seed=seed, register=True, baselines=baselines, params={
                 "history": "demo", "generator_revision": GENERATOR_REVISION})
             report.trained.update(results)
             targets.extend(names)

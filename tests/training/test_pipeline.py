@@ -20,7 +20,8 @@ def trained(tmp_path_factory):
 
     # threads=2: the encoder is then the one the model tests load (one per process, keyed by spec and threads)
     settings = Settings(data_dir=tmp_path_factory.mktemp("pipeline") / "var", threads=2)
-    report = train_all(settings, promote=True, rulings_n=RULINGS, shipments_n=SHIPMENTS, seed=42)
+    # baselines=False: they are tested with the shipment models, and here would cost more than the models
+    report = train_all(settings, promote=True, rulings_n=RULINGS, shipments_n=SHIPMENTS, seed=42, baselines=False)
     return settings, report
 
 
