@@ -21,8 +21,10 @@ $(STAMP): requirements.txt pyproject.toml
 
 venv: $(STAMP)
 
-# Demo library + shipment history → models → registered → champions. Skips models that already have a champion.
+# Store schema up to date; demo library + shipment history → models → registered → champions. Skips models that
+# already have a champion.
 demo: venv
+	$(BIN)/clearance db upgrade
 	$(BIN)/clearance train all --skip-existing --promote
 
 keys: venv

@@ -232,11 +232,14 @@ def _settings(data_dir: Path | None):
 
 
 def _champions(settings) -> dict[str, int] | None:
-    from training import registry
+    """The versions the service will serve (resolved as its loader resolves them), or None when there are none."""
+    from data.errors import ClearanceError
+    from models.names import SERVED_MODELS
+    from serving.served import ServedLoader
 
     try:
-        return {n: registry.get_version(n, settings, alias=registry.CHAMPION).version for n in registry.MODEL_NAMES}
-    except Exception:
+        return {n: ref.version for n, ref in ServedLoader(settings).resolve(SERVED_MODELS).items()}
+    except ClearanceError:
         return None
 
 
@@ -259,6 +262,7 @@ def _train_small(settings) -> None:
     """The same training and registration code as ``clearance train all``, small enough for a smoke run."""
     from demo.history import history_frame
     from demo.rulings import generate_demo_rulings
+    from models.names import SERVED_MODELS
     from training import registry
     from training.hs import train_and_log
     from training.shipment_models import train_shipment_models
@@ -267,7 +271,7 @@ def _train_small(settings) -> None:
                   progress=False)
     train_shipment_models(settings, history_frame(n=20_000, seed=42), seed=42, register=True, progress=False,
                           baselines=False)
-    for name in registry.MODEL_NAMES:
+    for name in SERVED_MODELS:
         registry.promote(name, settings, actor="bench/serve_load.py")
 
 
@@ -332,11 +336,12 @@ def main() -> None:
     import data  # noqa: F401
     from data.store.db import init_db, make_engine
     from data.store.keys import create_key
+    from models.names import RISK
 
     n = args.requests or (150 if args.quick else 2000)
     workdir = Path(tempfile.mkdtemp(prefix="serve-load-"))
     settings, champions, trained_here = champion_settings(args.data_dir, args.quick, workdir)
-    risk_version = champions["clearance-risk"]
+    risk_version = champions[RISK]
     engine = make_engine(settings.database_url)
     init_db(engine)
     _, key = create_key(engine, f"bench-serve-load-{int(time.time())}", ["suggest", "score"])
@@ -363,7 +368,7 @@ def main() -> None:
         procs.append(ours)
         with open(mlflow_log, "w") as log:
             mlflow_proc = subprocess.Popen([sys.executable, "-m", "mlflow", "models", "serve", "-m",
-                                            f"models:/clearance-risk/{risk_version}", "--env-manager", "local",
+                                            f"models:/{RISK}/{risk_version}", "--env-manager", "local",
                                             "-h", "127.0.0.1", "-p", str(mlflow_port), "-w", "1"],
                                            cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
         procs.append(mlflow_proc)
@@ -411,7 +416,7 @@ def main() -> None:
     report = {
         "config": {"requests_per_measurement": n, "concurrency": list(CONCURRENCY), "quick": args.quick,
                    "clearance": "clearance serve: uvicorn, 1 worker, auth on, model thread limiter = CLEARANCE_THREADS",
-                   "mlflow_serve": f"mlflow models serve -m models:/clearance-risk/{risk_version} --env-manager local "
+                   "mlflow_serve": f"mlflow models serve -m models:/{RISK}/{risk_version} --env-manager local "
                                    "-w 1 (uvicorn)",
                    "threads": os.environ.get("CLEARANCE_THREADS", "2"),
                    "client": "raw asyncio HTTP/1.1 keep-alive client (one connection per concurrent client) in a separate "

@@ -1,7 +1,8 @@
 """The FastAPI application: ``create_app(settings)`` wires store, auth, model holder, middleware and routers.
 
 Champions load in ``lifespan`` on a background thread, so the process answers ``/healthz`` and ``/readyz`` (503)
-while they load; model routes answer 503 until then.
+while they load; model routes answer 503 until then. Each set is complete before it is served: reviewer rulings are
+replayed into its suggester while it is composed (``serving.served``), not by a router.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from data.store.db import open_store
 from serving.auth import KeyAuthenticator
 from serving.coalesce import Coalescer
 from serving.errors import install_error_handlers
-from serving.holder import ModelHolder, ServedModels
+from serving.holder import ModelHolder
 from serving.metrics import Metrics
 from serving.middleware import RequestContextMiddleware
 from serving.openapi import install_openapi
+from serving.served import ServedModels
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -87,12 +89,14 @@ def create_app(settings: Settings | None = None, *, holder: ModelHolder | None =
                        served_header=_current_header)
 
     from serving.console.router import router as console_router
+    from serving.feedback.router import router as feedback_router
     from serving.health import router as health_router
     from serving.hs.router import router as hs_router
     from serving.models_api.router import router as models_router
     from serving.shipments.router import router as shipments_router
 
-    for router in (health_router, hs_router, shipments_router, models_router, console_router):
+    # The console is one router among the others: the feedback API and the replay do not depend on it.
+    for router in (health_router, hs_router, feedback_router, shipments_router, models_router, console_router):
         app.include_router(router)
     install_openapi(app)
     return app

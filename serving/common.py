@@ -7,8 +7,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from data.errors import field_error
+from models.names import DELAY, HS_SUGGESTER, RISK
 
-MODEL_VERSIONS_EXAMPLE = {"clearance-delay": 2, "clearance-hs-suggester": 3, "clearance-risk": 2}
+MODEL_VERSIONS_EXAMPLE = {DELAY: 2, HS_SUGGESTER: 3, RISK: 2}
 
 
 class BatchItemError(BaseModel):

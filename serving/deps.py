@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import anyio.to_thread
 from fastapi import Request
 
-from serving.holder import ServedModels
+from serving.served import ServedModels
 
 T = TypeVar("T")
 

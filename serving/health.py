@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from serving.common import MODEL_VERSIONS_EXAMPLE
 from serving.errors import error_body
 
 router = APIRouter(tags=["health"])
@@ -16,8 +17,7 @@ async def healthz() -> dict:
     return {"status": "ok"}
 
 
-_READY_EXAMPLE = {"status": "ready", "source": "registry", "stale": False,
-                  "model_versions": {"clearance-delay": 2, "clearance-hs-suggester": 3, "clearance-risk": 2}}
+_READY_EXAMPLE = {"status": "ready", "source": "registry", "stale": False, "model_versions": MODEL_VERSIONS_EXAMPLE}
 _STALE_EXAMPLE = {**_READY_EXAMPLE, "status": "stale", "source": "cache", "stale": True,
                   "error": "model registry database not found (mlflow.db)"}
 

@@ -1,105 +1,39 @@
-"""The model holder: loads the registry's champions, keeps a local cache of them, and hot-swaps new ones.
+"""The model holder: serves one set of champions, polls the registry, hot-swaps new sets, and reports status.
 
 Readers call :meth:`ModelHolder.current` once per request and keep the immutable :class:`ServedModels` snapshot it
 returns until the request ends, so a swap never changes a model under a request in flight. Loading happens off the
-request path (a background poller thread, or a worker thread for ``/v1/admin/reload``); the swap itself is one
+request path (a background poller thread, or a worker thread for ``/v1/admin/reload``) and is the served-set
+loader's job (``serving.served``: registry, model cache, composition, reviewer-ruling replay); the swap itself is one
 attribute assignment, which is atomic under the GIL, so readers never see a half-built set.
 
-Every loaded version is first copied into ``settings.model_cache_dir`` and loaded from there; a manifest records the
-last set that loaded and composed cleanly. When the registry is unreachable at start, the holder serves that set and
-reports itself *stale* until the registry answers again.
+After each clean swap the holder records the set in the model cache's manifest. When the registry is unreachable at
+start, it serves that set from the cache and reports itself *stale* until the registry answers again.
 """
 
 from __future__ import annotations
 
-import functools
-import json
 import logging
-import os
-import shutil
 import threading
-import uuid
 import weakref
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any
 
 from data.errors import ClearanceError, UnavailableError
 from data.settings import Settings
+from models.names import SERVED_MODELS
+from serving.served import ServedLoader, ServedModels
+from training.registry_client import RegistryUnavailable
 
 log = logging.getLogger("clearance.holder")
 
-HS_SUGGESTER = "clearance-hs-suggester"
-DELAY = "clearance-delay"
-RISK = "clearance-risk"
-MODEL_NAMES: tuple[str, ...] = (HS_SUGGESTER, DELAY, RISK)
-
-MANIFEST = "manifest.json"
 #: Seconds a swapped-out scorer keeps its worker processes, for requests that took the old snapshot before the swap.
 RETIRE_GRACE_S = 120.0
-_COMPLETE = ".complete"
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-class RegistryUnavailable(ClearanceError):
-    code = "registry_unavailable"
-    status = 503
-
-
-@dataclass(frozen=True)
-class ChampionRef:
-    """What the registry says is the champion of one model."""
-
-    name: str
-    version: int
-    run_id: str | None = None
-    metrics: Mapping[str, float] = field(default_factory=dict)
-
-    @property
-    def uri(self) -> str:
-        return f"models:/{self.name}/{self.version}"
-
-
-@dataclass(frozen=True)
-class ServedVersion:
-    name: str
-    version: int
-    run_id: str | None
-    metrics: Mapping[str, float]
-    source: str  # "registry" (confirmed by the registry at the last check) or "cache" (registry unreachable)
-    uri: str
-    served_since: datetime
-    loaded_at: datetime
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "run_id": self.run_id, "metrics": dict(self.metrics),
-                "source": self.source, "uri": self.uri, "served_since": self.served_since.isoformat(),
-                "loaded_at": self.loaded_at.isoformat()}
-
-
-@dataclass(frozen=True)
-class ServedModels:
-    """One immutable set of served models. Never mutated: a reload builds a new one."""
-
-    suggester: Any
-    scorer: Any
-    versions: Mapping[str, ServedVersion]
-    natives: Mapping[str, Any]
-    stale: bool
-    created_at: datetime
-
-    def version_map(self) -> dict[str, int]:
-        return {name: v.version for name, v in sorted(self.versions.items())}
-
-    def header(self) -> str:
-        """The ``X-Model-Versions`` header value, e.g. ``clearance-delay=2,clearance-hs-suggester=3``."""
-        return ",".join(f"{name}={v}" for name, v in self.version_map().items())
 
 
 @dataclass(frozen=True)
@@ -110,162 +44,17 @@ class ReloadResult:
     stale: bool
 
 
-class ChampionSource(Protocol):
-    """Where champions come from (the MLflow registry in production, a fake in some tests)."""
-
-    def resolve(self, name: str) -> ChampionRef: ...
-
-    def fetch(self, ref: ChampionRef, dst: Path) -> Path:
-        """Copy the artifacts of ``ref`` under ``dst``; return the directory that holds the ``MLmodel`` file."""
-
-
-class MlflowRegistrySource:
-    """Champions from the MLflow model registry, through the lead's registry module (same aliases and tags)."""
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
-
-    def _check_reachable(self) -> None:
-        uri = self.settings.mlflow_tracking_uri or ""
-        # MLflow would silently create an empty sqlite registry at a missing path; a missing file means "unreachable".
-        if uri.startswith("sqlite:///"):
-            path = Path(uri.removeprefix("sqlite:///"))
-            if not path.is_file():
-                raise RegistryUnavailable(f"model registry database not found ({path.name})")
-
-    def resolve(self, name: str) -> ChampionRef:
-        from training.registry import CHAMPION, get_version
-
-        self._check_reachable()
-        try:
-            info = get_version(name, self.settings, alias=CHAMPION)
-        except ClearanceError as exc:
-            raise RegistryUnavailable(f"no champion for '{name}': {exc.message}") from exc
-        except Exception as exc:  # sqlite locked or corrupt, store errors: the registry is not usable right now
-            raise RegistryUnavailable(f"model registry unreachable ({type(exc).__name__})") from exc
-        return ChampionRef(name=name, version=int(info.version), run_id=info.run_id, metrics=dict(info.metrics))
-
-    def fetch(self, ref: ChampionRef, dst: Path) -> Path:
-        import mlflow
-
-        from training.registry import configure_mlflow
-
-        configure_mlflow(self.settings)
-        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a server log is no terminal
-        local = mlflow.artifacts.download_artifacts(artifact_uri=ref.uri, dst_path=str(dst))
-        return _model_dir(Path(local))
-
-
-def _model_dir(root: Path) -> Path:
-    if (root / "MLmodel").is_file():
-        return root
-    found = sorted(root.rglob("MLmodel"))
-    if not found:
-        raise ClearanceError(f"downloaded artifacts under {root.name} hold no MLmodel file", code="bad_artifact")
-    return found[0].parent
-
-
-def load_native(model_dir: Path) -> Any:
-    """The rich domain object inside a clearance pyfunc model (contract: ``.native`` after ``load_context``)."""
-    import mlflow.pyfunc
-
-    return mlflow.pyfunc.load_model(str(model_dir)).unwrap_python_model().native
-
-
-Composer = Callable[[Mapping[str, Any]], tuple[Any, Any]]
-
-
-def compose_default(natives: Mapping[str, Any], *, workers: int = 0) -> tuple[Any, Any]:
-    """(suggester, scorer) from the three champions' native objects; the scorer spreads large batches over
-    ``workers`` extra processes (``settings.score_workers``)."""
-    from models.scoring import ShipmentScorer
-
-    delay, risk = natives[DELAY], natives[RISK]
-    rules = getattr(risk, "rules", None)
-    nomenclature = getattr(natives[HS_SUGGESTER], "nomenclature", None) or getattr(risk, "nomenclature", None)
-    if nomenclature is None:
-        from data.nomenclature import Nomenclature
-
-        nomenclature = Nomenclature.default()
-    if rules is None:
-        from models.advisories import load_rules
-
-        rules = load_rules()
-    return natives[HS_SUGGESTER], ShipmentScorer(delay, risk, rules, nomenclature, workers=workers)
-
-
-class ModelCache:
-    """Local copies of served versions (``<root>/<name>/<version>/``) and the manifest of the last good set."""
-
-    def __init__(self, root: Path, keep_versions: int = 3):
-        self.root = Path(root)
-        self.keep_versions = keep_versions
-
-    def _dir(self, name: str, version: int) -> Path:
-        return self.root / name / str(version)
-
-    def model_dir(self, name: str, version: int) -> Path | None:
-        marker = self._dir(name, version) / _COMPLETE
-        if not marker.is_file():
-            return None
-        return self._dir(name, version) / marker.read_text().strip()
-
-    def ensure(self, ref: ChampionRef, source: ChampionSource) -> Path:
-        """The cached model directory of ``ref``, downloading it first when missing."""
-        found = self.model_dir(ref.name, ref.version)
-        if found is not None:
-            return found
-        final = self._dir(ref.name, ref.version)
-        tmp = self.root / ref.name / f".tmp-{uuid.uuid4().hex}"
-        tmp.mkdir(parents=True)
-        try:
-            model_dir = source.fetch(ref, tmp)
-            (tmp / _COMPLETE).write_text(str(model_dir.relative_to(tmp)))
-            if final.exists():  # a half-written copy from a crash: the marker was missing, so replace it
-                shutil.rmtree(final)
-            os.replace(tmp, final)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return self.model_dir(ref.name, ref.version)  # type: ignore[return-value]
-
-    def read_manifest(self) -> dict[str, Any] | None:
-        try:
-            return json.loads((self.root / MANIFEST).read_text())
-        except (OSError, ValueError):
-            return None
-
-    def write_manifest(self, versions: Mapping[str, ServedVersion]) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        body = {"written_at": _utcnow().isoformat(), "models": {
-            name: {"version": v.version, "run_id": v.run_id, "metrics": dict(v.metrics),
-                   "served_since": v.served_since.isoformat()}
-            for name, v in versions.items()}}
-        tmp = self.root / f".{MANIFEST}.{uuid.uuid4().hex}"
-        tmp.write_text(json.dumps(body, indent=2, sort_keys=True))
-        os.replace(tmp, self.root / MANIFEST)  # atomic: a crash leaves the old manifest, never half a new one
-        self._prune(versions)
-
-    def _prune(self, served: Mapping[str, ServedVersion]) -> None:
-        for name, v in served.items():
-            base = self.root / name
-            kept = sorted((int(p.name) for p in base.iterdir() if p.name.isdigit()), reverse=True)
-            for old in kept[self.keep_versions:]:
-                if old != v.version:
-                    shutil.rmtree(base / str(old), ignore_errors=True)
-
-
 class ModelHolder:
-    """Serves the champions: initial load (registry, else cache), background polling, atomic hot swap."""
+    """Serves the champions: initial load (registry, else cache), background polling, atomic hot swap, status.
 
-    def __init__(self, settings: Settings, *, source: ChampionSource | None = None,
-                 loader: Callable[[Path], Any] = load_native, compose: Composer | None = None,
-                 names: tuple[str, ...] = MODEL_NAMES):
+    ``loader`` builds each set (default: a :class:`ServedLoader` over the registry's ``champion`` aliases).
+    """
+
+    def __init__(self, settings: Settings, *, loader: ServedLoader | None = None,
+                 names: tuple[str, ...] = SERVED_MODELS):
         self.settings = settings
-        self.source = source or MlflowRegistrySource(settings)
-        self.loader = loader
-        self.compose = compose or functools.partial(compose_default, workers=settings.score_workers)
+        self.loader = loader or ServedLoader(settings)
         self.names = names
-        self.cache = ModelCache(Path(settings.model_cache_dir))
         self._snapshot: ServedModels | None = None
         self._reload_lock = threading.Lock()
         self._stop = threading.Event()
@@ -314,8 +103,9 @@ class ModelHolder:
     # -- loading -------------------------------------------------------------------------------------------------
     def _swap(self, snapshot: ServedModels) -> None:
         previous, self._snapshot = self._snapshot, snapshot
-        snapshot.scorer.warm()
-        if previous is not None and previous.scorer is not snapshot.scorer:
+        if snapshot.scorer is not None:
+            snapshot.scorer.warm()
+        if previous is not None and previous.scorer is not None and previous.scorer is not snapshot.scorer:
             previous.scorer.retire(RETIRE_GRACE_S)
             self._retired.add(previous.scorer)
         for fn in self._listeners:
@@ -336,84 +126,31 @@ class ModelHolder:
         with self._reload_lock:
             previous = self._snapshot
             try:
-                refs = {name: self.source.resolve(name) for name in self.names}
+                refs = self.loader.resolve(self.names)
             except RegistryUnavailable as exc:
                 self._note_check(False, exc.message)
                 raise
-            except Exception as exc:
-                self._note_check(False, f"model registry unreachable ({type(exc).__name__})")
-                raise RegistryUnavailable(f"model registry unreachable ({type(exc).__name__})") from exc
             self._note_check(True, None)
             prev_map = previous.version_map() if previous else {}
             wanted = {name: ref.version for name, ref in refs.items()}
             if previous is not None and not previous.stale and prev_map == wanted:
                 return ReloadResult(False, prev_map, prev_map, False)
             try:
-                snapshot = self._build(refs, previous, source="registry")
+                snapshot = self.loader.build(refs, previous)
             except ClearanceError as exc:
                 self._last_error = exc.message
                 raise
             self._swap(snapshot)
-            self.cache.write_manifest(snapshot.versions)
+            self.loader.cache.write_manifest({name: v.manifest_entry() for name, v in snapshot.versions.items()})
             self._state, self._last_error = "ready", None
             log.info("models swapped in", extra={"previous": prev_map, "current": snapshot.version_map()})
             return ReloadResult(True, prev_map, snapshot.version_map(), False)
 
-    def _build(self, refs: Mapping[str, ChampionRef], previous: ServedModels | None, source: str) -> ServedModels:
-        now = _utcnow()
-        manifest = (self.cache.read_manifest() or {}).get("models", {})
-        natives: dict[str, Any] = {}
-        versions: dict[str, ServedVersion] = {}
-        for name, ref in refs.items():
-            old = previous.versions.get(name) if previous else None
-            if old is not None and old.version == ref.version:
-                natives[name] = previous.natives[name]  # type: ignore[union-attr]
-                since, loaded = old.served_since, old.loaded_at
-            else:
-                if source == "registry":
-                    try:
-                        model_dir = self.cache.ensure(ref, self.source)
-                    except Exception as exc:  # artifact store gone or unreadable: as bad as an unreachable registry
-                        raise RegistryUnavailable(
-                            f"could not fetch {name} v{ref.version} from the registry ({type(exc).__name__})") from exc
-                else:
-                    model_dir = self.cache.model_dir(name, ref.version)
-                    if model_dir is None:
-                        raise UnavailableError(f"cached copy of {name} v{ref.version} is missing")
-                try:
-                    natives[name] = self.loader(model_dir)
-                except ClearanceError:
-                    raise
-                except Exception as exc:
-                    raise ClearanceError(f"{name} v{ref.version} failed to load ({type(exc).__name__})",
-                                         code="model_load_failed", status=500) from exc
-                cached = manifest.get(name, {})
-                since = (datetime.fromisoformat(cached["served_since"])
-                         if cached.get("version") == ref.version and cached.get("served_since") else now)
-                loaded = now
-            versions[name] = ServedVersion(name=name, version=ref.version, run_id=ref.run_id,
-                                           metrics=MappingProxyType(dict(ref.metrics)), source=source, uri=ref.uri,
-                                           served_since=since, loaded_at=loaded)
-        try:
-            suggester, scorer = self.compose(natives)
-        except ClearanceError:
-            raise
-        except Exception as exc:
-            raise ClearanceError(f"served models failed to compose ({type(exc).__name__})",
-                                 code="model_load_failed", status=500) from exc
-        return ServedModels(suggester=suggester, scorer=scorer, versions=MappingProxyType(versions),
-                            natives=MappingProxyType(natives), stale=source == "cache", created_at=now)
-
     def load_cached(self) -> ServedModels:
         """Serve the last good set from the local cache (used when the registry is unreachable at start)."""
-        manifest = self.cache.read_manifest()
-        if not manifest or not all(n in manifest.get("models", {}) for n in self.names):
-            raise UnavailableError("the registry is unreachable and no cached models exist")
-        refs = {name: ChampionRef(name=name, version=int(entry["version"]), run_id=entry.get("run_id"),
-                                  metrics=entry.get("metrics") or {})
-                for name, entry in manifest["models"].items() if name in self.names}
+        refs = self.loader.cached_refs(self.names)
         with self._reload_lock:
-            snapshot = self._build(refs, None, source="cache")
+            snapshot = self.loader.build(refs, None, stale=True)
             self._swap(snapshot)
             self._state = "stale"
         log.warning("serving cached models: registry unreachable", extra={"versions": snapshot.version_map()})
@@ -441,7 +178,7 @@ class ModelHolder:
 
     def _close_scorers(self) -> None:
         scorers = list(self._retired)
-        if self._snapshot is not None:
+        if self._snapshot is not None and self._snapshot.scorer is not None:
             scorers.append(self._snapshot.scorer)
         for scorer in scorers:
             try:

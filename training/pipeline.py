@@ -73,8 +73,7 @@ def train_all(settings: Settings, *, only: tuple[str, ...] = ("hs", "shipments")
 
             ensure_demo_library(settings, rulings_n, seed=7)
             rulings = list(RulingRepository(open_store(settings.database_url)).iter_all())
-            report.trained[HS_SUGGESTER] = train_and_log(settings, rulings, encoder_spec=settings.encoder,
-                                                         register=True)
+            report.trained[HS_SUGGESTER] = train_and_log(settings, rulings, encoder_spec=settings.encoder, register=True)
             targets.append(HS_SUGGESTER)
     if "shipments" in only:
         names = (DELAY, RISK)

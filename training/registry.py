@@ -23,11 +23,6 @@ from data.store.db import open_store, session_scope
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 
-HS_SUGGESTER = "clearance-hs-suggester"
-DELAY = "clearance-delay"
-RISK = "clearance-risk"
-MODEL_NAMES = (HS_SUGGESTER, DELAY, RISK)
-
 # Version tags that make a version self-describing: promotion reads them, never a side table.
 TAG_PRIMARY_METRIC = "clearance.primary_metric"
 TAG_PRIMARY_VALUE = "clearance.primary_metric_value"

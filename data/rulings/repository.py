@@ -208,6 +208,16 @@ class RulingRepository:
         with self.engine.connect() as conn:
             return [row_to_ruling(r) for r in conn.execute(q).all()]
 
+    def reviewer_rulings(self, since: datetime | None = None) -> list[Ruling]:
+        """Every ruling with ``source=reviewer`` (created strictly after ``since`` when given; naive means UTC),
+        oldest first: what a freshly loaded suggester replays into its overlay."""
+        q = select(*_COLUMNS).where(_T.c.source == RulingSource.reviewer.value)
+        if since is not None:
+            q = q.where(_T.c.created_at > (since if since.tzinfo else since.replace(tzinfo=UTC)))
+        q = q.order_by(_T.c.created_at, _T.c.ruling_id)
+        with self.engine.connect() as conn:
+            return [row_to_ruling(r) for r in conn.execute(q).all()]
+
     def stats(self) -> dict:
         """Counts for ``clearance rulings stats``: totals by source, language, code length and chapter."""
         with self.engine.connect() as conn:

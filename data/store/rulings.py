@@ -1,36 +1,17 @@
 """Store tables of the ruling library: rulings, their import batches and national tariff lines.
 
 Plain SQLAlchemy types only (JSON, Date, DateTime), so any database URL works; timestamps go through
-:class:`UTCDateTime` because SQLite drops time zones and comparisons must not depend on the backend.
+:class:`~data.store.db.UTCDateTime` because SQLite drops time zones and comparisons must not depend on the backend.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from data.store.db import Base
-
-
-class UTCDateTime(TypeDecorator):
-    """Stores naive UTC, returns aware UTC: the same instant on SQLite, Postgres and MySQL."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        return value
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+from data.store.db import Base, UTCDateTime
 
 
 class ImportBatchRow(Base):

@@ -25,32 +25,25 @@ def _engine(settings):
 
 
 def _load_suggester(model_dir: Path | None):
-    """A bundle directory given or built by ``clearance hs build``; else the registry champion."""
-    from data.errors import NotFoundError, field_error
-    from models.suggester.suggester import META_FILE, HSSuggester
+    """The suggester as the service serves it (reviewer rulings replayed), from a bundle directory given or built by
+    ``clearance hs build``, else the registry champion."""
+    from data.errors import ClearanceError, NotFoundError, field_error
+    from models.names import HS_SUGGESTER
+    from models.suggester.suggester import META_FILE
+    from serving.served import load_served
 
     settings = _settings()
-    candidates = [model_dir] if model_dir else [Path(settings.data_dir) / DEFAULT_BUNDLE]
-    for directory in candidates:
-        if directory and (Path(directory) / META_FILE).is_file():
-            from models.encoders import load_encoder
-
-            meta = json.loads((Path(directory) / META_FILE).read_text())
-            spec = meta.get("encoder_spec") or settings.encoder
-            return HSSuggester.load(directory, encoder=load_encoder(spec, threads=settings.threads))
+    bundle = model_dir or Path(settings.data_dir) / DEFAULT_BUNDLE
+    if (bundle / META_FILE).is_file():
+        return load_served(settings, names=(HS_SUGGESTER,), hs_bundle=bundle).suggester
     if model_dir:
         raise NotFoundError(f"no suggester bundle in {model_dir}", details=[field_error("model_dir", "not a bundle")])
     try:
-        import mlflow
-
-        from training.registry import champion_uri, configure_mlflow
-
-        configure_mlflow(settings)
-        return mlflow.pyfunc.load_model(champion_uri("clearance-hs-suggester")).unwrap_python_model().native
-    except Exception as exc:  # any registry failure means "no model here"; say how to get one
+        return load_served(settings, names=(HS_SUGGESTER,)).suggester
+    except ClearanceError as exc:  # no registry, no champion, a version that does not load: say how to get one
         raise NotFoundError(
             "no HS suggester found: run `clearance hs build` (or `clearance train`) first",
-            details=[field_error("model", f"no bundle in {candidates[0]} and no registry champion ({exc.__class__.__name__})")],
+            details=[field_error("model", f"no bundle in {bundle} and no registry champion ({exc.message})")],
         ) from None
 
 

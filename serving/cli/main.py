@@ -23,6 +23,7 @@ def _root() -> None:
 
 # (module under serving.cli, group name). A module exposes ``app`` (a Typer group) or ``register(app)``.
 GROUPS: list[tuple[str, str]] = [
+    ("db", "db"),
     ("models", "models"),
     ("train", "train"),
     ("keys", "keys"),

@@ -6,6 +6,8 @@ import json
 
 import typer
 
+from models.names import RISK
+
 app = typer.Typer(help="Registered model versions, promotion and alias history.", no_args_is_help=True)
 
 
@@ -37,7 +39,7 @@ def list_models(as_json: bool = typer.Option(False, "--json", help="Print JSON i
 
 
 @app.command()
-def history(name: str = typer.Argument(..., help="Registered model name, e.g. clearance-risk."),
+def history(name: str = typer.Argument(..., help=f"Registered model name, e.g. {RISK}."),
             as_json: bool = typer.Option(False, "--json")) -> None:
     """Every alias change of NAME: who, when, from → to, and the metrics behind it."""
     from rich.console import Console

@@ -58,25 +58,19 @@ SCORE_CHUNK = 5000
 
 
 def _load_scorer(settings, alias: str, workers: int):
-    """The delay and risk models registered under ``alias``, as a scorer with ``workers`` extra processes."""
-    import mlflow.pyfunc
+    """The delay and risk models registered under ``alias``, composed as the service composes them (same rules, the
+    store's nomenclature), as a scorer with ``workers`` extra processes."""
+    from data.errors import ClearanceError, UnavailableError, field_error
+    from models.names import DELAY, RISK
+    from serving.served import load_served
 
-    from data.errors import UnavailableError, field_error
-    from data.nomenclature import Nomenclature
-    from models.advisories import load_rules
-    from models.scoring import ShipmentScorer
-    from training import registry
-
-    registry.configure_mlflow(settings)
-    natives = {}
-    for name in ("clearance-delay", "clearance-risk"):
-        try:
-            natives[name] = mlflow.pyfunc.load_model(f"models:/{name}@{alias}").unwrap_python_model().native
-        except Exception as exc:  # any registry failure means the model is not available
-            raise UnavailableError(f"cannot load {name}@{alias}: {exc}; run `clearance train` first",
-                                   details=[field_error(name, f"no version with alias {alias}")]) from None
-    return ShipmentScorer(natives["clearance-delay"], natives["clearance-risk"], load_rules(),
-                          Nomenclature.default(), workers=workers)
+    try:
+        return load_served(settings, alias, names=(DELAY, RISK), workers=workers).scorer
+    except ClearanceError as exc:  # no registry, no version under the alias, a version that does not load
+        raise UnavailableError(f"cannot load {DELAY} and {RISK} under alias '{alias}': {exc.message}; "
+                               "run `clearance train` first",
+                               details=[field_error(name, f"no loadable version with alias {alias}")
+                                        for name in (DELAY, RISK)]) from None
 
 
 def _read_documents(path: Path) -> tuple[int, str, Iterator[tuple[list, int]]]:

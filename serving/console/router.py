@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlencode
@@ -23,12 +22,12 @@ from starlette.concurrency import run_in_threadpool
 
 from data.errors import ClearanceError, InvalidInputError, NotFoundError, UnavailableError, field_error
 from data.store.reviews import EXPORT_COLUMNS, ReviewAction, count_reviews, get_review, iter_reviews, list_reviews
+from models.names import HS_SUGGESTER
 from serving.console import service
 from serving.console.auth import ConsoleRoute, check_csrf, public, requires
 from serving.console.i18n import LANGS, resolve_lang
 from serving.console.render import COOKIE_MAX_AGE, error_box, render, signed_in
 from serving.deps import run_model
-from serving.holder import HS_SUGGESTER
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +37,7 @@ STATIC_DIR = HERE / "static"
 REVIEWER_COOKIE = "clearance_reviewer"
 PAGE_SIZE = 100
 
-# Pages stay out of the OpenAPI document; the JSON feedback route joins them below and is documented.
+# Pages stay out of the OpenAPI document (the JSON feedback route, mounted by the app, is documented).
 # Every page route declares who may use it (``serving.console.auth``); ConsoleRoute refuses a route that does not.
 pages = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
 
@@ -279,7 +278,7 @@ async def classify_feedback(request: Request) -> Response:
         receipt = await run_model(
             request, record_decision, _engine(request), served.suggester, decision,
             nomenclature=_nomenclature(request, served), channel="console", max_text_chars=settings.max_text_chars,
-            served_now=lambda: _served(request).suggester)
+            overlays=served.overlays)
     except ClearanceError as exc:
         # Nothing was written: show the same suggestion again with the problem, so the reviewer can fix and resend.
         error = error_box(exc, "decision_not_saved" if isinstance(exc, InvalidInputError) and exc.code == "invalid_input"
@@ -529,27 +528,12 @@ async def shipments_submit(request: Request) -> HTMLResponse:
 
 
 # --------------------------------------------------------------------------------------------------- assembly
-@asynccontextmanager
-async def _lifespan(app):
-    """Reviewer rulings stored after a bundle was built are replayed into every suggester the holder serves."""
-    from serving.feedback.service import replay_on_swap
-
-    holder = getattr(app.state, "holder", None)
-    engine = getattr(app.state, "engine", None)
-    if holder is not None and engine is not None and hasattr(holder, "add_listener"):
-        holder.add_listener(replay_on_swap(engine))
-    yield
-
-
 def _assemble() -> APIRouter:
     from serving.console.signin import router as signin_router
-    from serving.feedback.router import router as feedback_router
 
-    combined = APIRouter(lifespan=_lifespan)
+    combined = APIRouter()
     combined.include_router(signin_router)
     combined.include_router(pages)
-    # The feedback API travels with the console: the service includes this one router and gets both.
-    combined.include_router(feedback_router)
     return combined
 
 

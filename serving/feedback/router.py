@@ -9,10 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from data.errors import InvalidInputError, field_error
 from data.store.reviews import ReviewAction
+from models.names import HS_SUGGESTER
 from serving.auth import require_scope
 from serving.deps import run_model, served_models
 from serving.feedback.service import Decision, FeedbackReceipt, record_decision
-from serving.holder import HS_SUGGESTER, ServedModels
+from serving.served import ServedModels
 
 router = APIRouter(prefix="/v1/hs", tags=["hs"])
 
@@ -68,8 +69,7 @@ def _record(request: Request, served: ServedModels, body: FeedbackRequest) -> Fe
     )
     nomenclature = getattr(suggester, "nomenclature", None)
     return record_decision(request.app.state.engine, suggester, decision, nomenclature=nomenclature, channel="api",
-                           max_text_chars=request.app.state.settings.max_text_chars,
-                           served_now=lambda: request.app.state.holder.current().suggester)
+                           max_text_chars=request.app.state.settings.max_text_chars, overlays=served.overlays)
 
 
 @router.post("/feedback", response_model=FeedbackResponse, status_code=201,

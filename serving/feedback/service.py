@@ -1,26 +1,30 @@
-"""Reviewer decisions become rulings: stored first, then searchable in the served index at once.
+"""Reviewer decisions become rulings: stored first, then searchable in every served suggester at once.
 
 Order matters. The ruling is committed to the library (the system of record) before anything else, so an
-acknowledged decision survives a crash or a restart; the review-log row follows; only then is the ruling added to
-the served suggester's copy-on-write overlay. A failure to update the overlay loses nothing: the ruling is replayed
-from the store by :func:`replay_reviewer_rulings` when the service next loads a suggester.
+acknowledged decision survives a crash or a restart; the review-log row follows; only then is the ruling added to the
+copy-on-write overlay of every live suggester (:meth:`ReviewerOverlays.publish`).
+
+Every suggester the service loads is registered with the same :class:`ReviewerOverlays`, and the reviewer rulings in
+the store are replayed into it *before* its set is swapped in (a composition step of ``serving.served``): no request
+answered by a new set misses an acknowledged decision, a decision stored while a set is being composed reaches that
+set too, and a ruling that could not be added to an overlay is replayed when the next set is composed.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 import weakref
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from data.errors import ConflictError, InvalidInputError, field_error
-from data.rulings.repository import RulingRepository, row_to_ruling
+from data.rulings.repository import RulingRepository
 from data.rulings.schema import (
     MAX_ELEMENT_KEY_CHARS,
     MAX_ELEMENT_VALUE_CHARS,
@@ -32,7 +36,6 @@ from data.rulings.schema import (
     normalise_hs_code,
 )
 from data.store.reviews import ReviewAction, ReviewEntry, add_review
-from data.store.rulings import RulingRow
 
 log = logging.getLogger(__name__)
 
@@ -179,12 +182,13 @@ def _ruling_for(decision: Decision, code: str, now: datetime) -> Ruling:
 
 def record_decision(engine: Engine, suggester: Any | None, decision: Decision, *, nomenclature: Any | None = None,
                     channel: str = "console", max_text_chars: int = 2000,
-                    served_now: Callable[[], Any] | None = None) -> FeedbackReceipt:
-    """Validate, commit the ruling and the review-log row, then make the ruling searchable in ``suggester``.
+                    overlays: ReviewerOverlays | None = None) -> FeedbackReceipt:
+    """Validate, commit the ruling and the review-log row, then make the ruling searchable.
 
-    ``served_now`` returns the suggester served at this moment: when a hot swap replaced ``suggester`` while the
-    decision was being stored (after the new one's replay had read the store), the ruling is added to it as well.
-    Raises :class:`InvalidInputError` (nothing written) when the decision is incomplete or the code is unknown.
+    The ruling is added to ``suggester`` (the one the request used) and, through ``overlays``, to every other live
+    suggester of the service: the one served now, and one being composed for a swap whose replay read the store
+    before this commit. Raises :class:`InvalidInputError` (nothing written) when the decision is incomplete or the
+    code is unknown.
     """
     code = check_decision(decision, nomenclature=nomenclature, max_text_chars=max_text_chars)
     now = datetime.now(UTC)
@@ -212,26 +216,26 @@ def record_decision(engine: Engine, suggester: Any | None, decision: Decision, *
         ruling_id=stored.ruling_id,
         evidence_ids=list(decision.evidence_ids),
     ))
-    searchable, index_error = False, None
-    targets = [suggester] if suggester is not None else []
-    if served_now is not None:
-        try:
-            current = served_now()
-        except Exception:  # no served suggester right now: the next load replays the ruling
-            current = None
-        if current is not None and current is not suggester:
-            targets.append(current)
-    for target in targets:
+    if overlays is not None:
+        searchable, index_error = overlays.publish(stored, also=suggester)
+    else:
+        searchable, index_error = _add_to([suggester] if suggester is not None else [], stored)
+    return FeedbackReceipt(ruling=stored, review=review, searchable=searchable, index_error=index_error)
+
+
+def _add_to(suggesters: list[Any], ruling: Ruling) -> tuple[bool, str | None]:
+    """Add ``ruling`` to each suggester that does not hold it yet: (searchable in all of them, the last error)."""
+    searchable, index_error = bool(suggesters), None
+    for target in suggesters:
         try:
             # A repeated decision (same text and code) is already searchable: adding it again would double evidence.
-            if not _holds(target, stored.ruling_id):
-                target.add_rulings([stored])
-            searchable = True
-        except Exception as exc:  # the decision is stored; the overlay catches up on the next load
+            if not _holds(target, ruling.ruling_id):
+                target.add_rulings([ruling])
+        except Exception as exc:  # the decision is stored; the overlay catches up when the next set is composed
             index_error = str(exc) or type(exc).__name__
             searchable = False
-            log.exception("reviewer ruling %s stored but not added to the served index", stored.ruling_id)
-    return FeedbackReceipt(ruling=stored, review=review, searchable=searchable, index_error=index_error)
+            log.exception("reviewer ruling %s stored but not added to a served index", ruling.ruling_id)
+    return searchable, index_error
 
 
 def _holds(suggester: Any, ruling_id: str) -> bool:
@@ -260,50 +264,49 @@ def _known_ids(suggester: Any) -> set[str]:
     return known
 
 
-def reviewer_rulings(engine: Engine, since: datetime | None = None) -> list[Ruling]:
-    """Every ruling with ``source=reviewer`` (created after ``since`` when given), oldest first."""
-    table = RulingRow.__table__
-    query = select(table).where(table.c.source == RulingSource.reviewer.value)
-    if since is not None:
-        query = query.where(table.c.created_at > (since if since.tzinfo else since.replace(tzinfo=UTC)))
-    query = query.order_by(table.c.created_at, table.c.ruling_id)
-    with engine.connect() as conn:
-        return [row_to_ruling(row) for row in conn.execute(query)]
-
-
 def replay_reviewer_rulings(engine: Engine, suggester: Any, since: datetime | None = None) -> int:
     """Add to ``suggester`` every stored reviewer ruling it does not search yet; returns how many were added.
 
-    The service calls this each time it loads a suggester (start-up and hot swap), so a restart keeps every
-    acknowledged decision searchable before the next rebuild folds them into the library. Rulings already in the
-    bundle (its library or its saved overlay) are skipped by id, so nothing is doubled; ``since`` (default: the
-    suggester's snapshot time, when it has one) narrows the store query further.
+    Rulings already in the bundle (its library or its saved overlay) are skipped by id, so nothing is doubled;
+    ``since`` (default: the suggester's snapshot time, when it has one) narrows the store query further. The service
+    calls this through :meth:`ReviewerOverlays.replay_into`, never directly: that keeps it in step with decisions
+    stored at the same time.
     """
     since = since or _snapshot_time(suggester)
     known = _known_ids(suggester)
-    rulings = [r for r in reviewer_rulings(engine, since) if r.ruling_id not in known]
+    rulings = [r for r in RulingRepository(engine).reviewer_rulings(since) if r.ruling_id not in known]
     if rulings:
         suggester.add_rulings(rulings)
-    log.info("replayed %d reviewer rulings into the served suggester", len(rulings))
+    log.info("replayed %d reviewer rulings into a suggester", len(rulings))
     return len(rulings)
 
 
-def replay_on_swap(engine: Engine) -> Callable[[Any], None]:
-    """A model-holder listener: replays reviewer rulings into each newly served suggester, once per suggester.
+class ReviewerOverlays:
+    """Keeps every live suggester of one service holding the reviewer rulings of its store.
 
-    The console registers it when the service starts, so every acknowledged decision is searchable after a restart or
-    a hot swap. When the holder already replays before it swaps, this finds nothing left to add (ids are checked).
+    A ruling reaches a suggester in one of two ways, both checking and adding under one lock: :meth:`replay_into`
+    (a composition step, run on each new set before it is swapped in) and :meth:`publish` (after a decision is
+    committed). A suggester is registered before its replay reads the store, so a decision committed at any moment of
+    a load reaches the set that ends up served: the replay's read sees it, or its publish (which takes the lock after
+    the commit) finds the suggester registered. Suggesters are held weakly: a swapped-out one drops out once the last
+    request that uses it ends.
     """
-    done: weakref.WeakSet = weakref.WeakSet()
 
-    def on_swap(snapshot: Any) -> None:
-        suggester = getattr(snapshot, "suggester", None)
-        if suggester is None or suggester in done:
-            return
-        try:
-            replay_reviewer_rulings(engine, suggester)
-            done.add(suggester)
-        except Exception:  # a listener must not undo a good swap; the next swap retries
-            log.exception("replaying reviewer rulings into the served suggester failed")
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._lock = threading.Lock()
+        self._live: weakref.WeakSet[Any] = weakref.WeakSet()
 
-    return on_swap
+    def replay_into(self, suggester: Any) -> int:
+        """Register ``suggester`` and replay the stored reviewer rulings it lacks; returns how many were added."""
+        with self._lock:
+            self._live.add(suggester)
+            return replay_reviewer_rulings(self.engine, suggester)
+
+    def publish(self, ruling: Ruling, *, also: Any | None = None) -> tuple[bool, str | None]:
+        """Add a committed ruling to every live suggester (and ``also``): (searchable in all, the last error)."""
+        with self._lock:
+            targets = list(self._live)
+            if also is not None and also not in self._live:
+                targets.append(also)
+            return _add_to(targets, ruling)

@@ -6,7 +6,6 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 
 from serving.auth import require_scope
 from serving.deps import run_model, served_models
-from serving.holder import ServedModels
 from serving.hs import service
 from serving.hs.schemas import (
     SuggestBatchRequest,
@@ -17,6 +16,7 @@ from serving.hs.schemas import (
     ValidateResponse,
 )
 from serving.openapi import documented_body
+from serving.served import ServedModels
 
 router = APIRouter(prefix="/v1/hs", tags=["hs"], dependencies=[Depends(require_scope("suggest"))])
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pydantic import TypeAdapter
 
 from data.errors import InvalidInputError
+from models.names import HS_SUGGESTER
 from serving.batch import parse_batch
 from serving.common import BatchItemError, elements_problems, text_problems
-from serving.holder import HS_SUGGESTER, ServedModels
 from serving.hs.schemas import (
     SuggestBatchItem,
     SuggestBatchOptions,
@@ -17,6 +17,7 @@ from serving.hs.schemas import (
     ValidateRequest,
     ValidateResponse,
 )
+from serving.served import ServedModels
 
 _ITEM = TypeAdapter(SuggestBatchItem)
 _OPTIONS = TypeAdapter(SuggestBatchOptions)

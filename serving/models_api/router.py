@@ -7,8 +7,8 @@ from fastapi import APIRouter, Depends, Request
 
 from serving.auth import require_scope
 from serving.deps import served_models
-from serving.holder import ServedModels
 from serving.models_api.schemas import ModelsResponse, ReloadResponse
+from serving.served import ServedModels
 
 router = APIRouter(prefix="/v1", tags=["models"])
 

@@ -6,7 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-_VERSIONS = {"clearance-delay": 2, "clearance-hs-suggester": 3, "clearance-risk": 2}
+from models.names import RISK
+from serving.common import MODEL_VERSIONS_EXAMPLE
 
 
 class ServedModelOut(BaseModel):
@@ -38,10 +39,10 @@ class ModelsResponse(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "status": "ready", "stale": False, "source": "registry", "error": None,
         "last_check": {"at": "2026-11-27T03:00:00+00:00", "ok": True, "error": None},
-        "models": [{"name": "clearance-risk", "version": 2, "run_id": "5d1f0c…", "metrics": {"macro_f1": 0.71},
-                    "source": "registry", "uri": "models:/clearance-risk/2",
+        "models": [{"name": RISK, "version": 2, "run_id": "5d1f0c…", "metrics": {"macro_f1": 0.71},
+                    "source": "registry", "uri": f"models:/{RISK}/2",
                     "served_since": "2026-11-26T09:12:00+00:00", "loaded_at": "2026-11-27T02:59:58+00:00"}],
-        "model_versions": _VERSIONS}]})
+        "model_versions": MODEL_VERSIONS_EXAMPLE}]})
 
 
 class ReloadResponse(BaseModel):
@@ -50,4 +51,4 @@ class ReloadResponse(BaseModel):
     model_versions: dict[str, int]
 
     model_config = ConfigDict(json_schema_extra={"examples": [{
-        "changed": True, "previous": {**_VERSIONS, "clearance-risk": 1}, "model_versions": _VERSIONS}]})
+        "changed": True, "previous": {**MODEL_VERSIONS_EXAMPLE, RISK: 1}, "model_versions": MODEL_VERSIONS_EXAMPLE}]})

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
 from serving.auth import require_scope
 from serving.deps import run_model, served_models
-from serving.holder import ServedModels
 from serving.openapi import documented_body
+from serving.served import ServedModels
 from serving.shipments import service
 from serving.shipments.examples import SHIPMENT_EXAMPLE
 from serving.shipments.schemas import CheckResponse, ScoreBatchRequest, ScoreBatchResponse, ScoreRequest, ScoreResponse

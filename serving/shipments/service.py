@@ -11,7 +11,7 @@ from data.errors import InvalidInputError, error_path, field_error
 from data.shipments.schema import Shipment
 from serving.batch import parse_envelope, split_lines
 from serving.common import BatchItemError
-from serving.holder import ServedModels
+from serving.served import ServedModels
 from serving.shipments.schemas import (
     CheckResponse,
     FindingOut,

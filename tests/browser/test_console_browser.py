@@ -14,14 +14,19 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def _app(settings: Settings, bundle, scorer):
-    """The real service app serving a freshly loaded bundle (start-up replays stored reviewer rulings into it)."""
+    """The real service app serving a freshly loaded bundle, with the stored reviewer rulings replayed into it as the
+    served-set loader does before a set is served."""
+    from data.store.db import open_store
     from models.encoders import load_encoder
     from models.suggester.suggester import HSSuggester
     from serving.app import create_app
+    from serving.feedback.service import ReviewerOverlays
     from tests.serving.console_fakes import StaticHolder
 
     suggester = HSSuggester.load(bundle, encoder=load_encoder("use", threads=settings.threads))
-    return create_app(settings, holder=StaticHolder(suggester, scorer), start_models=False)
+    overlays = ReviewerOverlays(open_store(settings.database_url))
+    overlays.replay_into(suggester)
+    return create_app(settings, holder=StaticHolder(suggester, scorer, overlays=overlays), start_models=False)
 
 
 def _top_evidence(page) -> dict:

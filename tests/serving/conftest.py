@@ -18,9 +18,15 @@ os.environ["CLEARANCE_SCORE_WORKERS"] = "0"
 
 
 def register_fake(settings: Settings, name: str, tag: str, *, promote: bool = True) -> int:
+    return register_model(settings, name, FakeNative(name, tag), promote=promote)
+
+
+def register_model(settings: Settings, name: str, python_model, *, artifacts: dict | None = None,
+                   promote: bool = True) -> int:
+    """Log ``python_model`` (a pyfunc whose ``.native`` is the domain object), register it, promote it to champion."""
     registry.configure_mlflow(settings)
     with mlflow.start_run(experiment_id=registry.experiment_id("serving-tests", settings)) as run:
-        info = mlflow.pyfunc.log_model(name="model", python_model=FakeNative(name, tag))
+        info = mlflow.pyfunc.log_model(name="model", python_model=python_model, artifacts=artifacts)
     version = registry.register_challenger(run.info.run_id, info.model_uri, name, {"score": 1.0}, "score", True,
                                            settings, actor="tests")
     if promote:
@@ -38,15 +44,29 @@ def fake_registry(tmp_path_factory) -> Path:
     return root
 
 
+def copy_registry(source: Path, data_dir: Path) -> Path:
+    """``data_dir`` with a copy of the registry and store in ``source`` (artifacts stay where they are)."""
+    data_dir.mkdir(exist_ok=True)
+    for db in ("mlflow.db", "clearance.db"):
+        if (source / db).exists():
+            shutil.copy(source / db, data_dir / db)
+    return data_dir
+
+
 @pytest.fixture
 def registry_settings(fake_registry: Path, tmp_path: Path) -> Settings:
     """A private copy of the fake registry (tests may register and promote), with an empty model cache."""
-    data_dir = tmp_path / "var"
-    data_dir.mkdir()
-    for db in ("mlflow.db", "clearance.db"):
-        if (fake_registry / db).exists():
-            shutil.copy(fake_registry / db, data_dir / db)
-    return Settings(data_dir=data_dir, reload_interval_s=3600)
+    return Settings(data_dir=copy_registry(fake_registry, tmp_path / "var"), reload_interval_s=3600)
+
+
+def fake_holder(settings: Settings, **loader_options):
+    """A real holder over the registry's fake champions (``loader_options`` go to its ServedLoader)."""
+    from serving.holder import ModelHolder
+    from serving.served import ServedLoader
+    from tests.serving.fakes import compose_fakes
+
+    loader_options.setdefault("compose", compose_fakes)
+    return ModelHolder(settings, loader=ServedLoader(settings, **loader_options))
 
 
 def wait_ready(client, timeout: float = 60.0) -> dict:
@@ -65,12 +85,10 @@ def wait_ready(client, timeout: float = 60.0) -> dict:
 def make_app(registry_settings):
     """Build the app over the fake champions; ``auth_disabled`` defaults to False as in production."""
     from serving.app import create_app
-    from serving.holder import ModelHolder
-    from tests.serving.fakes import compose_fakes
 
     def make(settings: Settings | None = None, **overrides):
         settings = (settings or registry_settings).model_copy(update=overrides)
-        return create_app(settings, holder=ModelHolder(settings, compose=compose_fakes), poll=False)
+        return create_app(settings, holder=fake_holder(settings), poll=False)
 
     return make
 

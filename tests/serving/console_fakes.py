@@ -6,13 +6,15 @@ the feedback loop is tested end to end without an encoder; the browser test uses
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
 from data.nomenclature import Nomenclature
 from data.rulings.schema import Ruling
-from serving.holder import HS_SUGGESTER, ServedModels, ServedVersion
+from models.names import HS_SUGGESTER
+from serving.served import ServedModels, ServedVersion
 
 
 def _bigrams(text: str) -> set[str]:
@@ -21,7 +23,12 @@ def _bigrams(text: str) -> set[str]:
 
 
 class OverlaySuggester:
-    def __init__(self, rulings: list[Ruling], nomenclature: Nomenclature, threshold: float = 0.5):
+    """``add_delay_s`` makes adding rulings slow (as encoding them is), so a test can see who asks meanwhile."""
+
+    def __init__(self, rulings: list[Ruling], nomenclature: Nomenclature, threshold: float = 0.5,
+                 tag: str = "overlay", add_delay_s: float = 0.0):
+        self.tag = tag
+        self.add_delay_s = add_delay_s
         self._rulings = tuple(rulings)
         self._base = len(self._rulings)
         self.ruling_ids = [r.ruling_id for r in rulings]
@@ -39,6 +46,8 @@ class OverlaySuggester:
         if self.fail_next_add:
             self.fail_next_add = False
             raise RuntimeError("index busy")
+        if self.add_delay_s:
+            time.sleep(self.add_delay_s)
         self._rulings = self._rulings + tuple(rulings)  # copy-on-write: readers keep the tuple they started with
 
     def overlay_rulings(self) -> list[Ruling]:
@@ -79,6 +88,15 @@ class OverlaySuggester:
         }
 
 
+class AnsweringOverlaySuggester(OverlaySuggester):
+    """Answers with ``SuggestionAnswer`` objects, as ``HSSuggester`` does (what the CLI prints)."""
+
+    def suggest(self, text: str, declared_elements: dict | None = None, top_k: int = 5):
+        from models.suggester.answer import SuggestionAnswer
+
+        return SuggestionAnswer.model_validate(super().suggest(text, declared_elements, top_k))
+
+
 class FixedScorer:
     """Real data-quality findings (H3's checks), fixed delay/risk numbers: enough to test the page and the CSV."""
 
@@ -117,16 +135,22 @@ class FixedScorer:
 
 
 class StaticHolder:
-    """The holder interface the app uses (current/peek/add_listener/start/stop) around one fixed snapshot."""
+    """The holder interface the app uses (current/peek/add_listener/start/stop) around one fixed snapshot.
 
-    def __init__(self, suggester: Any, scorer: Any, run_id: str | None = None, version: int = 3):
+    ``overlays`` (a ``ReviewerOverlays``) keeps the suggester in step with feedback as a loaded set is; without it,
+    feedback reaches only the suggester the request used.
+    """
+
+    def __init__(self, suggester: Any, scorer: Any, run_id: str | None = None, version: int = 3,
+                 overlays: Any = None):
         now = datetime.now(UTC)
         versions = {HS_SUGGESTER: ServedVersion(name=HS_SUGGESTER, version=version, run_id=run_id,
                                                 metrics=MappingProxyType({"hs6_top1": 0.91}), source="registry",
                                                 uri=f"models:/{HS_SUGGESTER}/{version}", served_since=now,
                                                 loaded_at=now)}
         self.snapshot = ServedModels(suggester=suggester, scorer=scorer, versions=MappingProxyType(versions),
-                                     natives=MappingProxyType({HS_SUGGESTER: suggester}), stale=False, created_at=now)
+                                     natives=MappingProxyType({HS_SUGGESTER: suggester}), stale=False, created_at=now,
+                                     overlays=overlays)
 
     def current(self) -> ServedModels:
         return self.snapshot

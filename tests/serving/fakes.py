@@ -11,7 +11,8 @@ import time
 
 import mlflow
 
-HS, DELAY, RISK = "clearance-hs-suggester", "clearance-delay", "clearance-risk"
+from models.names import DELAY, RISK
+from models.names import HS_SUGGESTER as HS
 
 
 class FakeSuggester:
@@ -87,6 +88,19 @@ class FakeNative(mlflow.pyfunc.PythonModel):
 
     def predict(self, context, model_input, params=None):
         return [self.tag] * len(model_input)
+
+
+class OverlayNative(mlflow.pyfunc.PythonModel):
+    """A pyfunc whose ``.native`` really searches a few seed rulings and grows with ``add_rulings``."""
+
+    def load_context(self, context):
+        from data.nomenclature import Nomenclature
+        from tests.serving.console_fakes import AnsweringOverlaySuggester, seed_rulings
+
+        self.native = AnsweringOverlaySuggester(seed_rulings(), Nomenclature.default())
+
+    def predict(self, context, model_input, params=None):
+        return [None] * len(model_input)
 
 
 class FakeScorer:

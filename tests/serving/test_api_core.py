@@ -9,10 +9,10 @@ import threading
 from fastapi.testclient import TestClient
 
 from data.store.keys import revoke_key
-from serving.holder import ChampionRef, MlflowRegistrySource, ModelHolder
 from serving.logging import JsonFormatter
-from tests.serving.conftest import make_key, wait_ready
-from tests.serving.fakes import DELAY, HS, RISK, compose_fakes
+from tests.serving.conftest import fake_holder, make_key, wait_ready
+from tests.serving.fakes import DELAY, HS, RISK
+from training.registry_client import ChampionRef, MlflowRegistrySource
 
 SUGGEST = {"text": "vacuum flask"}
 
@@ -168,7 +168,7 @@ def test_readyz_is_503_until_the_champions_are_loaded(registry_settings):
     from serving.app import create_app
 
     gate = threading.Event()
-    holder = ModelHolder(registry_settings, source=_BlockingSource(registry_settings, gate), compose=compose_fakes)
+    holder = fake_holder(registry_settings, source=_BlockingSource(registry_settings, gate))
     app = create_app(registry_settings.model_copy(update={"auth_disabled": True}), holder=holder, poll=False)
     with TestClient(app) as c:
         r = c.get("/readyz")

@@ -1,23 +1,29 @@
-"""Reviewer feedback: decisions become committed reviewer rulings, searchable at once, replayed after a restart."""
+"""Reviewer feedback: decisions become committed reviewer rulings, searchable at once, replayed into every new set
+before it is served (after a restart, on a hot swap, and while a decision is being stored)."""
 
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+from fastapi import APIRouter
 from fastapi.testclient import TestClient
 
 from data.errors import InvalidInputError
 from data.nomenclature import Nomenclature
 from data.rulings.repository import RulingRepository
 from data.rulings.schema import Ruling, RulingSource
-from data.store.db import init_db, make_engine
+from data.store.db import init_db, make_engine, open_store
 from data.store.keys import create_key
 from data.store.reviews import count_reviews, list_reviews
-from serving.feedback.service import Decision, record_decision, replay_reviewer_rulings
+from serving.app import create_app
+from serving.feedback.service import Decision, ReviewerOverlays, record_decision, replay_reviewer_rulings
+from tests.serving.conftest import fake_holder, register_fake, wait_ready
 from tests.serving.console_fakes import FixedScorer, OverlaySuggester, StaticHolder, console_app, seed_rulings
+from tests.serving.fakes import DELAY, HS, RISK, FakeScorer
 
 
 @pytest.fixture(scope="module")
@@ -228,26 +234,146 @@ def test_feedback_route_is_documented_and_console_pages_are_not(api):
     assert not any(p.startswith(("/classify", "/shipments", "/reviews", "/console-static")) for p in paths)
 
 
-def test_service_start_replays_stored_decisions_into_the_served_suggester(settings, nomenclature):
-    engine = make_engine(settings.database_url)
-    init_db(engine)
-    receipt = record_decision(engine, None, _decision(text="不锈钢真空保温杯 650ml"), nomenclature=nomenclature)
-    fresh = OverlaySuggester(seed_rulings(), nomenclature)  # as loaded from a bundle built before the decision
-    with TestClient(console_app(settings, StaticHolder(fresh, FixedScorer(nomenclature)))) as client:
-        assert fresh.n_rulings == len(seed_rulings()) + 1
-        assert _top_evidence(fresh.suggest("不锈钢真空保温杯 650ml"))["ruling_id"] == receipt.ruling.ruling_id
-        assert client.get("/healthz").status_code == 200  # the service started with the replayed overlay
-    with TestClient(console_app(settings, StaticHolder(fresh, FixedScorer(nomenclature)))):
-        assert fresh.n_rulings == len(seed_rulings()) + 1  # a second start adds nothing twice
-
-
-def test_a_swap_during_the_decision_gets_the_ruling_too(engine, nomenclature):
+def test_a_set_composed_during_the_decision_gets_the_ruling_too(engine, nomenclature):
+    overlays = ReviewerOverlays(engine)
     old = OverlaySuggester(seed_rulings(), nomenclature)
-    new = OverlaySuggester(seed_rulings(), nomenclature)  # swapped in; its replay ran before this commit
-    receipt = record_decision(engine, old, _decision(), nomenclature=nomenclature, served_now=lambda: new)
+    overlays.replay_into(old)  # the served set
+    new = OverlaySuggester(seed_rulings(), nomenclature)
+    overlays.replay_into(new)  # being composed for a swap: its replay read the store before this decision
+    receipt = record_decision(engine, old, _decision(), nomenclature=nomenclature, overlays=overlays)
     assert receipt.searchable
     for suggester in (old, new):
         assert _top_evidence(suggester.suggest("不锈钢真空保温杯 600ml"))["ruling_id"] == receipt.ruling.ruling_id
-    again = record_decision(engine, old, _decision(reviewer="Li Lei"), nomenclature=nomenclature,
-                            served_now=lambda: new)
+    again = record_decision(engine, old, _decision(reviewer="Li Lei"), nomenclature=nomenclature, overlays=overlays)
     assert again.searchable and new.n_rulings == old.n_rulings == len(seed_rulings()) + 1
+    assert overlays.replay_into(new) == 0  # a later composition of the same suggester doubles nothing
+
+
+def test_a_failed_overlay_update_is_caught_up_by_the_next_composition(engine, nomenclature):
+    overlays = ReviewerOverlays(engine)
+    served = OverlaySuggester(seed_rulings(), nomenclature)
+    overlays.replay_into(served)
+    served.fail_next_add = True
+    receipt = record_decision(engine, served, _decision(), nomenclature=nomenclature, overlays=overlays)
+    assert not receipt.searchable and receipt.index_error == "index busy"
+    assert RulingRepository(engine).get(receipt.ruling.ruling_id)  # stored all the same
+    assert overlays.replay_into(served) == 1  # the next set composed around this suggester
+    assert _top_evidence(served.suggest("不锈钢真空保温杯 600ml"))["ruling_id"] == receipt.ruling.ruling_id
+
+
+# ------------------------------------------------------------------ replay as a composition step of the served set
+TEXT = "不锈钢真空保温杯 600ml"
+
+
+def _overlay_compose(nomenclature, add_delay_s: float = 0.0):
+    """Each composed set gets a fresh searching suggester tagged with the registered HS version."""
+
+    def compose(natives):
+        suggester = OverlaySuggester(seed_rulings(), nomenclature, tag=natives[HS].tag, add_delay_s=add_delay_s)
+        return suggester, FakeScorer(natives[DELAY], natives[RISK])
+
+    return compose
+
+
+def _store_decision(settings, nomenclature, **kw):
+    return record_decision(open_store(settings.database_url), None, _decision(**kw), nomenclature=nomenclature).ruling
+
+
+def test_no_answer_after_a_swap_misses_a_stored_reviewer_ruling(registry_settings, nomenclature):
+    stored = _store_decision(registry_settings, nomenclature)
+    # Adding rulings takes 0.3 s (encoding): a replay after the swap would leave the new suggester without them.
+    holder = fake_holder(registry_settings, compose=_overlay_compose(nomenclature, add_delay_s=0.3))
+    holder.load_initial()
+    register_fake(registry_settings, HS, f"{HS}-v2")
+    answers: list[tuple[str, str]] = []
+    stop = threading.Event()
+
+    def ask() -> None:  # a request at every moment of the reload
+        while not stop.is_set():
+            suggester = holder.current().suggester
+            answers.append((suggester.tag, _top_evidence(suggester.suggest(TEXT))["ruling_id"]))
+            time.sleep(0.001)
+
+    asker = threading.Thread(target=ask)
+    asker.start()
+    try:
+        assert holder.reload().changed
+        time.sleep(0.1)
+    finally:
+        stop.set()
+        asker.join(10)
+    assert {tag for tag, _ in answers} == {f"{HS}-v1", f"{HS}-v2"}
+    missed = [tag for tag, ruling_id in answers if ruling_id != stored.ruling_id]
+    assert missed == []
+
+
+def test_readyz_waits_for_the_replay_of_the_initial_set(registry_settings, nomenclature):
+    stored = _store_decision(registry_settings, nomenclature)
+    settings = registry_settings.model_copy(update={"auth_disabled": True})
+    holder = fake_holder(settings, compose=_overlay_compose(nomenclature, add_delay_s=0.5))
+    with TestClient(create_app(settings, holder=holder, poll=False)) as client:
+        assert client.get("/readyz").status_code == 503  # loading: the replay takes 0.5 s
+        wait_ready(client)
+        suggester = holder.current().suggester
+        assert [r.ruling_id for r in suggester.overlay_rulings()] == [stored.ruling_id]
+        assert _top_evidence(suggester.suggest(TEXT))["ruling_id"] == stored.ruling_id
+
+
+def test_a_decision_stored_while_a_new_set_is_composed_is_searchable_in_the_set_served(registry_settings,
+                                                                                         nomenclature, monkeypatch):
+    settings = registry_settings.model_copy(update={"auth_disabled": True})
+    holder = fake_holder(settings, compose=_overlay_compose(nomenclature))
+    overlays = holder.loader.overlays
+    replayed, release = threading.Event(), threading.Event()
+    replay = overlays.replay_into
+
+    def replay_then_wait(suggester):
+        added = replay(suggester)
+        if suggester.tag == f"{HS}-v2":  # the new set has read the store and is not swapped in yet
+            replayed.set()
+            assert release.wait(30)
+        return added
+
+    monkeypatch.setattr(overlays, "replay_into", replay_then_wait)
+    with TestClient(create_app(settings, holder=holder, poll=False)) as client:
+        wait_ready(client)
+        old = holder.current()
+        register_fake(settings, HS, f"{HS}-v2")
+        reloaded: dict = {}
+        reloader = threading.Thread(target=lambda: reloaded.update(response=client.post("/v1/admin/reload")))
+        reloader.start()
+        try:
+            assert replayed.wait(30)
+            decision = client.post("/v1/hs/feedback", json=BODY)
+            assert decision.status_code == 201, decision.text
+            assert decision.json()["searchable"] is True and decision.json()["model_versions"][HS] == 1
+            assert holder.current() is old  # stored while v2 was being composed
+        finally:
+            release.set()
+            reloader.join(30)
+        assert reloaded["response"].status_code == 200 and reloaded["response"].json()["model_versions"][HS] == 2
+        new = holder.current().suggester
+        assert new.tag == f"{HS}-v2"
+        for suggester in (old.suggester, new):  # the served set, and requests still on the old one
+            assert _top_evidence(suggester.suggest(BODY["text"]))["ruling_id"] == decision.json()["ruling_id"]
+        assert new.n_rulings == len(seed_rulings()) + 1  # once, not twice
+
+
+def test_the_feedback_route_and_the_replay_do_not_depend_on_the_console(registry_settings, nomenclature,
+                                                                        monkeypatch):
+    import serving.console.router as console_router
+
+    monkeypatch.setattr(console_router, "router", APIRouter())  # a service without the console
+    earlier = _store_decision(registry_settings, nomenclature, text="不锈钢真空保温杯 650ml")
+    settings = registry_settings.model_copy(update={"auth_disabled": True})
+    holder = fake_holder(settings, compose=_overlay_compose(nomenclature))
+    with TestClient(create_app(settings, holder=holder, poll=False)) as client:
+        wait_ready(client)
+        assert client.get("/classify").status_code == 404  # no console here
+        suggester = holder.current().suggester
+        assert _top_evidence(suggester.suggest("不锈钢真空保温杯 650ml"))["ruling_id"] == earlier.ruling_id
+        response = client.post("/v1/hs/feedback", json=BODY)
+        assert response.status_code == 201, response.text
+        assert response.json()["searchable"] is True and response.json()["reviewer"] == BODY["reviewer"]
+        assert _top_evidence(suggester.suggest(BODY["text"]))["ruling_id"] == response.json()["ruling_id"]
+        assert "/v1/hs/feedback" in client.get("/openapi.json").json()["paths"]

@@ -1,22 +1,22 @@
-"""The model holder: registry load, local cache, offline start, atomic hot swap, failed loads, polling."""
+"""The model holder: registry load, local cache, offline start, atomic hot swap, failed loads, polling, status."""
 
 from __future__ import annotations
 
 import json
 import time
-from datetime import UTC
 
 import pytest
 
 from data.errors import ClearanceError, UnavailableError
 from data.settings import Settings
-from serving.holder import MlflowRegistrySource, ModelHolder, RegistryUnavailable
-from tests.serving.conftest import register_fake
-from tests.serving.fakes import DELAY, HS, RISK, compose_fakes
+from serving.holder import ModelHolder
+from tests.serving.conftest import fake_holder, register_fake
+from tests.serving.fakes import DELAY, HS, RISK
+from training.registry_client import MlflowRegistrySource, RegistryUnavailable, load_native
 
 
-def _holder(settings: Settings, **kw) -> ModelHolder:
-    return ModelHolder(settings, compose=compose_fakes, **kw)
+def _holder(settings: Settings, **loader_options) -> ModelHolder:
+    return fake_holder(settings, **loader_options)
 
 
 def test_loads_champions_and_writes_the_cache_manifest(registry_settings):
@@ -72,7 +72,7 @@ def test_stale_holder_recovers_when_the_registry_returns_without_reloading_model
     holder = _holder(registry_settings.model_copy(update={"mlflow_tracking_uri": "sqlite:////nonexistent/m.db"}))
     stale = holder.load_initial()
     assert stale.stale
-    holder.source.settings = registry_settings.model_copy(update={"mlflow_tracking_uri": real_uri})
+    holder.loader.source.settings = registry_settings.model_copy(update={"mlflow_tracking_uri": real_uri})
     result = holder.reload()
     fresh = holder.current()
     assert result.changed and not fresh.stale and holder.status()["status"] == "ready"
@@ -100,8 +100,6 @@ def test_a_version_that_fails_to_load_leaves_the_served_set_in_place(registry_se
         calls.append(path)
         if "/2" in str(path).replace("\\", "/"):
             raise OSError("corrupt artifact")
-        from serving.holder import load_native
-
         return load_native(path)
 
     holder = _holder(registry_settings, loader=loader)
@@ -129,21 +127,6 @@ def test_background_poller_picks_up_a_new_champion(registry_settings):
         assert holder.current().suggester.tag == f"{HS}-v2"
     finally:
         holder.stop()
-
-
-def test_cache_keeps_the_last_versions_and_never_prunes_the_served_one(tmp_path):
-    from datetime import datetime
-
-    from serving.holder import ModelCache, ServedVersion
-
-    cache = ModelCache(tmp_path / "cache", keep_versions=2)
-    for v in (1, 2, 3, 4):
-        (tmp_path / "cache" / RISK / str(v)).mkdir(parents=True)
-    now = datetime.now(UTC)
-    served = {RISK: ServedVersion(RISK, 1, None, {}, "registry", f"models:/{RISK}/1", now, now)}
-    cache.write_manifest(served)  # rolled back to v1: keep it, plus the two newest
-    assert sorted(p.name for p in (tmp_path / "cache" / RISK).iterdir()) == ["1", "3", "4"]
-    assert json.loads((tmp_path / "cache" / "manifest.json").read_text())["models"][RISK]["version"] == 1
 
 
 class _NoArtifacts(MlflowRegistrySource):
@@ -206,7 +189,7 @@ class _PoolScorer:
 def test_the_holder_warms_each_served_scorer_retires_the_swapped_out_one_and_closes_at_stop(registry_settings):
     import serving.holder as holder_module
 
-    holder = ModelHolder(registry_settings, compose=lambda natives: (natives[HS], _PoolScorer(natives[RISK]["tag"])))
+    holder = _holder(registry_settings, compose=lambda natives: (natives[HS], _PoolScorer(natives[RISK]["tag"])))
     first = holder.load_initial().scorer
     register_fake(registry_settings, RISK, f"{RISK}-v2")
     holder.reload()
@@ -218,12 +201,19 @@ def test_the_holder_warms_each_served_scorer_retires_the_swapped_out_one_and_clo
     assert first.calls[-1] == "close" and second.calls == ["warm", "close"]
 
 
-def test_default_composition_gives_the_scorer_the_configured_workers(registry_settings, monkeypatch):
-    import serving.holder as holder_module
-
-    seen = {}
-    monkeypatch.setattr(holder_module, "compose_default",
-                        lambda natives, *, workers=0: seen.setdefault("workers", workers) and None)
-    assert ModelHolder(registry_settings.model_copy(update={"score_workers": 3})).compose({}) is None
-    assert seen == {"workers": 3}
-    assert Settings(data_dir=registry_settings.data_dir).score_workers == 0  # the serving tests' environment
+def test_status_follows_the_holder_through_load_failure_stale_and_recovery(registry_settings, tmp_path):
+    _holder(registry_settings).load_initial()  # fills the cache
+    offline = registry_settings.model_copy(update={"mlflow_tracking_uri": f"sqlite:///{tmp_path}/gone.db"})
+    holder = _holder(offline)
+    assert holder.status() == {"status": "loading", "source": None, "stale": False, "error": None, "models": [],
+                               "last_check": {"at": None, "ok": None, "error": None}}
+    holder.load_initial()
+    stale = holder.status()
+    assert (stale["status"], stale["source"], stale["stale"]) == ("stale", "cache", True)
+    assert [m["source"] for m in stale["models"]] == ["cache"] * 3 and stale["last_check"]["ok"] is False
+    holder.loader.source.settings = registry_settings
+    assert holder.reload().changed
+    ready = holder.status()
+    assert (ready["status"], ready["source"], ready["stale"], ready["error"]) == ("ready", "registry", False, None)
+    assert [m["source"] for m in ready["models"]] == ["registry"] * 3 and ready["last_check"]["ok"] is True
+    assert [m["version"] for m in ready["models"]] == [1, 1, 1]

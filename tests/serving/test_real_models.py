@@ -15,12 +15,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from data.settings import Settings
+from models.names import SERVED_MODELS
 from serving.shipments.examples import SHIPMENT_EXAMPLE
 from tests.serving.conftest import wait_ready
 
 pytestmark = pytest.mark.slow
 
-NAMES = ("clearance-delay", "clearance-hs-suggester", "clearance-risk")
+NAMES = tuple(sorted(SERVED_MODELS))
 
 
 @pytest.fixture(scope="session")
@@ -68,8 +69,18 @@ def test_real_champions_answer_every_route(real_client):
     assert all(cand["evidence"] for cand in body["candidates"][:1])
     assert r.headers["X-Model-Versions"] == ",".join(f"{n}=1" for n in NAMES)
 
-    r = c.post("/v1/hs/validate", json={"text": "不锈钢真空保温杯 500ml", "declared_code": "961700"})
-    assert r.status_code == 200, r.text and "agreement" in r.json()
+    top = body["candidates"][0]
+    r = c.post("/v1/hs/validate", json={"text": "不锈钢真空保温杯 500ml", "declared_code": top["code"]})
+    assert r.status_code == 200, r.text
+    agreed = r.json()  # the suggester's own first choice agrees at both levels
+    assert agreed["agreement"] == {"hs6": True, "hs4": True} and agreed["declared_confidence"] > 0
+    assert agreed["model_versions"] == body["model_versions"]
+    r = c.post("/v1/hs/validate", json={"text": "不锈钢真空保温杯 500ml", "declared_code": "0101.21"})  # live horses
+    assert r.status_code == 200, r.text
+    other = r.json()
+    assert other["agreement"] == {"hs6": False, "hs4": False} and other["needs_review"] is True
+    assert "heading_disagrees" in {reason["code"] for reason in other["reasons"]}
+    assert top["code"] in {alt["code"] for alt in other["alternatives"]}
 
     r = c.post("/v1/risk/score", json={"shipment": SHIPMENT_EXAMPLE, "route_options": [{"channel": "air"},
                                                                                        {"channel": "express"}]})

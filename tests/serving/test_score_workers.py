@@ -43,8 +43,7 @@ def test_batch_route_on_a_worker_process_gives_the_in_process_results(registry_s
 
     from models.scoring import ShipmentScorer
     from serving.app import create_app
-    from serving.holder import ModelHolder
-    from tests.serving.conftest import wait_ready
+    from tests.serving.conftest import fake_holder, wait_ready
 
     settings = registry_settings.model_copy(update={"auth_disabled": True, "score_workers": 1})
     parallel_calls = []
@@ -61,7 +60,7 @@ def test_batch_route_on_a_worker_process_gives_the_in_process_results(registry_s
 
     docs = _documents(300)
     expected = _expected(docs)
-    app = create_app(settings, holder=ModelHolder(settings, compose=compose), poll=False)
+    app = create_app(settings, holder=fake_holder(settings, compose=compose), poll=False)
     with TestClient(app) as client:
         wait_ready(client)
         scorer = built[0]

@@ -1,0 +1,99 @@
+"""The store's schema comes from Alembic migrations: a new store gets it, an old or foreign one is refused, and the
+migrations describe exactly the tables the code defines."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import inspect, text
+
+from data.store.db import (
+    INITIAL_REVISION,
+    Base,
+    SchemaMismatchError,
+    check_schema,
+    head_revision,
+    import_table_modules,
+    make_engine,
+    open_store,
+    schema_revision,
+    upgrade_store,
+)
+
+
+def _url(tmp_path, name="store.db") -> str:
+    return f"sqlite:///{tmp_path / name}"
+
+
+def test_a_new_store_gets_the_current_schema_and_it_matches_the_tables_the_code_defines(tmp_path):
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    engine = open_store(_url(tmp_path))
+    assert schema_revision(engine) == head_revision()
+    import_table_modules()
+    with engine.connect() as conn:
+        assert set(Base.metadata.tables) <= set(inspect(conn).get_table_names())
+        # a table or column added to the code without a migration shows up here
+        assert compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata) == []
+
+
+def _store_made_before_migrations(url: str):
+    """The tables of migration 0001 without a version table: what ``create_all`` made before migrations existed."""
+    engine = make_engine(url)
+    upgrade_store(engine, INITIAL_REVISION)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE alembic_version"))
+    return engine
+
+
+def test_a_store_made_before_migrations_is_refused_until_upgraded_and_keeps_its_rows(tmp_path):
+    url = _url(tmp_path)
+    engine = _store_made_before_migrations(url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO api_keys (key_id, name, key_hash, scopes, created_at) "
+                          "VALUES ('k1', 'wang.fang', 'h', '[]', '2026-01-01')"))
+    with pytest.raises(SchemaMismatchError, match="created before migrations.*clearance db upgrade"):
+        open_store(url)
+    before, after = upgrade_store(engine)
+    assert (before, after) == (None, head_revision())
+    assert check_schema(engine) == head_revision()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT name FROM api_keys")).scalars().all() == ["wang.fang"]
+    assert upgrade_store(engine) == (head_revision(), head_revision())  # idempotent
+
+
+def test_a_store_behind_or_ahead_of_the_code_is_refused_with_what_to_do(tmp_path):
+    engine = make_engine(_url(tmp_path))
+    upgrade_store(engine, INITIAL_REVISION)  # a store the code has moved on from
+    head = head_revision()
+    assert head != INITIAL_REVISION
+    with pytest.raises(SchemaMismatchError, match=rf"behind the code's {head}: run `clearance db upgrade`") as info:
+        check_schema(engine)
+    assert info.value.status == 503 and info.value.details == {"current": INITIAL_REVISION, "head": head}
+    assert upgrade_store(engine) == (INITIAL_REVISION, head)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'f00d'"))
+    with pytest.raises(SchemaMismatchError, match="newer than this code"):
+        check_schema(engine)
+
+
+def test_the_service_refuses_to_start_on_a_store_whose_schema_is_behind(tmp_path):
+    from data.settings import Settings
+    from serving.app import create_app
+
+    settings = Settings(data_dir=tmp_path / "var")
+    upgrade_store(make_engine(settings.database_url), INITIAL_REVISION)
+    with pytest.raises(SchemaMismatchError, match="clearance db upgrade"):
+        create_app(settings, start_models=False)
+
+
+def test_db_cli_upgrades_and_reports_the_schema(cli, tmp_path):
+    out = cli("db", "status")
+    assert out.exit_code == 1 and "revision (none)" in out.output
+    out = cli("db", "upgrade")
+    assert out.exit_code == 0, out.output
+    assert f"-> {head_revision()}" in out.output
+    out = cli("db", "upgrade")
+    assert out.exit_code == 0 and "already at schema revision" in out.output
+    out = cli("db", "status")
+    assert out.exit_code == 0 and f"revision {head_revision()}; code: {head_revision()}" in out.output
