@@ -2,7 +2,7 @@
 
 Targets (2 cores): p50 <= 15 ms and p99 <= 50 ms at 300k rulings; build >= 1,000 rulings/s with the default encoder.
 
-- Rulings come from the demo generator (``data.generators.rulings.generate_demo_rulings``); queries are product names
+- Rulings come from the demo generator (``demo.rulings.generate_demo_rulings``); queries are product names
   of rulings generated with another seed (not in the library).
 - The build is the real one (``training.hs.build_suggester``: encode, lexical + supervised channels, dense index,
   tuning and calibration on a validation split). Where that module is missing the bench falls back to encoder + dense
@@ -127,9 +127,9 @@ def ruling_texts(rulings) -> list[str]:
 
 def make_rulings(n: int, seed: int):
     try:
-        from data.generators.rulings import generate_demo_rulings
+        from demo.rulings import generate_demo_rulings
     except ImportError:  # pragma: no cover - until H2's generator lands
-        raise SystemExit("data.generators.rulings.generate_demo_rulings is required for this benchmark") from None
+        raise SystemExit("demo.rulings.generate_demo_rulings is required for this benchmark") from None
     return generate_demo_rulings(n, seed)
 
 

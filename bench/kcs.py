@@ -26,7 +26,7 @@ import pandas as pd  # noqa: E402
 
 import data  # noqa: E402,F401  (thread caps)
 from data.specs.schema import builtin_spec  # noqa: E402
-from training.risk import train_spec  # noqa: E402
+from training.tabular import train_spec  # noqa: E402
 
 DATASET = ROOT.parent / "shared" / "datasets" / "kcs-declarations"
 RESULT = ROOT / "bench" / "results" / "kcs.json"

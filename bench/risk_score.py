@@ -58,13 +58,13 @@ def main() -> None:
     n_single = 300 if args.quick else 2000
     n_batch = 5000 if args.quick else 20_000
 
-    from data.generators.shipments import generate_shipments
     from data.nomenclature import Nomenclature
     from data.shipments.schema import Shipment
-    from features.shipment_features import history_frame
+    from demo.history import history_frame
+    from demo.shipments import generate_shipments
     from models.advisories import load_rules
     from models.scoring import ShipmentScorer
-    from training.risk import fit_shipment_models
+    from training.shipment_models import fit_shipment_models
 
     load_at_start = os.getloadavg()[0]
     t0 = time.perf_counter()

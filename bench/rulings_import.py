@@ -18,12 +18,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from data.generators.rulings import generate_demo_rulings, write_demo_rulings
 from data.nomenclature import Nomenclature
 from data.rulings.importer import import_rulings
 from data.rulings.readers import read_rulings
 from data.rulings.repository import RulingRepository
 from data.store.db import init_db, make_engine
+from demo.rulings import generate_demo_rulings, write_demo_rulings
 
 TARGET_INSERT_ROWS_PER_S = 20_000
 

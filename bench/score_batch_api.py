@@ -231,7 +231,7 @@ def post(server: Server, body: bytes, fmt: str, headers: dict[str, str], n: int)
 
 def _bodies(seed: int, n: int) -> dict[str, bytes]:
     """The same batch as NDJSON (one document per line) and as a JSON envelope, as a client would send them."""
-    from data.generators.shipments import generate_shipments
+    from demo.shipments import generate_shipments
 
     docs = generate_shipments(n=n, months=24, seed=seed).shipments[:n]
     lines = [json.dumps(d, ensure_ascii=False).encode() for d in docs]

@@ -260,24 +260,26 @@ def champion_settings(data_dir: Path | None, quick: bool, workdir: Path) -> tupl
 
 def _train_small(settings) -> None:
     """The same training and registration code as ``clearance train all``, small enough for a smoke run."""
-    from data.generators.rulings import generate_demo_rulings
+    from demo.history import history_frame
+    from demo.rulings import generate_demo_rulings
     from models.names import SERVED_MODELS
     from training import registry
     from training.hs import train_and_log
-    from training.risk import train_shipment_models
+    from training.shipment_models import train_shipment_models
 
     train_and_log(settings, generate_demo_rulings(n=600, seed=7), encoder_spec=settings.encoder, register=True,
                   progress=False)
-    train_shipment_models(settings, n=20_000, seed=42, register=True, progress=False, baselines=False)
+    train_shipment_models(settings, history_frame(n=20_000, seed=42), seed=42, register=True, progress=False,
+                          baselines=False)
     for name in SERVED_MODELS:
         registry.promote(name, settings, actor="bench/serve_load.py")
 
 
 def _rows(settings, n: int, seed: int = 2024):
     """The same shipments as service requests and as mlflow feature rows."""
-    from data.generators.shipments import generate_shipments
     from data.nomenclature import Nomenclature
     from data.shipments.schema import Shipment
+    from demo.shipments import generate_shipments
     from features.checks import run_checks
     from features.shipment_features import CATEGORICAL, NUMERIC, feature_frame
 
@@ -294,7 +296,7 @@ def _rows(settings, n: int, seed: int = 2024):
 
 
 def _texts(n: int) -> list[str]:
-    from data.generators.rulings import generate_demo_rulings
+    from demo.rulings import generate_demo_rulings
 
     return [r.product_name + (" " + r.description if r.description else "") for r in
             generate_demo_rulings(n=max(n, 200), seed=99)[:n]]

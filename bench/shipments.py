@@ -19,14 +19,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from data.generators.shipments import generate_shipments
 from data.nomenclature import Nomenclature
 from data.shipments.schema import Shipment
+from demo.history import history_frame
+from demo.shipments import generate_shipments
 from features.checks import run_checks
-from features.shipment_features import (
-    feature_row,
-    history_frame,
-)
+from features.shipment_features import feature_row
 
 TARGET_BATCH_ROWS_PER_S = 20_000
 

@@ -1,4 +1,4 @@
-"""Schemas, readers, stores, generators and specs: what comes into clearance and where it is kept.
+"""Schemas, readers, stores, reference tables and specs: what comes into clearance and where it is kept.
 
 Importing any clearance package imports this one first, so the process-wide thread caps live here: on a 2-core
 machine an uncapped BLAS/OpenMP/torch pool per library oversubscribes the cores and makes everything many times

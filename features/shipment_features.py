@@ -2,8 +2,9 @@
 
 ``feature_row(shipment, findings)`` reads a validated :class:`~data.shipments.schema.Shipment` and the findings of
 ``features.checks.run_checks`` and returns a flat dict of plain Python values. It never reads ``timestamps.released``
-(the label) and never a generator variable: effects reach the model only through what a served shipment carries —
-the documents, their dates and what the checks found.
+(the label) and knows nothing of the demo world: effects reach the model only through what a served shipment carries —
+the documents, their dates and what the checks found. Open-ended categoricals (carrier, ports, destination country)
+have no fixed list here: their levels come from the training history and are stored in the model.
 
 Every feature belongs to a business ``group``; explanations sum LightGBM contributions per group and use the group's
 en/zh names (:data:`GROUPS`) to phrase reasons.
@@ -16,7 +17,6 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timezone
-from pathlib import Path
 from time import gmtime
 from typing import TYPE_CHECKING, Literal
 
@@ -27,8 +27,6 @@ from data.shipments.reference import (
     DECLARATION_MODES,
     FX_USD_PER_UNIT,
     POLICY_CHANGE_AT,
-    PORTS,
-    PRODUCTS,
     SPLIT_ADVISORY_USD,
     US_WEST_COAST_PORTS,
 )
@@ -38,7 +36,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from data.shipments.schema import Shipment
-    from features.checks import NomenclatureLike
 
 
 @dataclass(frozen=True)
@@ -149,39 +146,31 @@ assert {f.group for f in FEATURES} <= set(GROUPS), "every feature group needs en
 assert len(set(FEATURE_NAMES)) == len(FEATURE_NAMES)
 
 
-def _carriers() -> list[str]:
-    from data.generators.shipments import CARRIERS
-
-    return sorted({c for table in CARRIERS.values() for c in table})
-
-
-#: Known levels of each categorical, fixed so a category means the same integer in training and serving; a value
-#: outside them (a new carrier) becomes missing rather than a silently re-numbered category.
+#: Closed vocabularies: the product's own (channels and declaration modes, which the schema enforces; the HS chapters
+#: 01-97). A frame types them with exactly these levels; a chapter outside them becomes missing.
 CATEGORY_LEVELS: dict[str, list[str]] = {
     "channel": list(CHANNELS),
-    "carrier": _carriers(),
-    "export_port": sorted(p for p, v in PORTS.items() if v.country == "CN"),
-    "destination_country": sorted({v.country for v in PORTS.values() if v.country != "CN"}),
-    "destination_port": sorted(p for p, v in PORTS.items() if v.country != "CN"),
     "declaration_mode": list(DECLARATION_MODES),
-    "hs_chapter": sorted({f"{c:02d}" for c in range(1, 98)} | {p.chapter for p in PRODUCTS}),
+    "hs_chapter": [f"{c:02d}" for c in range(1, 98)],
 }
-assert set(CATEGORY_LEVELS) == set(CATEGORICAL)
+#: Open-ended categoricals: every exporter has its own carriers, ports and markets. A frame types them with the
+#: levels its rows hold; the model fixes its levels when it is fitted (``models.tabular.TabularPreprocessor.levels``,
+#: saved with the model), so a value it never saw in training is missing at serving, never a re-numbered category.
+OPEN_CATEGORICAL: list[str] = [c for c in CATEGORICAL if c not in CATEGORY_LEVELS]
+assert set(CATEGORY_LEVELS) <= set(CATEGORICAL) and OPEN_CATEGORICAL == ["carrier", "export_port",
+                                                                         "destination_country", "destination_port"]
 
 #: Bump when a feature's computation changes without its name changing.
 FEATURE_LOGIC_REVISION = 2
 
 
 def _features_version() -> str:
-    from data.generators.shipments import GENERATOR_REVISION
-
-    key = repr([(f.name, f.kind) for f in FEATURES] + sorted(CATEGORY_LEVELS.items())
-               + [FEATURE_LOGIC_REVISION, GENERATOR_REVISION])
+    key = repr([(f.name, f.kind) for f in FEATURES] + sorted(CATEGORY_LEVELS.items()) + [FEATURE_LOGIC_REVISION])
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
-#: Changes whenever the feature list, the feature logic or the generator changes, so a cached history frame is never
-#: reused across versions.
+#: Changes whenever the feature list, the closed vocabularies or the feature logic change, so a cached feature frame is
+#: never reused across versions (a cache of generated history adds the generator's own revision to its key).
 FEATURES_VERSION = _features_version()
 
 _SECONDS_PER_DAY = 86_400.0
@@ -277,7 +266,7 @@ def feature_row(shipment: Shipment, findings: Sequence[Finding]) -> dict[str, ob
 
 
 def feature_frame(shipments: Iterable[Shipment], findings_lists: Iterable[Sequence[Finding]]) -> pd.DataFrame:
-    """Rows of :func:`feature_row` as a frame with fixed column order and fixed categorical levels."""
+    """Rows of :func:`feature_row` as a frame: :data:`FEATURE_NAMES` columns, numerics as float, categoricals typed."""
     rows = [feature_row(s, f) for s, f in zip(shipments, findings_lists, strict=True)]
     return rows_to_frame(rows)
 
@@ -289,55 +278,11 @@ def rows_to_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
     for name in NUMERIC:
         frame[name] = pd.to_numeric(frame[name], errors="raise").astype("float64")
     for name in CATEGORICAL:
-        frame[name] = pd.Categorical(frame[name], categories=CATEGORY_LEVELS[name])
+        frame[name] = pd.Categorical(frame[name], categories=CATEGORY_LEVELS.get(name))  # None: the rows' own levels
     return frame
 
 
+
+#: A shipment history for training is ``shipment_id``, ``declared_at``, :data:`FEATURE_NAMES` and these outcomes
+#: (the targets and leak-guarded columns of ``data/specs/shipments-*.yaml``).
 LABEL_COLUMNS = ["delay_hours", "outcome", "risk_level"]
-
-
-def history_frame(n: int = 200_000, seed: int = 42, *, months: int = 24, nomenclature: NomenclatureLike | None = None,
-                  cache_dir: str | Path | None = None, progress: bool = False) -> pd.DataFrame:
-    """Features + labels for a generated history: ``shipment_id``, ``declared_at``, FEATURE_NAMES, LABEL_COLUMNS.
-
-    Each generated document goes through the same path as a served one: ``Shipment.model_validate`` →
-    ``run_checks`` → ``feature_row``. With ``cache_dir`` the frame is kept as parquet, keyed by size, seed, months and
-    :data:`FEATURES_VERSION`.
-    """
-    import pandas as pd
-
-    from data.generators.shipments import generate_shipments
-    from data.shipments.schema import Shipment
-    from features.checks import run_checks
-
-    path = None
-    if cache_dir is not None:
-        path = Path(cache_dir) / f"shipment-history-n{n}-m{months}-s{seed}-{FEATURES_VERSION}.parquet"
-        if path.exists():
-            return pd.read_parquet(path)
-    if nomenclature is None:
-        from data.nomenclature import Nomenclature
-
-        nomenclature = Nomenclature.default()
-    history = generate_shipments(n=n, months=months, seed=seed, progress=progress)
-    docs = history.shipments
-    if progress:
-        from tqdm import tqdm
-
-        docs = tqdm(docs, desc="features", unit="shipment")
-    rows = []
-    validate = Shipment.model_validate
-    for doc in docs:
-        s = validate(doc)
-        rows.append(feature_row(s, run_checks(s, nomenclature)))
-    frame = rows_to_frame(rows)
-    frame.insert(0, "declared_at", history.labels["declared_at"].to_numpy())
-    frame.insert(0, "shipment_id", history.labels["shipment_id"].to_numpy())
-    for col in LABEL_COLUMNS:
-        frame[col] = history.labels[col].to_numpy()
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        frame.to_parquet(tmp, index=False)
-        tmp.replace(path)  # atomic: a concurrent reader never sees half a file
-    return frame

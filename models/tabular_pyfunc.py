@@ -68,5 +68,7 @@ def log_native(native: Any, name: str, input_example: pd.DataFrame) -> Any:
         path = Path(tmp) / "native.pkl"
         with open(path, "wb") as fh:
             pickle.dump(native, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        # pip_requirements=[] as for the suggester: the models are loaded in clearance's own environment
+        # (requirements.txt), and inferring requirements costs MLflow a model load in a subprocess (~4 s a model).
         return mlflow.pyfunc.log_model(name=name, python_model=NativePyfunc(), artifacts={"native": str(path)},
-                                       signature=signature, input_example=example)
+                                       signature=signature, input_example=example, pip_requirements=[])

@@ -1,7 +1,7 @@
 """Baselines evaluated on the same time split as the LightGBM shipment models.
 
-* ``rules``: no learning. The documented generator effects (docs/shipment-generator.md, constants in
-  ``data.generators.shipments``) applied to what a served shipment carries (its feature row). Risk: probability of a
+* ``rules``: no learning. The documented effects of the demo world (docs/shipment-generator.md, constants in
+  ``demo.shipments`` and its carrier catalogue) applied to what a served shipment carries (its feature row). Risk: probability of a
   hold (-> high) from the documented hold hazards, inspection (-> medium) from the documented inspection logit.
   Delay: channel base time x carrier factor, pre-declaration and credit factors, plus the documented congestion,
   inspection and hold delays weighted by the same probabilities.
@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from data.generators import shipments as G
+from demo import shipments as G
 from features.shipment_features import CATEGORICAL, NUMERIC
 
 _DATA_FLAGS = ["f_phone_missing", "f_phone_invalid", "f_postcode_missing", "f_postcode_invalid", "f_address_missing",
@@ -58,7 +58,7 @@ def rules_delay(df: pd.DataFrame) -> np.ndarray:
     """(n, 2) P50/P90 hours from the documented base times and effect sizes."""
     channel = df["channel"].astype(object).to_numpy()
     carrier = df["carrier"].astype(object).to_numpy()
-    factors = {c: v[0] for table in G.CARRIERS.values() for c, v in table.items()}
+    factors = {c.carrier: c.delay_factor for c in G.CARRIERS}
     base = np.array([G.CHANNEL_BASE_HOURS.get(c, 24.0) for c in channel])
     base *= np.array([factors.get(c, 1.0) for c in carrier])
     base *= np.where(_col(df, "predeclared") > 0, G.PREDECLARED_FACTOR, 1.0)

@@ -3,8 +3,8 @@
 1. The ruling library: when the store has no rulings, the generated demo library is imported (a real import through
    the same reader and repository as ``clearance rulings import``).
 2. The HS suggester is built from every ruling in the store, evaluated on a held-out slice, logged and registered.
-3. The delay and risk models are trained on generated shipment history, evaluated on the last months, logged and
-   registered.
+3. The delay and risk models are trained on the generated demo shipment history (``demo.history.history_frame``,
+   cached under ``<data_dir>/cache``), evaluated on the last months, logged and registered.
 4. Optionally each new challenger is promoted through the same guarded rule as ``clearance models promote``.
 """
 
@@ -39,10 +39,10 @@ def _has_champion(name: str, settings: Settings) -> bool:
 
 def ensure_demo_library(settings: Settings, n: int, seed: int) -> int:
     """Import the generated demo library when the store holds no rulings; returns the store's ruling count."""
-    from data.generators.rulings import write_demo_rulings
     from data.rulings.importer import import_rulings
     from data.rulings.repository import RulingRepository
     from data.store.db import open_store
+    from demo.rulings import write_demo_rulings
 
     engine = open_store(settings.database_url)
     repository = RulingRepository(engine)
@@ -56,7 +56,10 @@ def ensure_demo_library(settings: Settings, n: int, seed: int) -> int:
 
 
 def train_all(settings: Settings, *, only: tuple[str, ...] = ("hs", "shipments"), skip_existing: bool = False,
-              promote: bool = False, rulings_n: int = 3600, shipments_n: int = 200_000, seed: int = 42) -> PipelineReport:
+              promote: bool = False, rulings_n: int = 3600, shipments_n: int = 200_000, seed: int = 42,
+              baselines: bool = True) -> PipelineReport:
+    """Fill the demo world and train what ``only`` names; ``baselines=False`` leaves the baselines out of the shipment
+    evaluation report (on a small history they cost more than the models)."""
     from data.rulings.repository import RulingRepository
     from data.store.db import open_store
 
@@ -77,9 +80,14 @@ def train_all(settings: Settings, *, only: tuple[str, ...] = ("hs", "shipments")
         if skip_existing and all(_has_champion(n, settings) for n in names):
             report.skipped.extend(names)
         else:
-            from training.risk import train_shipment_models
+            from demo.history import history_frame
+            from demo.shipments import GENERATOR_REVISION
+            from training.shipment_models import train_shipment_models
 
-            results = train_shipment_models(settings, n=shipments_n, seed=seed, register=True)
+            frame = history_frame(n=shipments_n, seed=seed, cache_dir=Path(settings.data_dir) / "cache",
+                                  progress=True)
+            results = train_shipment_models(settings, frame, seed=seed, register=True, baselines=baselines, params={
+                "history": "demo", "generator_revision": GENERATOR_REVISION})
             report.trained.update(results)
             targets.extend(names)
     if promote:

@@ -1,4 +1,4 @@
-"""9710 shipments: the three-document schema and its fixed reference tables (ports, FX, credit grades, products)."""
+"""9710 shipments: the three-document schema and its fixed reference tables (channels, FX, credit grades, thresholds)."""
 
 from data.shipments.schema import Shipment, error_details
 

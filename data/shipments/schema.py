@@ -30,7 +30,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from data.errors import pydantic_details
 from data.shipments.examples import example_shipment
-from data.shipments.reference import CHANNELS, CREDIT_GRADES, DECLARATION_MODES, PORTS
+from data.shipments.reference import CHANNELS, CREDIT_GRADES, DECLARATION_MODES
 
 Channel = Literal["express", "air", "sea_fcl", "sea_lcl", "rail"]
 CreditGrade = Literal["advanced_certified", "general", "discredited"]
@@ -72,8 +72,6 @@ _LOCODE = re.compile(r"[A-Z]{2}[A-Z2-9]{3}")
 
 
 def _locode(v: str) -> str:
-    if v in PORTS:
-        return v
     u = v.strip().upper()
     if not _LOCODE.fullmatch(u):
         raise ValueError(f"'{v}' is not a UN/LOCODE (2-letter country + 3 letters/digits, e.g. USLAX)")

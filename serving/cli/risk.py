@@ -26,7 +26,7 @@ def train(
     """Train LightGBM on a table described by a spec, tune on valid, evaluate each split, log to MLflow."""
     from data.settings import get_settings
     from data.specs.schema import load_spec
-    from training.risk import train_and_log_spec
+    from training.tabular import train_and_log_spec
 
     settings = get_settings()
     the_spec = load_spec(spec)

@@ -94,7 +94,7 @@ def demo(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Generate the demo ruling library: into the store, or into a file with --out."""
-    from data.generators.rulings import generate_demo_rulings, write_demo_rulings
+    from demo.rulings import generate_demo_rulings, write_demo_rulings
 
     if out is not None:
         write_demo_rulings(out, n, seed)

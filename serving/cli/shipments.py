@@ -30,13 +30,13 @@ def generate(
     out.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     if features:
-        from features.shipment_features import history_frame
+        from demo.history import history_frame
 
         frame = history_frame(n, seed, months=months, progress=True)
         frame.to_parquet(out, index=False)
         typer.echo(f"wrote {len(frame)} feature rows to {out} in {time.perf_counter() - t0:.1f}s")
         return
-    from data.generators.shipments import generate_shipments
+    from demo.shipments import generate_shipments
 
     history = generate_shipments(n=n, months=months, seed=seed, progress=True)
     if suffix == ".jsonl":

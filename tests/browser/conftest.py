@@ -61,8 +61,8 @@ def browser():
 @pytest.fixture(scope="session")
 def tiny_bundle(tmp_path_factory) -> Path:
     """A real HSSuggester (real encoder, demo rulings), saved the way a served bundle is."""
-    from data.generators.rulings import generate_demo_rulings
     from data.nomenclature import Nomenclature
+    from demo.rulings import generate_demo_rulings
     from models.encoders import load_encoder
     from training.hs import build_suggester
 
@@ -119,12 +119,13 @@ def serve() -> Iterator:
 def tiny_scorer():
     """A real ShipmentScorer: delay and risk LightGBM models trained on a small generated history."""
     from data.nomenclature import Nomenclature
-    from features.shipment_features import history_frame
+    from demo.history import history_frame
     from models.advisories import load_rules
+    from models.names import DELAY, RISK
     from models.scoring import ShipmentScorer
-    from training.risk import DELAY_NAME, RISK_NAME, fit_shipment_models
+    from training.shipment_models import fit_shipment_models
 
     frame = history_frame(n=3000, seed=42)
     models = fit_shipment_models(frame, num_threads=int(os.environ.get("CLEARANCE_THREADS", "2")), seed=0,
                                  baselines=False)
-    return ShipmentScorer(models[DELAY_NAME].native, models[RISK_NAME].native, load_rules(), Nomenclature.default())
+    return ShipmentScorer(models[DELAY].native, models[RISK].native, load_rules(), Nomenclature.default())

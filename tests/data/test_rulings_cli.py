@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from data.errors import InvalidInputError
-from data.generators.rulings import write_demo_rulings
+from demo.rulings import write_demo_rulings
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import select
 
 from data.errors import ConflictError, NotFoundError
-from data.generators.rulings import generate_demo_rulings, write_demo_rulings
 from data.rulings.importer import import_rulings, write_errors
 from data.rulings.readers import ColumnMapping
 from data.rulings.repository import RulingRepository
 from data.rulings.schema import Ruling
 from data.store.db import init_db, make_engine
 from data.store.rulings import ImportBatchRow
+from demo.rulings import generate_demo_rulings, write_demo_rulings
 
 
 @pytest.fixture

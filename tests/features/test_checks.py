@@ -257,7 +257,7 @@ def test_findings_are_stable_and_deterministic(nom):
 
 def test_checks_find_the_generators_injected_errors(nom):
     """The generator's hidden error flags are recovered by the checks (what the model sees)."""
-    from data.generators.shipments import generate_shipments
+    from demo.shipments import generate_shipments
 
     h = generate_shipments(n=4000, seed=5)
     found = [{f.code for f in _run(d, nom)} for d in h.shipments]

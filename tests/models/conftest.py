@@ -26,7 +26,7 @@ def minilm_encoder():
 @pytest.fixture(scope="session")
 def demo_library():
     """A few hundred generated rulings (zh/en/mixed, ~160 HS6 codes), the same for every suggester test."""
-    from data.generators.rulings import generate_demo_rulings
+    from demo.rulings import generate_demo_rulings
 
     return generate_demo_rulings(700, seed=3)
 

@@ -11,7 +11,7 @@ N_SHIPMENTS = 8000
 
 @lru_cache(maxsize=1)
 def small_history():
-    from features.shipment_features import history_frame
+    from demo.history import history_frame
 
     return history_frame(n=N_SHIPMENTS, seed=11, cache_dir=tempfile.gettempdir() + "/clearance-test-cache")
 
@@ -19,10 +19,11 @@ def small_history():
 @lru_cache(maxsize=1)
 def small_models():
     """(DelayModel, RiskModel) trained on the time split of the small history (1 thread, deterministic)."""
-    from training.risk import fit_shipment_models
+    from models.names import DELAY, RISK
+    from training.shipment_models import fit_shipment_models
 
     res = fit_shipment_models(small_history(), num_threads=1, seed=0, baselines=False)
-    return res["clearance-delay"].native, res["clearance-risk"].native
+    return res[DELAY].native, res[RISK].native
 
 
 @lru_cache(maxsize=1)

@@ -123,7 +123,7 @@ def test_scorer_pickles_with_models():
 
 
 def _documents(n):
-    from data.generators.shipments import generate_shipments
+    from demo.shipments import generate_shipments
 
     docs = generate_shipments(n=n, months=24, seed=5).shipments
     docs[3] = {**docs[3], "waybill": {**docs[3]["waybill"], "channel": "teleport"}}  # invalid: reported, not dropped

@@ -184,3 +184,30 @@ def test_categories_survive_pyfunc_save_and_load(tmp_path):
     np.testing.assert_allclose(via_pyfunc, expected, rtol=0, atol=1e-12)
     # unseen values changed the prediction only through "missing", never through a wrong level
     assert np.isfinite(via_pyfunc).all()
+
+
+# ---- shipment categoricals: levels from the training history, not from a list in the code ---------------------------
+def test_shipment_carrier_levels_come_from_the_training_history():
+    """An exporter's own carriers get levels of their own when the model is fitted; one the model never saw is scored
+    as missing (exactly like no carrier), not as whichever carrier happens to share its number."""
+    from features.shipment_features import FEATURE_NAMES
+    from models.risk import RiskModel
+    from tests.models.shipment_models import small_history
+
+    frame = small_history().copy()
+    frame["carrier"] = pd.Categorical(frame["carrier"].astype(object).replace(
+        {"COSCO": "Kerry Logistics", "Maersk": "Sinotrans"}))
+    spec = builtin_spec("shipments-risk")
+    spec = spec.model_copy(update={"model": spec.model.model_copy(update={"num_boost_round": 30})})
+    model = RiskModel(spec, num_threads=1).fit(frame.iloc[:6000], frame.iloc[6000:])
+    levels = model.model_.preprocessor_.levels["carrier"]
+    assert {"Kerry Logistics", "Sinotrans"} <= set(levels) and "COSCO" not in levels
+
+    row = frame.iloc[6500][FEATURE_NAMES].to_dict()
+    j = model.feature_names.index("carrier")
+    rows = {name: {**row, "carrier": carrier} for name, carrier in
+            (("own", "Kerry Logistics"), ("unseen", "Never Seen Freight"), ("missing", None))}
+    x = {name: model.matrix([r]) for name, r in rows.items()}
+    assert x["own"][0, j] == levels["Kerry Logistics"]
+    assert np.isnan(x["unseen"][0, j]) and np.isnan(x["missing"][0, j])
+    np.testing.assert_array_equal(model.predict_rows([rows["unseen"]]), model.predict_rows([rows["missing"]]))

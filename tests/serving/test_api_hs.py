@@ -98,7 +98,7 @@ def test_one_long_item_is_one_item_error_below_and_above_2000(make_app, max_text
 @pytest.fixture(scope="module")
 def real_suggester():
     """A real suggester (tiny demo library): it must answer every text the settings admit, however long."""
-    from data.generators.rulings import generate_demo_rulings
+    from demo.rulings import generate_demo_rulings
     from models.encoders import load_encoder
     from training.hs import build_suggester
 

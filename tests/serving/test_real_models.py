@@ -26,17 +26,19 @@ NAMES = tuple(sorted(SERVED_MODELS))
 
 @pytest.fixture(scope="session")
 def real_registry(tmp_path_factory) -> Path:
-    from data.generators.rulings import generate_demo_rulings
+    from demo.history import history_frame
+    from demo.rulings import generate_demo_rulings
     from training import registry
     from training.hs import train_and_log
-    from training.risk import train_shipment_models
+    from training.shipment_models import train_shipment_models
 
     root = tmp_path_factory.mktemp("real-registry")
     settings = Settings(data_dir=root)
     # The same training and registration code as `clearance train all`, at a size that trains in about a minute.
     train_and_log(settings, generate_demo_rulings(n=300, seed=7), encoder_spec=settings.encoder, register=True,
                   progress=False)
-    train_shipment_models(settings, n=4000, seed=42, register=True, progress=False, baselines=False)
+    train_shipment_models(settings, history_frame(n=4000, seed=42), seed=42, register=True, progress=False,
+                          baselines=False)
     for name in NAMES:
         registry.promote(name, settings, actor="tests")
     return root
@@ -53,7 +55,7 @@ def real_client(real_registry):
 
 
 def _texts(n: int) -> list[str]:
-    from data.generators.rulings import generate_demo_rulings
+    from demo.rulings import generate_demo_rulings
 
     return [r.product_name for r in generate_demo_rulings(n=200, seed=11)[:n]]
 

@@ -21,7 +21,7 @@ def _scorer(**kw):
 
 
 def _documents(n: int) -> list[dict]:
-    from data.generators.shipments import generate_shipments
+    from demo.shipments import generate_shipments
 
     docs = generate_shipments(n=n, months=24, seed=5).shipments
     docs[3] = {**docs[3], "waybill": {**docs[3]["waybill"], "channel": "teleport"}}

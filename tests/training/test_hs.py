@@ -23,7 +23,7 @@ def encoder():
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    from data.generators.rulings import generate_demo_rulings
+    from demo.rulings import generate_demo_rulings
 
     rulings = generate_demo_rulings(500, seed=21)
     root = tmp_path_factory.mktemp("hs-eval")
@@ -121,7 +121,7 @@ def test_cli_evaluate_writes_json_and_logs_to_mlflow(files, tmp_path, monkeypatc
 def test_train_and_log_registers_challenger(mlflow_settings, encoder):
     import mlflow
 
-    from data.generators.rulings import generate_demo_rulings
+    from demo.rulings import generate_demo_rulings
     from models.suggester.suggester import HSSuggester
     from training.hs import train_and_log
 
@@ -142,7 +142,7 @@ def test_train_and_log_registers_challenger(mlflow_settings, encoder):
 
 
 def test_train_and_log_without_registering(mlflow_settings, encoder):
-    from data.generators.rulings import generate_demo_rulings
+    from demo.rulings import generate_demo_rulings
     from training.hs import train_and_log
 
     result = train_and_log(mlflow_settings, generate_demo_rulings(120, seed=9), register=False, progress=False)

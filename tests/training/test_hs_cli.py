@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_build_then_suggest_and_validate(cli, tmp_path):
-    from data.generators.rulings import write_demo_rulings
+    from demo.rulings import write_demo_rulings
 
     path = write_demo_rulings(tmp_path / "lib.jsonl", n=300, seed=4)
     assert cli("rulings", "import", path).exit_code == 0
@@ -36,7 +36,7 @@ def test_build_then_suggest_and_validate(cli, tmp_path):
 
 
 def test_bad_input_is_a_clear_error(cli, tmp_path):
-    from data.generators.rulings import write_demo_rulings
+    from demo.rulings import write_demo_rulings
 
     cli("rulings", "import", write_demo_rulings(tmp_path / "lib.jsonl", n=80, seed=4))
     assert cli("hs", "build").exit_code == 0

@@ -8,9 +8,9 @@ from collections import Counter
 
 import pytest
 
-from data.generators.rulings import CATALOG, generate_demo_rulings, write_demo_rulings
 from data.nomenclature import Nomenclature
 from data.rulings.readers import ColumnMapping, read_rulings
+from demo.rulings import checked_catalog, generate_demo_rulings, write_demo_rulings
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def test_size_coverage_and_languages(demo):
 
 def test_every_hs6_valid_in_default_nomenclature(demo):
     nom = Nomenclature.default()
-    assert all(nom.describe(spec.hs6) is not None for spec in CATALOG)
+    assert all(nom.describe(spec.hs6) is not None for spec in checked_catalog().codes)
     assert all(nom.is_valid(r.hs_code) for r in demo)
 
 

@@ -1,9 +1,10 @@
 """Seeded synthetic 9710 shipment history: three documents per shipment plus clearance labels.
 
 The causal model is vectorised numpy over all shipments; only the final JSON documents are built in a Python loop.
-Every effect below is a number in this module (the ``EFFECTS`` section) and is repeated in
-``docs/shipment-generator.md``; the tests in ``tests/data/test_shipments_generator.py`` check each one appears in the
-labels.
+Every effect below is a number in this module (the ``EFFECTS`` section) or, per carrier, in the demo catalogue
+``demo/catalogues/carriers.csv``, and is repeated in ``docs/shipment-generator.md``; the tests in
+``tests/demo/test_shipments_generator.py`` check each one appears in the labels. The goods, ports and trading parties
+come from the other demo catalogues (``products.csv``, ``ports.csv``, ``parties.yaml``).
 
 Time and volume
     24 months from 2024-01-01 (China time, UTC+8); monthly volume grows 1%/month and is 30% higher in Sep–Dec.
@@ -41,7 +42,7 @@ Delay (hours from declaration to release; for returned shipments, to the return 
     + Los Angeles / Long Beach (USLAX/USLGB) in November–December: sea gamma(3, 16) (mean 48 h), air/express gamma(2, 8) (16 h);
     + inspected: gamma(2, 12) (mean 24 h; x1.5 for sea);  + held: 72 + gamma(2, 36) (mean 144 h);
     returned: 48 + gamma(2, 24) (mean 96 h).
-    Carriers (factor, late probability): express SF Express 0.85/3%, DHL Express 0.9/4%, FedEx 1.0/6%, UPS 1.0/6%,
+    Carriers (factor, late probability; carriers.csv): express SF Express 0.85/3%, DHL Express 0.9/4%, FedEx 1.0/6%, UPS 1.0/6%,
     Cainiao 1.15/10%, YunExpress 1.3/14%; air Cathay Cargo 0.9/4%, Air China Cargo 0.95/5%, China Southern Cargo
     1.0/6%; sea Maersk 0.9/4%, COSCO 1.0/6%, Evergreen 1.0/7%, ONE 1.05/8%, MSC 1.1/9%; rail China Railway Express
     1.0/8%, DB Cargo Eurasia 0.95/6%.
@@ -54,7 +55,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 
 import numpy as np
@@ -64,18 +65,25 @@ from data.shipments.reference import (
     CHANNEL_MODE,
     CHINA_TZ,
     FX_USD_PER_UNIT,
-    HISTORY_START,
-    INVALID_HS6,
     LIST_MODE_MAX_CNY,
     POLICY_CHANGE_AT,
-    PORTS,
-    PRODUCTS,
     SPLIT_ADVISORY_USD,
     US_WEST_COAST_PORTS,
 )
+from demo import catalogue
 
-#: Bump when the generated data changes for the same seed (cached history frames are keyed on it).
+# The demo world's catalogues (demo/catalogues/): its goods, port network, carriers and trading parties.
+PRODUCTS = catalogue.products()
+PORTS = catalogue.ports()
+CARRIERS = catalogue.carriers()
+PARTIES = catalogue.parties()
+
+#: Bump when the generated data changes for the same seed (cached demo history frames are keyed on it).
 GENERATOR_REVISION = 2
+#: The demo history starts here (China time); 24 months from it put the policy change in month 15.
+HISTORY_START = date(2024, 1, 1)
+#: Real-looking 6-digit codes that do not exist in the HS nomenclature: what a typo or an invented code looks like.
+INVALID_HS6 = ("850799", "851899", "610999", "950399", "392699", "851839", "871199")
 
 # ================================================================================================ EFFECTS
 CHANNEL_PROBS = {"express": 0.30, "air": 0.20, "sea_fcl": 0.18, "sea_lcl": 0.22, "rail": 0.10}
@@ -85,17 +93,7 @@ BASE_NOISE_SIGMA = 0.35
 PREDECLARED_SHARE = 0.35
 PREDECLARED_FACTOR = 0.8
 DISCREDITED_DELAY_FACTOR = 1.1
-# carrier: (delay factor, late probability, share of its channel, battery-certified share)
-CARRIERS: dict[str, dict[str, tuple[float, float, float, float]]] = {
-    "express": {"SF Express": (0.85, 0.03, 0.20, 0.8), "DHL Express": (0.90, 0.04, 0.20, 0.8),
-                "FedEx": (1.00, 0.06, 0.15, 0.7), "UPS": (1.00, 0.06, 0.15, 0.7),
-                "Cainiao": (1.15, 0.10, 0.15, 0.3), "YunExpress": (1.30, 0.14, 0.15, 0.2)},
-    "air": {"Cathay Cargo": (0.90, 0.04, 0.30, 0.7), "Air China Cargo": (0.95, 0.05, 0.35, 0.5),
-            "China Southern Cargo": (1.00, 0.06, 0.35, 0.4)},
-    "sea": {"Maersk": (0.90, 0.04, 0.20, 0.6), "COSCO": (1.00, 0.06, 0.30, 0.5), "Evergreen": (1.00, 0.07, 0.15, 0.5),
-            "ONE": (1.05, 0.08, 0.15, 0.4), "MSC": (1.10, 0.09, 0.20, 0.4)},
-    "rail": {"China Railway Express": (1.00, 0.08, 0.7, 0.3), "DB Cargo Eurasia": (0.95, 0.06, 0.3, 0.4)},
-}
+# Carriers: delay factor, late probability, share of their mode and battery-certified share in carriers.csv.
 LATE_GAMMA = (2.0, 18.0)
 CONGESTION_MONTHS = (11, 12)
 CONGESTION_GAMMA_SEA = (3.0, 16.0)
@@ -142,7 +140,6 @@ COUNTRY_SHARES = {"US": 0.40, "DE": 0.12, "GB": 0.12, "JP": 0.10, "AU": 0.08, "N
 CREDIT_SHARES = {"advanced_certified": 0.15, "general": 0.78, "discredited": 0.07}
 N_EXPORTERS = 800
 N_CONSIGNEES = 4000
-PLATFORMS = ("Alibaba.com", "Made-in-China.com", "Global Sources", "DHgate", "Amazon Business", "independent site")
 # Local currencies an invoice may use besides USD (share of invoices in the local currency); CNY is used anywhere 8%.
 LOCAL_CURRENCY = {"DE": ("EUR", 0.5), "NL": ("EUR", 0.5), "FR": ("EUR", 0.5), "GB": ("GBP", 0.4),
                   "JP": ("JPY", 0.3), "AU": ("AUD", 0.3), "CA": ("CAD", 0.3)}
@@ -159,20 +156,6 @@ def risk_level(outcome: np.ndarray, delay: np.ndarray) -> np.ndarray:
 
 
 # ================================================================================================ pools
-_NAME_A = ("Pacific", "Summit", "Northwind", "Bluewater", "Evergreen", "Silverline", "Redwood", "Atlas", "Harbor",
-           "Keystone", "Lakeside", "Meridian", "Orion", "Pioneer", "Riverside", "Sterling", "Sunrise", "Vertex",
-           "Westbrook", "Zenith", "Alpine", "Beacon", "Cedar", "Falcon", "Granite", "Horizon", "Juniper", "Maple")
-_NAME_B = ("Trading", "Imports", "Supply", "Distribution", "Retail", "Goods", "Sourcing", "Wholesale", "Brands",
-           "Outfitters", "Home", "Electronics", "Market", "Commerce")
-_SUFFIX = {"US": ("LLC", "Inc.", "Corp."), "CA": ("Inc.", "Ltd."), "GB": ("Ltd", "LLP"), "DE": ("GmbH", "GmbH & Co. KG"),
-           "FR": ("SAS", "SARL"), "NL": ("B.V.",), "JP": ("K.K.", "Co., Ltd."), "AU": ("Pty Ltd",)}
-_CITIES = {"US": ("Los Angeles", "Houston", "Chicago", "Newark", "Atlanta", "Seattle"), "CA": ("Toronto", "Vancouver"),
-           "GB": ("London", "Manchester", "Birmingham"), "DE": ("Hamburg", "Berlin", "Munich", "Cologne"),
-           "FR": ("Paris", "Lyon", "Marseille"), "NL": ("Amsterdam", "Rotterdam", "Utrecht"),
-           "JP": ("Tokyo", "Osaka", "Nagoya"), "AU": ("Sydney", "Melbourne", "Brisbane")}
-_STREETS = ("Harbor", "Main", "Market", "Industrial", "Commerce", "Station", "Park", "Mill", "River", "Lake")
-
-
 def _postcode(rng: np.random.Generator, country: str) -> str:
     d = lambda k: "".join(str(x) for x in rng.integers(0, 10, k))  # noqa: E731
     L = lambda s: s[int(rng.integers(0, len(s)))]  # noqa: E731
@@ -252,17 +235,20 @@ def _pools(rng: np.random.Generator) -> _Pools:
     exp_grade = grades[rng.choice(len(grades), N_EXPORTERS, p=list(CREDIT_SHARES.values()))]
     exp_err = np.exp(rng.normal(-0.125, 0.5, N_EXPORTERS)) * np.where(exp_grade == "discredited", 1.6, 1.0)
     exp_name = [f"Exporter {i:04d}" for i in range(N_EXPORTERS)]
-    exp_platform = rng.integers(0, len(PLATFORMS), N_EXPORTERS)
+    exp_platform = rng.integers(0, len(PARTIES.platforms), N_EXPORTERS)
     countries = np.array(list(COUNTRY_SHARES))
     con_country = countries[rng.choice(len(countries), N_CONSIGNEES, p=list(COUNTRY_SHARES.values()))]
     names, addrs, posts, phones = [], [], [], []
     for i, c in enumerate(con_country.tolist()):
-        a = _NAME_A[int(rng.integers(0, len(_NAME_A)))]
-        b = _NAME_B[int(rng.integers(0, len(_NAME_B)))]
-        sfx = _SUFFIX[c][int(rng.integers(0, len(_SUFFIX[c])))]
+        a = PARTIES.name_first[int(rng.integers(0, len(PARTIES.name_first)))]
+        b = PARTIES.name_second[int(rng.integers(0, len(PARTIES.name_second)))]
+        suffixes, cities = PARTIES.countries[c].suffixes, PARTIES.countries[c].cities
+        sfx = suffixes[int(rng.integers(0, len(suffixes)))]
         names.append(f"{a} {b} {sfx}" if i % 3 else f"{a} {b} {i % 997} {sfx}")
-        city = _CITIES[c][int(rng.integers(0, len(_CITIES[c])))]
-        addrs.append(f"{int(rng.integers(1, 9999))} {_STREETS[int(rng.integers(0, len(_STREETS)))]} Street, {city}")
+        city = cities[int(rng.integers(0, len(cities)))]
+        number = int(rng.integers(1, 9999))
+        street = PARTIES.streets[int(rng.integers(0, len(PARTIES.streets)))]
+        addrs.append(f"{number} {street} Street, {city}")
         posts.append(_postcode(rng, c))
         phones.append(_phone(rng, c))
     return _Pools(exp_grade, exp_err, exp_name, exp_platform, con_country, names, addrs, posts, phones)
@@ -348,14 +334,13 @@ def generate_shipments(n: int = 200_000, months: int = 24, seed: int = 42, *,
                 dest_port[sc] = np.array(ports)[rng.choice(len(ports), sc.sum(), p=probs / probs.sum())]
     for ch in CHANNEL_PROBS:
         sel = channel == ch
-        table = CARRIERS["sea" if ch.startswith("sea") else ch]
-        names = list(table)
-        shares = np.array([table[k][2] for k in names])
-        pick = rng.choice(len(names), sel.sum(), p=shares / shares.sum())
-        carrier[sel] = np.array(names)[pick]
-        carrier_factor[sel] = np.array([table[k][0] for k in names])[pick]
-        carrier_late[sel] = np.array([table[k][1] for k in names])[pick]
-        certified_p[sel] = np.array([table[k][3] for k in names])[pick]
+        table = [c for c in CARRIERS if c.mode == ("sea" if ch.startswith("sea") else ch)]
+        shares = np.array([c.share for c in table])
+        pick = rng.choice(len(table), sel.sum(), p=shares / shares.sum())
+        carrier[sel] = np.array([c.carrier for c in table])[pick]
+        carrier_factor[sel] = np.array([c.delay_factor for c in table])[pick]
+        carrier_late[sel] = np.array([c.late_probability for c in table])[pick]
+        certified_p[sel] = np.array([c.battery_certified_share for c in table])[pick]
     certified = rng.random(n) < certified_p
 
     # ---- lines (flattened), products, quantities, prices
@@ -394,7 +379,7 @@ def generate_shipments(n: int = 200_000, months: int = 24, seed: int = 42, *,
     main_prod = prod[order_by_value[offsets]]
     chapters = np.array([p.chapter for p in PRODUCTS])
     main_chapter = chapters[main_prod]
-    flags = {k: np.logical_or.reduceat(np.array([getattr(p, k) for p in PRODUCTS])[prod], offsets)
+    flags = {k: np.logical_or.reduceat(np.array([k in p.dangerous_goods for p in PRODUCTS])[prod], offsets)
              for k in ("lithium", "liquid", "magnetic", "powder")}
     battery_line = np.array([p.hs6 == "850760" for p in PRODUCTS])[prod]
     has_battery_line = np.logical_or.reduceat(battery_line, offsets)
@@ -585,7 +570,7 @@ def _build_documents(n, seed, pools, exporter, consignee, country, channel, carr
             declared_value = round(declared_value - dropped["value"], 2)
         docs.append({
             "shipment_id": f"S{seed}-{i:07d}",
-            "order": {"order_id": f"O{seed}-{i:07d}", "platform": PLATFORMS[int(pools.exp_platform[exporter[i]])],
+            "order": {"order_id": f"O{seed}-{i:07d}", "platform": PARTIES.platforms[int(pools.exp_platform[exporter[i]])],
                       "buyer": pools.con_name[c], "consignee": consignee_doc, "lines": order_lines},
             "waybill": {"waybill_no": f"W{seed}-{i:07d}", "carrier": carrier[i], "channel": channel[i],
                         "export_port": export_port[i], "destination_port": dest_port[i],
@@ -603,13 +588,3 @@ def _build_documents(n, seed, pools, exporter, consignee, country, channel, carr
         })
     return docs
 
-
-def history_frame(n: int = 200_000, seed: int = 42, **kwargs):
-    """Features + labels for a generated history; see :func:`features.shipment_features.history_frame`.
-
-    Kept here because the team contract names it next to the generator; the work lives in ``features`` (it runs the
-    checks and the feature rows, which sit above ``data``), so it is imported only when called.
-    """
-    from features.shipment_features import history_frame as _history_frame
-
-    return _history_frame(n, seed, **kwargs)

@@ -1,4 +1,4 @@
-"""Shipment-history generator: reproducible, valid documents, and every documented effect present in the labels."""
+"""Demo shipment-history generator: reproducible, valid documents, and every documented effect present in the labels."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data.generators import shipments as gen
-from data.generators.shipments import generate_shipments, risk_level
 from data.shipments.reference import POLICY_CHANGE_AT
 from data.shipments.schema import Shipment
+from demo import shipments as gen
+from demo.shipments import generate_shipments, risk_level
 
 
 @pytest.fixture(scope="module")
@@ -170,11 +170,21 @@ def test_effects_are_documented_with_their_numbers():
         assert needle in gen.__doc__, needle
 
 
+def test_every_carrier_is_documented_with_its_numbers():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "shipment-generator.md").read_text(encoding="utf-8")
+    docstring = " ".join(gen.__doc__.split())  # wrapped lines read as one
+    for c in gen.CARRIERS:
+        needle = f"{c.carrier} {c.delay_factor!r}/{round(c.late_probability * 100)}%"
+        assert needle in docstring, needle
+        assert needle in doc, needle
+
+
 def test_catalogue_codes_are_real_and_invalid_codes_are_not():
     from data.nomenclature import Nomenclature
-    from data.shipments.reference import INVALID_HS6, PORTS, PRODUCTS
 
     nom = Nomenclature.default()
-    assert all(nom.is_valid(p.hs6) and len(p.hs6) == 6 for p in PRODUCTS)
-    assert not any(nom.is_valid(c) for c in INVALID_HS6)
-    assert all(len(code) == 5 and code[:2] == p.country for code, p in PORTS.items())
+    assert all(nom.is_valid(p.hs6) and len(p.hs6) == 6 for p in gen.PRODUCTS)
+    assert not any(nom.is_valid(c) for c in gen.INVALID_HS6)
+    assert all(len(code) == 5 and code[:2] == p.country for code, p in gen.PORTS.items())
