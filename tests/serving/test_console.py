@@ -14,7 +14,7 @@ from data.nomenclature import Nomenclature
 from data.rulings.repository import RulingRepository
 from data.rulings.schema import RulingSource
 from data.store.reviews import count_reviews, list_reviews
-from serving.console.router import EXAMPLE_PATH
+from serving.console.shipments_page import EXAMPLE_PATH
 from tests.serving.console_fakes import FixedScorer, OverlaySuggester, StaticHolder, console_app, seed_rulings
 
 

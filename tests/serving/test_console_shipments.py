@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from data.nomenclature import Nomenclature
 from data.shipments.schema import Shipment
 from serving.console import shipments_io
-from serving.console.router import EXAMPLE_PATH
+from serving.console.shipments_page import EXAMPLE_PATH
 from tests.serving.console_fakes import FixedScorer, OverlaySuggester, StaticHolder, console_app, seed_rulings
 from tests.serving.test_console_auth import sign_in
 
