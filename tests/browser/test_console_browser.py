@@ -21,7 +21,7 @@ def _app(settings: Settings, bundle, scorer):
     from models.suggester.suggester import HSSuggester
     from serving.app import create_app
     from serving.feedback.service import ReviewerOverlays
-    from tests.serving.console_fakes import StaticHolder
+    from tests.serving.console.fakes import StaticHolder
 
     suggester = HSSuggester.load(bundle, encoder=load_encoder("use", threads=settings.threads))
     overlays = ReviewerOverlays(open_store(settings.database_url))

@@ -95,7 +95,7 @@ class OverlayNative(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context):
         from data.nomenclature import Nomenclature
-        from tests.serving.console_fakes import AnsweringOverlaySuggester, seed_rulings
+        from tests.serving.console.fakes import AnsweringOverlaySuggester, seed_rulings
 
         self.native = AnsweringOverlaySuggester(seed_rulings(), Nomenclature.default())
 

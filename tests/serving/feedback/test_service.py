@@ -22,7 +22,7 @@ from data.store.reviews import count_reviews, list_reviews
 from serving.app import create_app
 from serving.feedback.service import Decision, ReviewerOverlays, record_decision, replay_reviewer_rulings
 from tests.serving.conftest import fake_holder, register_fake, wait_ready
-from tests.serving.console_fakes import FixedScorer, OverlaySuggester, StaticHolder, console_app, seed_rulings
+from tests.serving.console.fakes import FixedScorer, OverlaySuggester, StaticHolder, console_app, seed_rulings
 from tests.serving.fakes import DELAY, HS, RISK, FakeScorer
 
 

@@ -12,17 +12,10 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from data.nomenclature import Nomenclature
 from data.shipments.schema import Shipment
 from serving.console import shipments_io
 from serving.console.shipments_page import EXAMPLE_PATH
-from tests.serving.console_fakes import FixedScorer, OverlaySuggester, StaticHolder, console_app, seed_rulings
-from tests.serving.test_console_auth import sign_in
-
-
-@pytest.fixture(scope="module")
-def nomenclature() -> Nomenclature:
-    return Nomenclature.default()
+from tests.serving.console.fakes import build_console, sign_in
 
 
 @pytest.fixture
@@ -32,11 +25,10 @@ def example() -> list[dict]:
 
 @pytest.fixture
 def console(settings, nomenclature):
-    scorer = FixedScorer(nomenclature)
-    app = console_app(settings, StaticHolder(OverlaySuggester(seed_rulings(), nomenclature), scorer))
+    app, holder = build_console(settings, nomenclature, seeded=False)
     with TestClient(app) as client:
         sign_in(client, "score")  # auth on, as in production; the CSRF token travels in a header
-        client.scorer = scorer
+        client.scorer = holder.current().scorer
         yield client
 
 

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import html
 import re
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs, urlsplit
@@ -14,43 +13,24 @@ import pytest
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
 
-from data.nomenclature import Nomenclature
 from data.rulings.repository import RulingRepository
 from data.store.keys import create_key, revoke_key
-from data.store.reviews import count_reviews, list_reviews
+from data.store.reviews import list_reviews
 from serving.console.auth import SESSION_COOKIE, ConsoleRoute
 from serving.console.sessions import SessionStore
-from tests.serving.console_fakes import FixedScorer, OverlaySuggester, StaticHolder, console_app, seed_rulings
-
-ALL_SCOPES = ("suggest", "score", "admin")
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def sign_in(client: TestClient, *scopes: str, name: str | None = None, use_header: bool = True) -> str:
-    """Create a key, sign in through the form, and (``use_header``) send the session's CSRF token on every request."""
-    _, key = create_key(client.app.state.engine, name or f"staff-{'-'.join(scopes)}", list(scopes or ALL_SCOPES))
-    client.cookies.delete(SESSION_COOKIE)  # a signed-in browser is sent on from /signin
-    client.headers.pop("X-CSRF-Token", None)
-    form = client.get("/signin")
-    token = re.search(r'name="signin_token" value="([^"]+)"', form.text).group(1)
-    response = client.post("/signin", data={"api_key": key, "signin_token": token, "next": "/models"},
-                           follow_redirects=False)
-    assert response.status_code == 303, response.text
-    if use_header:
-        client.headers["X-CSRF-Token"] = csrf_token(client)
-    return key
-
-
-def csrf_token(client: TestClient) -> str:
-    page = client.get("/models")
-    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+from tests.serving.console.fakes import (
+    FakeClock,
+    FixedScorer,
+    OverlaySuggester,
+    StaticHolder,
+    build_console,
+    console_app,
+    csrf_token,
+    page_context,
+    seed_rulings,
+    sign_in,
+    stored,
+)
 
 
 def _set_cookie(response, name: str) -> str:
@@ -61,34 +41,12 @@ def _set_cookie(response, name: str) -> str:
     raise AssertionError(f"no Set-Cookie for {name}: {response.headers.get_list('set-cookie')}")
 
 
-def _context(page: str) -> str:
-    return html.unescape(re.search(r'name="context" value="([^"]*)"', page).group(1))
-
-
-def _stored(client) -> tuple[int, int]:
-    engine = client.app.state.engine
-    return RulingRepository(engine).count(), count_reviews(engine)
-
-
-@pytest.fixture(scope="module")
-def nomenclature() -> Nomenclature:
-    return Nomenclature.default()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
 @pytest.fixture
 def console(settings, nomenclature, clock):
     assert settings.auth_disabled is False
-    scorer = FixedScorer(nomenclature)
-    app = console_app(settings, StaticHolder(OverlaySuggester(seed_rulings(), nomenclature), scorer))
-    app.state.console_sessions = SessionStore(app.state.engine, clock=clock)
-    RulingRepository(app.state.engine).upsert_many(seed_rulings())
+    app, holder = build_console(settings, nomenclature, clock=clock)
     with TestClient(app) as client:
-        client.scorer = scorer
+        client.scorer = holder.current().scorer
         yield client
 
 
@@ -107,11 +65,11 @@ def test_every_page_redirects_to_sign_in_without_a_session(console, path):
 
 @pytest.mark.parametrize("path", ["/classify", "/classify/feedback", "/shipments"])
 def test_posts_without_a_session_are_redirected_and_do_nothing(console, path):
-    before = _stored(console)
+    before = stored(console)
     response = console.post(path, data={"text": "不锈钢真空保温杯", "json": "[]", "override_code": "7323.93.00",
                                         "reason": "r", "reviewer": "x", "context": "{}"}, follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"].startswith("/signin?next=")
-    assert _stored(console) == before and console.scorer.calls == []
+    assert stored(console) == before and console.scorer.calls == []
 
 
 def test_static_files_and_the_sign_in_page_need_no_session(console):
@@ -253,10 +211,10 @@ def test_wrong_scope_is_a_403_page_naming_the_scope(console, scopes, path, neede
 
 def test_wrong_scope_post_writes_nothing(console):
     sign_in(console, "score")
-    before = _stored(console)
+    before = stored(console)
     response = console.post("/classify/feedback", data={"context": "{}", "override_code": "7323.93.00",
                                                         "reason": "r"})
-    assert response.status_code == 403 and _stored(console) == before
+    assert response.status_code == 403 and stored(console) == before
     sign_in(console, "suggest", name="no-score")
     assert console.post("/shipments", data={"json": "[]"}).status_code == 403
     assert console.scorer.calls == []
@@ -322,16 +280,16 @@ def test_feedback_without_csrf_token_is_refused_and_nothing_written(console):
     token = csrf_token(console)
     page = console.post("/classify", data={"text": "不锈钢真空保温杯 600ml 户外", "csrf_token": token})
     assert page.status_code == 200 and f'name="csrf_token" value="{token}"' in page.text
-    form = {"context": _context(page.text), "override_code": "7323.93.00", "reason": "锅具类"}
-    before = _stored(console)
+    form = {"context": page_context(page.text), "override_code": "7323.93.00", "reason": "锅具类"}
+    before = stored(console)
     for bad in ({}, {"csrf_token": ""}, {"csrf_token": token[:-2] + "xx"}):
         refused = console.post("/classify/feedback?lang=en", data={**form, **bad}, follow_redirects=False)
         assert refused.status_code == 403 and "<code>csrf_token</code>" in refused.text
-        assert _stored(console) == before
+        assert stored(console) == before
     zh = console.post("/classify/feedback?lang=zh", data=form)
     assert zh.status_code == 403 and "安全令牌" in zh.text
     saved = console.post("/classify/feedback", data={**form, "csrf_token": token}, follow_redirects=False)
-    assert saved.status_code == 303 and _stored(console) == (before[0] + 1, before[1] + 1)
+    assert saved.status_code == 303 and stored(console) == (before[0] + 1, before[1] + 1)
 
 
 def test_another_sessions_token_does_not_count(console):
@@ -360,7 +318,7 @@ def test_signed_in_decisions_are_recorded_under_the_key_name(console):
     page = console.post("/classify?lang=en", data={"text": "不锈钢真空保温杯 600ml 户外"})
     # The reviewer is the key's name, shown, not a field anybody can type someone else's name into.
     assert 'data-testid="reviewer-key">Li Lei<' in page.text and 'name="reviewer"' not in page.text
-    console.post("/classify/feedback", data={"context": _context(page.text), "reviewer": "王芳",
+    console.post("/classify/feedback", data={"context": page_context(page.text), "reviewer": "王芳",
                                              "override_code": "7323.93.00", "reason": "锅具类"})
     review = list_reviews(console.app.state.engine, limit=1)[0]
     assert review.reviewer == "Li Lei"

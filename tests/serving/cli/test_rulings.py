@@ -11,7 +11,7 @@ from pathlib import Path
 from data.errors import InvalidInputError
 from demo.rulings import write_demo_rulings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_import_summary_errors_and_idempotence(cli, tmp_path):

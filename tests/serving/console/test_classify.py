@@ -13,44 +13,36 @@ from fastapi.testclient import TestClient
 from data.nomenclature import Nomenclature
 from data.rulings.repository import RulingRepository
 from data.rulings.schema import RulingSource
-from data.store.reviews import count_reviews, list_reviews
+from data.store.reviews import list_reviews
 from serving.console.shipments_page import EXAMPLE_PATH
-from tests.serving.console_fakes import FixedScorer, OverlaySuggester, StaticHolder, console_app, seed_rulings
+from tests.serving.console.fakes import (
+    FixedScorer,
+    OverlaySuggester,
+    StaticHolder,
+    build_console,
+    console_app,
+    page_context,
+    seed_rulings,
+    stored,
+)
 
 
 @pytest.fixture
 def settings(settings):
     """The console as local development runs it (auth off: a typed reviewer name, no sign-in, no form tokens).
 
-    The signed-in console is covered by test_console_auth.py, and test_console_shipments/_models run signed in.
+    The signed-in console is covered by test_auth.py, and test_shipments_page.py/test_models_page.py run signed in.
     """
     return settings.model_copy(update={"auth_disabled": True})
 
 
-@pytest.fixture(scope="module")
-def nomenclature() -> Nomenclature:
-    return Nomenclature.default()
-
-
 @pytest.fixture
 def console(settings, nomenclature):
-    suggester = OverlaySuggester(seed_rulings(), nomenclature)
-    app = console_app(settings, StaticHolder(suggester, FixedScorer(nomenclature)))
-    RulingRepository(app.state.engine).upsert_many(seed_rulings())
+    app, holder = build_console(settings, nomenclature)
     with TestClient(app) as client:
-        client.suggester = suggester
+        client.suggester = holder.current().suggester
         client.engine = app.state.engine
         yield client
-
-
-def _context(page: str) -> str:
-    match = re.search(r'name="context" value="([^"]*)"', page)
-    assert match, "the result page carries the suggestion context into the feedback form"
-    return html.unescape(match.group(1))
-
-
-def _stored(client) -> tuple[int, int]:
-    return RulingRepository(client.engine).count(), count_reviews(client.engine)
 
 
 # ------------------------------------------------------------------------------------------------------ language
@@ -84,7 +76,7 @@ def test_classify_shows_candidates_bars_hierarchy_and_evidence(console):
     assert "Miscellaneous manufactured articles" in text and "Vacuum flasks" in text
     # Evidence: the closest ruling is listed with its code and source.
     assert 'data-testid="top-evidence-row"' in text and "不锈钢真空保温杯 500ml" in text
-    ctx = _context(text)
+    ctx = page_context(text)
     assert '"材质": "不锈钢"' in ctx and '"top_k": 3' in ctx
 
 
@@ -135,14 +127,14 @@ def test_classify_form_applies_the_api_limits_from_the_settings(settings, nomenc
 
 # ------------------------------------------------------------------------------------------------------ feedback
 def test_override_commits_a_reviewer_ruling_and_is_searchable_at_once(console):
-    before_rulings, before_reviews = _stored(console)
+    before_rulings, before_reviews = stored(console)
     page = console.post("/classify", data={"text": "不锈钢真空保温杯 600ml 户外", "top_k": "5"})
     response = console.post("/classify/feedback", data={
-        "context": _context(page.text), "reviewer": "王芳", "override_code": "7323.93.00",
+        "context": page_context(page.text), "reviewer": "王芳", "override_code": "7323.93.00",
         "reason": "锅具类 per ruling 2024-17"}, follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"].startswith("/classify?saved=")
     # Committed before the response: a fresh read of the store sees both rows.
-    assert _stored(console) == (before_rulings + 1, before_reviews + 1)
+    assert stored(console) == (before_rulings + 1, before_reviews + 1)
     review = list_reviews(console.engine, limit=1)[0]
     assert (review.reviewer, review.action.value, review.final_code) == ("王芳", "override", "73239300")
     assert review.suggested_code == "961700" and review.model_version == "3"
@@ -164,7 +156,7 @@ def test_override_commits_a_reviewer_ruling_and_is_searchable_at_once(console):
 
 def test_accept_records_the_chosen_candidate(console):
     page = console.post("/classify", data={"text": "LED desk lamp usb", "top_k": "5"})
-    ctx = _context(page.text)
+    ctx = page_context(page.text)
     second = re.findall(r'name="accept_code" value="(\d+)"', page.text)
     assert len(second) >= 2
     response = console.post("/classify/feedback", data={"context": ctx, "reviewer": "Li Lei",
@@ -187,12 +179,12 @@ def test_accept_records_the_chosen_candidate(console):
 ])
 def test_bad_feedback_writes_nothing_and_names_the_field(console, fields, field):
     page = console.post("/classify", data={"text": "不锈钢真空保温杯 600ml"})
-    before = _stored(console)
-    data = {"context": _context(page.text), **fields}
+    before = stored(console)
+    data = {"context": page_context(page.text), **fields}
     response = console.post("/classify/feedback?lang=en", data=data, follow_redirects=False)
     assert response.status_code == 422
     assert f"<code>{field}</code>" in response.text
-    assert _stored(console) == before
+    assert stored(console) == before
     if field != "context":  # the suggestion is shown again so the reviewer can fix the form and resend
         assert 'data-testid="candidates"' in response.text
 
@@ -200,12 +192,12 @@ def test_bad_feedback_writes_nothing_and_names_the_field(console, fields, field)
 def test_overlay_failure_keeps_the_ruling_and_says_so(console):
     page = console.post("/classify", data={"text": "儿童塑料积木玩具 1000片"})
     console.suggester.fail_next_add = True
-    before = _stored(console)
+    before = stored(console)
     response = console.post("/classify/feedback?lang=en", data={
-        "context": _context(page.text), "reviewer": "王芳", "override_code": "9503.00.90", "reason": "toy"},
+        "context": page_context(page.text), "reviewer": "王芳", "override_code": "9503.00.90", "reason": "toy"},
         follow_redirects=False)
     assert response.status_code == 303 and "indexed=0" in response.headers["location"]
-    assert _stored(console) == (before[0] + 1, before[1] + 1)
+    assert stored(console) == (before[0] + 1, before[1] + 1)
     assert "after a restart" in console.get(response.headers["location"]).text
 
 
@@ -213,7 +205,7 @@ def test_overlay_failure_keeps_the_ruling_and_says_so(console):
 def test_review_log_page_filters_and_exports_csv(console):
     for reviewer, code in (("王芳", "7323.93.00"), ("Li Lei", "9503.00.90")):
         page = console.post("/classify", data={"text": "不锈钢真空保温杯 600ml"})
-        console.post("/classify/feedback", data={"context": _context(page.text), "reviewer": reviewer,
+        console.post("/classify/feedback", data={"context": page_context(page.text), "reviewer": reviewer,
                                                  "override_code": code, "reason": "r"})
     page = console.get("/reviews?lang=en")
     assert page.status_code == 200 and page.text.count('data-testid="review-row"') == 2
@@ -294,7 +286,7 @@ def test_error_headlines_are_chinese_on_the_chinese_page(console):
     gbk = console.post("/shipments?lang=zh", files={"file": ("s.csv", "shipment_id\n甲\n".encode("gbk"), "text/csv")})
     assert gbk.status_code == 422 and "不是 UTF-8 编码" in gbk.text
     page = console.post("/classify", data={"text": "不锈钢真空保温杯 600ml"})
-    bad = console.post("/classify/feedback?lang=zh", data={"context": _context(page.text), "reviewer": "",
+    bad = console.post("/classify/feedback?lang=zh", data={"context": page_context(page.text), "reviewer": "",
                                                            "override_code": "7323.93.00", "reason": "r"})
     assert bad.status_code == 422 and "未保存" in bad.text and "<code>reviewer</code>" in bad.text
     assert "Enter a product description" in console.post("/classify?lang=en", data={"text": ""}).text

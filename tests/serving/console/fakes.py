@@ -6,6 +6,8 @@ the feedback loop is tested end to end without an encoder; the browser test uses
 
 from __future__ import annotations
 
+import html
+import re
 import time
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -184,3 +186,71 @@ def console_app(settings, holder):
     from serving.app import create_app
 
     return create_app(settings, holder=holder, start_models=False)
+
+
+# ------------------------------------------------------------------------------------------------ page helpers
+ALL_SCOPES = ("suggest", "score", "admin")
+
+
+class FakeClock:
+    """A console-session clock the test moves by hand (``clock.now += 3600``)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def build_console(settings, nomenclature, *, clock=None, seeded: bool = True, holder=None):
+    """The console app over fake models (a suggester that searches ``seed_rulings``, a fixed scorer); the seed
+    rulings are stored too when ``seeded``. Returns (app, holder)."""
+    from data.rulings.repository import RulingRepository
+    from serving.console.sessions import SessionStore
+
+    holder = holder or StaticHolder(OverlaySuggester(seed_rulings(), nomenclature), FixedScorer(nomenclature))
+    app = console_app(settings, holder)
+    if clock is not None:
+        app.state.console_sessions = SessionStore(app.state.engine, clock=clock)
+    if seeded:
+        RulingRepository(app.state.engine).upsert_many(seed_rulings())
+    return app, holder
+
+
+def sign_in(client, *scopes: str, name: str | None = None, use_header: bool = True) -> str:
+    """Create a key, sign in through the form, and (``use_header``) send the session's CSRF token on every request."""
+    from data.store.keys import create_key
+    from serving.console.auth import SESSION_COOKIE
+
+    _, key = create_key(client.app.state.engine, name or f"staff-{'-'.join(scopes)}", list(scopes or ALL_SCOPES))
+    client.cookies.delete(SESSION_COOKIE)  # a signed-in browser is sent on from /signin
+    client.headers.pop("X-CSRF-Token", None)
+    form = client.get("/signin")
+    token = re.search(r'name="signin_token" value="([^"]+)"', form.text).group(1)
+    response = client.post("/signin", data={"api_key": key, "signin_token": token, "next": "/models"},
+                           follow_redirects=False)
+    assert response.status_code == 303, response.text
+    if use_header:
+        client.headers["X-CSRF-Token"] = csrf_token(client)
+    return key
+
+
+def csrf_token(client) -> str:
+    page = client.get("/models")
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+
+def page_context(page: str) -> str:
+    """The suggestion context a classify result page carries into its feedback form."""
+    match = re.search(r'name="context" value="([^"]*)"', page)
+    assert match, "the result page carries the suggestion context into the feedback form"
+    return html.unescape(match.group(1))
+
+
+def stored(client) -> tuple[int, int]:
+    """(rulings, review-log rows) in the console's store."""
+    from data.rulings.repository import RulingRepository
+    from data.store.reviews import count_reviews
+
+    engine = client.app.state.engine
+    return RulingRepository(engine).count(), count_reviews(engine)

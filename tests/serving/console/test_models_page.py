@@ -11,9 +11,7 @@ import mlflow
 import pytest
 from fastapi.testclient import TestClient
 
-from data.nomenclature import Nomenclature
-from tests.serving.console_fakes import FixedScorer, OverlaySuggester, StaticHolder, console_app, seed_rulings
-from tests.serving.test_console_auth import sign_in
+from tests.serving.console.fakes import FixedScorer, OverlaySuggester, StaticHolder, console_app, seed_rulings, sign_in
 from training import registry
 
 
@@ -33,8 +31,7 @@ def logged_run(mlflow_settings, tmp_path_factory) -> str:
 
 
 @pytest.fixture
-def console(mlflow_settings, logged_run, tmp_path):
-    nomenclature = Nomenclature.default()
+def console(mlflow_settings, logged_run, tmp_path, nomenclature):
     settings = mlflow_settings.model_copy(update={"model_cache_dir": tmp_path / "cache",
                                                   "database_url": f"sqlite:///{tmp_path / 'store.db'}"})
     holder = StaticHolder(OverlaySuggester(seed_rulings(), nomenclature), FixedScorer(nomenclature),
