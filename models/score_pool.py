@@ -12,6 +12,12 @@ second core helps a batch only through a second process. What crosses the proces
 
 The parent scores its own share of the batch while the workers run, so one worker gives two busy cores.
 
+Both sides score with Python's cyclic garbage collector paused (:func:`collector_paused`): a batch allocates
+hundreds of thousands of small objects (validated documents, findings, rows, results) that hold no reference cycles,
+and while they are alive the collector's young-generation passes keep walking them. Measured on 10,000 raw
+documents in one process (2 cores, load ~2, four rounds): 92 µs of CPU per row with the collector on, 65 with it
+paused; reference counting frees everything anyway.
+
 Start method ``spawn``: the service runs threads (request workers, LightGBM's OpenMP team), and a child forked from a
 threaded process can deadlock on a lock another thread held at fork time. Spawning costs a one-off start (imports +
 the pickled scorer, ~2 s) per worker, paid by :meth:`ScorePool.warm` rather than by the first batch.
@@ -19,15 +25,44 @@ the pickled scorer, ~2 s) per worker, paid by :meth:`ScorePool.warm` rather than
 
 from __future__ import annotations
 
+import gc
 import marshal
 import multiprocessing
 import pickle
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 _SCORER: Any = None
+
+_collector_lock = threading.Lock()
+_collector_pausers = 0
+_collector_was_enabled = False
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic collector off while any batch of this process is being scored (see the module docstring).
+
+    Counted, because the service scores several batches at once on its threads: the collector comes back when the
+    last one ends, and only if it was on before the first began.
+    """
+    global _collector_pausers, _collector_was_enabled
+    with _collector_lock:
+        if _collector_pausers == 0:
+            _collector_was_enabled = gc.isenabled()
+            gc.disable()
+        _collector_pausers += 1
+    try:
+        yield
+    finally:
+        with _collector_lock:
+            _collector_pausers -= 1
+            if _collector_pausers == 0 and _collector_was_enabled:
+                gc.enable()
 
 
 def _init(payload: bytes) -> None:
@@ -53,7 +88,8 @@ def _score_chunk(start: int, documents: Sequence[Any] | bytes) -> tuple[Any, flo
     t = time.process_time()
     if isinstance(documents, bytes):
         documents = marshal.loads(documents)
-    part = _SCORER._score_documents_compact(documents, start, portable=True)
+    with collector_paused():
+        part = _SCORER._score_documents_compact(documents, start, portable=True)
     return part, time.process_time() - t
 
 
@@ -77,9 +113,9 @@ class ScorePool:
         """Score ``documents`` (positions from ``start``) on a worker; the future's result is (compact scores, worker
         CPU seconds)."""
         # JSON documents (dicts, lists, str, bytes, numbers, None) go as one marshal blob: dumping a parsed document
-        # costs ~2 µs against ~14 µs with pickle (raw lines: the same), in this process, which is the busier one. marshal is not for untrusted bytes, and these are
-        # not: this process wrote them for a child running the same interpreter. Anything marshal cannot write (a
-        # Shipment object, a datetime) goes by pickle.
+        # costs ~2 µs against ~14 µs with pickle (raw lines: the same), in this process, which is the busier one.
+        # marshal is not for untrusted bytes, and these are not: this process wrote them for a child running the
+        # same interpreter. Anything marshal cannot write (a Shipment object, a datetime) goes by pickle.
         try:
             payload: Any = marshal.dumps(documents)
         except ValueError:

@@ -27,6 +27,7 @@ from features.checks import Finding, run_checks
 from features.shipment_features import feature_row
 from models.advisories import Advisory, AdvisoryRules
 from models.explanations import GroupMap, Reason, delay_group_impacts, risk_group_impacts, top_reasons
+from models.score_pool import collector_paused
 from models.tabular import THREAD_CAP, softmax
 
 log = logging.getLogger(__name__)
@@ -296,7 +297,8 @@ class ShipmentScorer:
         self._require()
         if not shipments:
             return []
-        return self._results(self._core(shipments, explain))
+        with collector_paused():
+            return self._results(self._core(shipments, explain))
 
     # ---- JSON documents in: validation included, several processes for large batches --------------------------
     def score_documents(self, documents: Sequence[Any], *, explain: bool = False) -> DocumentScores:
@@ -316,10 +318,11 @@ class ShipmentScorer:
         if not explain and self.workers > 0 and n >= self.parallel_min_rows:
             pool = self.start_workers()
         out = DocumentScores(results=[None] * n, workers_used=pool.workers if pool is not None else 0)
-        if pool is None:
-            self._place(out, self._score_documents_compact(documents, 0, explain=explain))
-        else:
-            self._score_parallel(documents, pool, out)
+        with collector_paused():
+            if pool is None:
+                self._place(out, self._score_documents_compact(documents, 0, explain=explain))
+            else:
+                self._score_parallel(documents, pool, out)
         out.errors.sort(key=lambda e: e["index"])
         return out
 
