@@ -3,7 +3,7 @@
 The causal model is vectorised numpy over all shipments; only the final JSON documents are built in a Python loop.
 Every effect below is a number in this module (the ``EFFECTS`` section) or, per carrier, in the demo catalogue
 ``demo/catalogues/carriers.csv``, and is repeated in ``docs/shipment-generator.md``; the tests in
-``tests/demo/test_shipments_generator.py`` check each one appears in the labels. The goods, ports and trading parties
+``tests/demo/test_shipments.py`` check each one appears in the labels. The goods, ports and trading parties
 come from the other demo catalogues (``products.csv``, ``ports.csv``, ``parties.yaml``).
 
 Time and volume
@@ -53,10 +53,8 @@ Risk level (documented rule)
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -71,12 +69,13 @@ from data.shipments.reference import (
     US_WEST_COAST_PORTS,
 )
 from demo import catalogue
+from demo.documents import build_documents
+from demo.parties import COUNTRY_SHARES, N_CONSIGNEES, N_EXPORTERS, draw_pools
 
 # The demo world's catalogues (demo/catalogues/): its goods, port network, carriers and trading parties.
 PRODUCTS = catalogue.products()
 PORTS = catalogue.ports()
 CARRIERS = catalogue.carriers()
-PARTIES = catalogue.parties()
 
 #: Bump when the generated data changes for the same seed (cached demo history frames are keyed on it).
 GENERATOR_REVISION = 2
@@ -136,10 +135,6 @@ DATA_ERRORS = ("phone_missing", "phone_invalid", "postcode_missing", "postcode_i
 DOC_MISMATCHES = ("hs_mismatch", "qty_mismatch", "value_mismatch", "currency_mismatch", "consignee_mismatch",
                   "weight_mismatch", "line_dropped")
 
-COUNTRY_SHARES = {"US": 0.40, "DE": 0.12, "GB": 0.12, "JP": 0.10, "AU": 0.08, "NL": 0.06, "CA": 0.06, "FR": 0.06}
-CREDIT_SHARES = {"advanced_certified": 0.15, "general": 0.78, "discredited": 0.07}
-N_EXPORTERS = 800
-N_CONSIGNEES = 4000
 # Local currencies an invoice may use besides USD (share of invoices in the local currency); CNY is used anywhere 8%.
 LOCAL_CURRENCY = {"DE": ("EUR", 0.5), "NL": ("EUR", 0.5), "FR": ("EUR", 0.5), "GB": ("GBP", 0.4),
                   "JP": ("JPY", 0.3), "AU": ("AUD", 0.3), "CA": ("CAD", 0.3)}
@@ -153,105 +148,6 @@ def risk_level(outcome: np.ndarray, delay: np.ndarray) -> np.ndarray:
     high = np.isin(outcome, ["held", "returned"]) | (delay > RISK_HIGH_HOURS)
     medium = (outcome == "inspected") | (delay > RISK_MEDIUM_HOURS)
     return np.where(high, "high", np.where(medium, "medium", "low"))
-
-
-# ================================================================================================ pools
-def _postcode(rng: np.random.Generator, country: str) -> str:
-    d = lambda k: "".join(str(x) for x in rng.integers(0, 10, k))  # noqa: E731
-    L = lambda s: s[int(rng.integers(0, len(s)))]  # noqa: E731
-    if country in ("US",):
-        return str(int(rng.integers(10001, 99950))).zfill(5)
-    if country == "DE":
-        return str(int(rng.integers(1067, 99998))).zfill(5)
-    if country == "FR":
-        return str(int(rng.integers(1000, 95999))).zfill(5)
-    if country == "NL":
-        return f"{int(rng.integers(1000, 9999))} {L('ABCEGHJKLMNPRTVWXZ')}{L('ABCEGHJKLMNPRTVWXZ')}"
-    if country == "JP":
-        return f"{d(3)}-{d(4)}"
-    if country == "AU":
-        return str(int(rng.integers(2000, 7999)))
-    if country == "GB":
-        return f"{L(['SW', 'EC', 'M', 'B', 'LS', 'G', 'N', 'E'])}{int(rng.integers(1, 20))} {d(1)}{L('ABDEFGHJLNPQRSTUWXYZ')}" \
-               f"{L('ABDEFGHJLNPQRSTUWXYZ')}"
-    if country == "CA":
-        first = "ABCEGHJKLMNPRSTVXY"
-        rest = "ABCEGHJKLMNPRSTVWXYZ"
-        return f"{L(first)}{d(1)}{L(rest)} {d(1)}{L(rest)}{d(1)}"
-    raise ValueError(country)
-
-
-@cache
-def _example_number(country: str, kind: int) -> tuple[int, str]:
-    import phonenumbers as pn
-
-    ex = pn.example_number_for_type(country, (pn.PhoneNumberType.MOBILE, pn.PhoneNumberType.FIXED_LINE)[kind])
-    return ex.country_code, pn.national_significant_number(ex)
-
-
-def _phone(rng: np.random.Generator, country: str) -> str:
-    import phonenumbers as pn
-
-    for _ in range(200):
-        cc, nsn = _example_number(country, int(rng.integers(0, 2)))
-        tail = "".join(str(x) for x in rng.integers(0, 10, 4))
-        num = pn.parse(f"+{cc}{nsn[:-4]}{tail}")
-        if pn.is_valid_number(num) and pn.region_code_for_number(num) == country:
-            fmt = pn.PhoneNumberFormat.INTERNATIONAL if rng.random() < 0.7 else pn.PhoneNumberFormat.NATIONAL
-            return pn.format_number(num, fmt)
-    raise RuntimeError(f"could not draw a valid phone for {country}")
-
-
-def _broken_phone(phone: str, country: str) -> str:
-    import phonenumbers as pn
-
-    digits = [c for c in phone]
-    # drop digits from the end until the number is no longer valid for its country
-    for cut in range(2, 6):
-        cand = "".join(digits)[:-cut]
-        try:
-            if not pn.is_valid_number(pn.parse(cand, country)):
-                return cand
-        except pn.NumberParseException:
-            return cand
-    return phone[:4]
-
-
-@dataclass
-class _Pools:
-    exp_grade: np.ndarray
-    exp_err: np.ndarray
-    exp_name: list[str]
-    exp_platform: np.ndarray
-    con_country: np.ndarray
-    con_name: list[str]
-    con_addr: list[str]
-    con_post: list[str]
-    con_phone: list[str]
-
-
-def _pools(rng: np.random.Generator) -> _Pools:
-    grades = np.array(list(CREDIT_SHARES))
-    exp_grade = grades[rng.choice(len(grades), N_EXPORTERS, p=list(CREDIT_SHARES.values()))]
-    exp_err = np.exp(rng.normal(-0.125, 0.5, N_EXPORTERS)) * np.where(exp_grade == "discredited", 1.6, 1.0)
-    exp_name = [f"Exporter {i:04d}" for i in range(N_EXPORTERS)]
-    exp_platform = rng.integers(0, len(PARTIES.platforms), N_EXPORTERS)
-    countries = np.array(list(COUNTRY_SHARES))
-    con_country = countries[rng.choice(len(countries), N_CONSIGNEES, p=list(COUNTRY_SHARES.values()))]
-    names, addrs, posts, phones = [], [], [], []
-    for i, c in enumerate(con_country.tolist()):
-        a = PARTIES.name_first[int(rng.integers(0, len(PARTIES.name_first)))]
-        b = PARTIES.name_second[int(rng.integers(0, len(PARTIES.name_second)))]
-        suffixes, cities = PARTIES.countries[c].suffixes, PARTIES.countries[c].cities
-        sfx = suffixes[int(rng.integers(0, len(suffixes)))]
-        names.append(f"{a} {b} {sfx}" if i % 3 else f"{a} {b} {i % 997} {sfx}")
-        city = cities[int(rng.integers(0, len(cities)))]
-        number = int(rng.integers(1, 9999))
-        street = PARTIES.streets[int(rng.integers(0, len(PARTIES.streets)))]
-        addrs.append(f"{number} {street} Street, {city}")
-        posts.append(_postcode(rng, c))
-        phones.append(_phone(rng, c))
-    return _Pools(exp_grade, exp_err, exp_name, exp_platform, con_country, names, addrs, posts, phones)
 
 
 # ================================================================================================ history
@@ -286,7 +182,7 @@ def generate_shipments(n: int = 200_000, months: int = 24, seed: int = 42, *,
     if n < 1 or months < 1:
         raise ValueError("n and months must be positive")
     rng = np.random.default_rng(seed)
-    pools = _pools(rng)
+    pools = draw_pools(rng)
 
     # ---- time: month by volume weight, uniform inside the month, sorted so ids are chronological
     starts = _month_starts(months)
@@ -459,7 +355,7 @@ def generate_shipments(n: int = 200_000, months: int = 24, seed: int = 42, *,
     has_net = rng.random(n) < 0.6
     has_decl_gross = (rng.random(n) < 0.7) | err["weight_mismatch"]
 
-    docs = _build_documents(
+    docs = build_documents(
         n, seed, pools, exporter, consignee, country, channel, carrier, export_port, dest_port, certified,
         offsets, n_lines, prod, qty, price, line_value, net_kg, gross, packages, currency, decl_mode, grade, flags,
         lithium_flag, err, bad_line, other_prod, qty_factor, value_factor, weight_factor, invalid_hs, other_consignee,
@@ -478,113 +374,3 @@ def generate_shipments(n: int = 200_000, months: int = 24, seed: int = 42, *,
                            "congested": congested, "predeclared": predeclared, "n_data_errors": n_data,
                            "n_doc_mismatches": n_doc, **{f"err_{k}": v for k, v in err.items()}})
     return ShipmentHistory(shipments=docs, labels=labels, latent=latent)
-
-
-def _build_documents(n, seed, pools, exporter, consignee, country, channel, carrier, export_port, dest_port, certified,
-                     offsets, n_lines, prod, qty, price, line_value, net_kg, gross, packages, currency, decl_mode, grade,
-                     flags, lithium_flag, err, bad_line, other_prod, qty_factor, value_factor, weight_factor,
-                     invalid_hs, other_consignee, other_currency, has_net, has_decl_gross, predeclared, outcome,
-                     iso_decl, iso_order, iso_ready, iso_pre, iso_rel, progress=False) -> list[dict]:
-    """The JSON documents. A Python loop, but over plain lists (``tolist``) so 200k shipments take seconds."""
-    L = lambda a: a.tolist()  # noqa: E731
-    (exporter, consignee, country, channel, carrier, export_port, dest_port, certified, offsets, n_lines, prod, qty,
-     price, line_value, net_kg, gross, packages, currency, decl_mode, grade, lithium_flag, bad_line, other_prod,
-     qty_factor, value_factor, weight_factor, invalid_hs, other_consignee, other_currency, has_net, has_decl_gross,
-     predeclared, outcome, iso_decl, iso_order, iso_ready, iso_pre, iso_rel) = map(L, (
-        exporter, consignee, country, channel, carrier, export_port, dest_port, certified, offsets, n_lines, prod, qty,
-        price, line_value, net_kg, gross, packages, currency, decl_mode, grade, lithium_flag, bad_line, other_prod,
-        qty_factor, value_factor, weight_factor, invalid_hs, other_consignee, other_currency, has_net,
-        has_decl_gross, predeclared, outcome, iso_decl, iso_order, iso_ready, iso_pre, iso_rel))
-    liquid, magnetic, powder = L(flags["liquid"]), L(flags["magnetic"]), L(flags["powder"])
-    E = {k: L(v) for k, v in err.items()}
-    products = PRODUCTS
-    docs: list[dict] = []
-    indices = range(n)
-    if progress:
-        from tqdm import tqdm
-
-        indices = tqdm(indices, desc="documents", unit="shipment")
-    for i in indices:
-        c = consignee[i]
-        ctry = country[i]
-        o0, k = offsets[i], n_lines[i]
-        cur = currency[i]
-        order_lines, decl_lines = [], []
-        for j in range(o0, o0 + k):
-            p = products[prod[j]]
-            ol = {"description": p.en, "hs_code": p.hs6, "quantity": qty[j], "unit": p.unit, "unit_price": price[j],
-                  "currency": cur}
-            if has_net[i]:
-                ol["net_weight_kg"] = round(net_kg[j], 3)
-            order_lines.append(ol)
-            decl_lines.append({"hs_code": p.hs6, "description": p.zh, "quantity": qty[j], "unit": p.unit,
-                               "value": line_value[j]})
-        declared_value = round(math.fsum(d["value"] for d in decl_lines), 2)
-        b = bad_line[i] - o0
-        consignee_doc = {"name": pools.con_name[c], "address": pools.con_addr[c], "postcode": pools.con_post[c],
-                         "phone": pools.con_phone[c], "country": ctry}
-        waybill_name = pools.con_name[c]
-        decl_name = pools.con_name[c]
-        decl_currency = cur
-        decl_gross = gross[i] if has_decl_gross[i] else None
-        # ---- injected errors (see ERROR_RATES)
-        if E["phone_missing"][i]:
-            consignee_doc["phone"] = None
-        elif E["phone_invalid"][i]:
-            consignee_doc["phone"] = _broken_phone(consignee_doc["phone"], ctry)
-        if E["postcode_missing"][i]:
-            consignee_doc["postcode"] = None
-        elif E["postcode_invalid"][i]:
-            consignee_doc["postcode"] = consignee_doc["postcode"][:-1]
-        if E["address_missing"][i]:
-            consignee_doc["address"] = None
-        if E["hs_invalid"][i]:
-            order_lines[b]["hs_code"] = decl_lines[b]["hs_code"] = invalid_hs[i]
-        if E["hs_mismatch"][i]:
-            alt, step = other_prod[i], 0
-            while products[alt].hs6 == decl_lines[b]["hs_code"][:6]:
-                step += 1
-                alt = (other_prod[i] + 7 * step) % len(products)
-            decl_lines[b]["hs_code"] = products[alt].hs6
-        if E["hs_missing"][i]:
-            order_lines[b]["hs_code"] = None
-        if E["qty_mismatch"][i]:
-            q = decl_lines[b]["quantity"]
-            newq = max(1.0, round(q * qty_factor[i]))
-            decl_lines[b]["quantity"] = newq if newq != q else q + 1
-        if E["value_mismatch"][i]:
-            for d in decl_lines:
-                d["value"] = round(d["value"] * value_factor[i], 2)
-            declared_value = round(math.fsum(d["value"] for d in decl_lines), 2)
-        if E["currency_mismatch"][i]:
-            decl_currency = other_currency[i]
-        if E["consignee_mismatch"][i]:
-            other = pools.con_name[other_consignee[i]]
-            waybill_name = other if other != waybill_name else waybill_name + " Holdings"
-        if E["waybill_name_missing"][i]:
-            waybill_name = None
-        if E["weight_mismatch"][i]:
-            decl_gross = round(gross[i] * weight_factor[i], 2)
-        if E["line_dropped"][i]:
-            dropped = decl_lines.pop()
-            declared_value = round(declared_value - dropped["value"], 2)
-        docs.append({
-            "shipment_id": f"S{seed}-{i:07d}",
-            "order": {"order_id": f"O{seed}-{i:07d}", "platform": PARTIES.platforms[int(pools.exp_platform[exporter[i]])],
-                      "buyer": pools.con_name[c], "consignee": consignee_doc, "lines": order_lines},
-            "waybill": {"waybill_no": f"W{seed}-{i:07d}", "carrier": carrier[i], "channel": channel[i],
-                        "export_port": export_port[i], "destination_port": dest_port[i],
-                        "consignee_name": waybill_name, "gross_weight_kg": gross[i], "packages": packages[i],
-                        "dangerous_goods": {"lithium_battery": lithium_flag[i], "liquid": liquid[i],
-                                            "magnetic": magnetic[i], "powder": powder[i]},
-                        "battery_certified_channel": certified[i]},
-            "declaration": {"declaration_no": f"D{seed}-{i:07d}", "mode": decl_mode[i],
-                            "declared_value": declared_value, "currency": decl_currency, "lines": decl_lines,
-                            "credit_grade": grade[i], "consignee_name": decl_name, "destination_country": ctry,
-                            "gross_weight_kg": decl_gross, "declared_at": iso_decl[i]},
-            "timestamps": {"order_created": iso_order[i], "data_ready": iso_ready[i],
-                           "predeclared": iso_pre[i] if predeclared[i] else None, "declared": iso_decl[i],
-                           "released": None if outcome[i] == "returned" else iso_rel[i]},
-        })
-    return docs
-
