@@ -25,6 +25,7 @@ class FakeSuggester:
         self._inside = 0
         self._lock = threading.Lock()
         self.max_concurrency = 0
+        self.calls: list[tuple[str, dict | None, int]] = []  # what the routes handed over: (text, elements, top_k)
 
     def _enter(self):
         with self._lock:
@@ -43,13 +44,16 @@ class FakeSuggester:
         return SuggestionAnswer.model_validate({
             "query": {"text": text, "normalised": text.lower(), "language": "en",
                       "declared_elements": declared_elements or {}},
-            "candidates": [{"code": "961700", "level": 6, "description_en": "Vacuum flasks",
-                            "description_zh": "保温瓶", "confidence": 0.9, "evidence": []}][:top_k],
+            "candidates": [{"code": code, "level": 6, "description_en": "Vacuum flasks" if i == 0 else None,
+                            "description_zh": "保温瓶" if i == 0 else None, "confidence": round(0.9 / (i + 1), 4),
+                            "evidence": []}
+                           for i, code in enumerate(("961700", "732393", "392410", "701337", "481950"))][:top_k],
             "answer": {"code": "961700", "level": 6, "confidence": 0.9},
             "needs_review": False, "reasons": [], "missing_elements": [],
             "model": {"name": HS, "version": self.tag, "index_fingerprint": "fake", "encoder": "fake"}})
 
     def suggest(self, text, declared_elements=None, top_k=5):
+        self.calls.append((text, declared_elements, top_k))
         self._enter()
         try:
             if self.delay_s:
@@ -120,10 +124,12 @@ class FakeScorer:
 
         self.delay, self.risk, self.delay_s = delay, risk, risk.get("delay_s", 0.0)
         self.nomenclature = Nomenclature.default()
+        self.calls: list[tuple[str, bool, list]] = []  # what the routes handed over: (shipment id, explain, options)
 
     def score(self, shipment, *, explain=True, route_options=None):
         from models.scoring import ScoreResult
 
+        self.calls.append((shipment.shipment_id, explain, list(route_options or [])))
         if self.delay_s:
             time.sleep(self.delay_s)
         return ScoreResult.model_validate({

@@ -10,14 +10,17 @@ VERSIONS = {DELAY: 1, HS: 1, RISK: 1}
 HEADER = f"{DELAY}=1,{HS}=1,{RISK}=1"
 
 
-def test_suggest_answers_with_candidates_and_model_versions(client, keys):
+def test_suggest_hands_the_request_to_the_served_suggester_and_stamps_the_registry_version(client, keys):
     payload = {"text": "不锈钢真空保温杯 500ml", "declared_elements": {"材质": "不锈钢"}, "top_k": 3}
     r = client.post("/v1/hs/suggest", json=payload, headers=keys["suggest"])
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["candidates"][0]["code"] == "961700" and body["answer"]["code"] == "961700"
+    suggester = client.app.state.holder.current().suggester
+    assert suggester.calls == [("不锈钢真空保温杯 500ml", {"材质": "不锈钢"}, 3)]
+    assert len(body["candidates"]) == 3  # top_k reached the suggester
     assert body["query"]["declared_elements"] == {"材质": "不锈钢"}
-    assert body["model"]["version"] == "1"  # the registry version, not whatever the suggester knew
+    # the answer names the registry version that answered, not the version string the bundle carries
+    assert suggester.tag != "1" and body["model"]["version"] == "1"
     assert body["model_versions"] == VERSIONS
     assert r.headers["X-Model-Versions"] == HEADER
     assert r.headers["X-Request-ID"]

@@ -50,13 +50,17 @@ def test_check_turns_schema_errors_into_findings_with_paths(client, keys):
     assert r.status_code == 422
 
 
-def test_score_returns_delay_risk_and_versions(client, keys):
-    r = client.post("/v1/risk/score", json={"shipment": SHIPMENT_EXAMPLE, "route_options": [{"channel": "air"}]},
+def test_score_hands_the_validated_shipment_and_route_options_to_the_served_scorer(client, keys):
+    r = client.post("/v1/risk/score", json={"shipment": SHIPMENT_EXAMPLE, "explain": False,
+                                            "route_options": [{"channel": "air", "destination_port": "uslax"}]},
                     headers=keys["score"])
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["shipment_id"] == "SHP-2026-000123"
-    assert body["risk"]["level"] in {"low", "medium", "high"} and body["delay"]["p90_hours"] >= 0
+    [(shipment_id, explain, options)] = client.app.state.holder.current().scorer.calls
+    assert (shipment_id, explain) == ("SHP-2026-000123", False)
+    # validated once, by the schema: the port is normalised before the model sees it
+    assert [o.model_dump(exclude_none=True) for o in options] == [{"channel": "air", "destination_port": "USLAX"}]
     assert body["model_versions"] == VERSIONS
     assert r.headers["X-Model-Versions"] == f"{DELAY}=1,{HS}=1,{RISK}=1"
 
