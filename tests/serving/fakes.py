@@ -107,10 +107,10 @@ class OverlayNative(mlflow.pyfunc.PythonModel):
         return [None] * len(model_input)
 
 
-class FakeScorer:
-    """Scores every shipment as 'low' and names the risk tag that answered."""
+class PoolLessScorer:
+    """The scorer's worker-pool life cycle (``warm``/``retire``/``close``) for fakes that have no pool."""
 
-    def warm(self):  # no worker processes to start
+    def warm(self):
         pass
 
     def retire(self, grace_s):
@@ -118,6 +118,10 @@ class FakeScorer:
 
     def close(self):
         pass
+
+
+class FakeScorer(PoolLessScorer):
+    """Scores every shipment as 'low' and names the risk tag that answered."""
 
     def __init__(self, delay: dict, risk: dict):
         from data.nomenclature import Nomenclature

@@ -17,6 +17,7 @@ from data.nomenclature import Nomenclature
 from data.rulings.schema import Ruling
 from models.names import HS_SUGGESTER
 from serving.served import ServedModels, ServedVersion
+from tests.serving.fakes import PoolLessScorer
 
 
 def _bigrams(text: str) -> set[str]:
@@ -99,17 +100,8 @@ class AnsweringOverlaySuggester(OverlaySuggester):
         return SuggestionAnswer.model_validate(super().suggest(text, declared_elements, top_k))
 
 
-class FixedScorer:
+class FixedScorer(PoolLessScorer):
     """Real data-quality findings (H3's checks), fixed delay/risk numbers: enough to test the page and the CSV."""
-
-    def warm(self):  # no worker processes to start
-        pass
-
-    def retire(self, grace_s):
-        pass
-
-    def close(self):
-        pass
 
     def __init__(self, nomenclature: Nomenclature):
         self.nomenclature = nomenclature
