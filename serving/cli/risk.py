@@ -23,16 +23,23 @@ def train(
     name: str | None = typer.Option(None, "--name", help="Registered model name (default: the spec name)."),
     log: bool = typer.Option(True, "--log/--no-log", help="Log the run to MLflow."),
 ) -> None:
-    """Train LightGBM on a table described by a spec, tune on valid, evaluate each split, log to MLflow."""
+    """Train LightGBM on a table described by a spec, tune on valid, evaluate each split, log to MLflow.
+
+    With CLEARANCE_DASK_SCHEDULER set (docs/dask.md), --train may be a partitioned Parquet folder larger than memory:
+    LightGBM trains on the cluster (lightgbm.dask) and the model is saved as plain local boosters.
+    """
     from data.settings import get_settings
     from data.specs.schema import load_spec
+    from training.cluster.client import dask_client
     from training.tabular import train_and_log_spec
 
     settings = get_settings()
     the_spec = load_spec(spec)
-    result = train_and_log_spec(the_spec, train_file, valid_file, test_file, settings, register=register,
-                                name=name, log=log or register)
+    with dask_client(settings) as client:
+        result = train_and_log_spec(the_spec, train_file, valid_file, test_file, settings, register=register,
+                                    name=name, log=log or register, client=client)
     payload = result.to_json()
+    typer.echo(f"engine {payload['engine']}", err=True)
     for warning in payload["warnings"]:
         typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW, err=True)
     for split in ("train", "valid", "test"):
