@@ -47,7 +47,7 @@ def dask_client(settings: Any, *, quiet: bool = True) -> Iterator[Any]:
         # One thread per worker process: LightGBM's network and the encoders run one team per process, and on a
         # small machine processes (not threads) are what keeps the GIL-bound feature code parallel.
         cluster = LocalCluster(n_workers=settings.dask_local_workers, threads_per_worker=1, processes=True,
-                               memory_limit=settings.dask_worker_memory, dashboard_address=None)
+                               memory_limit=settings.dask_worker_memory, dashboard_address=":0")
         client = Client(cluster)
         try:
             yield client

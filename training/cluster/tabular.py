@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +126,10 @@ def _train_on_cluster(client: Any, params: dict[str, Any], x: Any, y: Any, round
     for attempt in range(1, PORT_RETRIES + 1):
         est = DaskLGBMRegressor(client=client, n_estimators=rounds, **params)
         try:
-            est.fit(x, y, categorical_feature=cats or "auto")
+            with warnings.catch_warnings():
+                # the estimator's own n_jobs alias: lightgbm.dask sets each worker's threads itself
+                warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored")
+                est.fit(x, y, categorical_feature=cats or "auto")
             return est.booster_
         except LightGBMError as exc:
             if attempt == PORT_RETRIES or not any(w in str(exc).lower() for w in _PORT_ERRORS):
