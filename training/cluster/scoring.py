@@ -121,7 +121,8 @@ def score_file_dask(path: str | Path, out_dir: str | Path, scorer: Any, client: 
     t0 = time.perf_counter()
     parts = _partitions(path, blocksize)
     # The scorer (models, rules, nomenclature) travels to each worker once, not with every partition.
-    [scorer_future] = client.scatter([scorer], broadcast=True)
+    # hash=False: a fresh key per run (a same-content key being released by the previous run would be lost)
+    [scorer_future] = client.scatter([scorer], broadcast=True, hash=False)
     score = dask.delayed(_score_partition, pure=False)
     futures = client.compute([score(i, part, scorer_future, str(out), explain) for i, part in enumerate(parts)])
     summaries = []
