@@ -164,13 +164,13 @@ def score(
     if not file.exists():
         raise InvalidInputError(f"file not found: {file}", details=[field_error("file", "not found")])
     settings = get_settings()
+    if settings.dask_scheduler and out is None:  # said before any cluster starts
+        raise InvalidInputError("Dask scoring writes partitioned Parquet: give --out FOLDER",
+                                details=[field_error("out", "required with CLEARANCE_DASK_SCHEDULER")])
     with dask_client(settings) as client:
         if client is not None:
             from training.cluster.scoring import score_file_dask
 
-            if out is None:
-                raise InvalidInputError("Dask scoring writes partitioned Parquet: give --out FOLDER",
-                                        details=[field_error("out", "required with CLEARANCE_DASK_SCHEDULER")])
             scorer = _load_scorer(settings, alias, 0)  # the cluster is the parallelism: no process pool per worker
             try:
                 summary = score_file_dask(file, out, scorer, client, explain=explain)

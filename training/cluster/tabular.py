@@ -66,12 +66,14 @@ def read_partitioned(path: str | Path) -> Any:
 
 
 # ---- pieces that run on the workers (module-level so they pickle by reference) -----------------------------------
-def _matrix_part(df: pd.DataFrame, pre: TabularPreprocessor) -> pd.DataFrame:
-    return pd.DataFrame(pre.transform(df), columns=pre.feature_names, index=df.index)
+#: Column of the encoded target beside the matrix columns (a name no spec feature can take).
+_TARGET = "__clearance_target__"
 
 
-def _target_part(s: pd.Series, model: TabularModel) -> pd.Series:
-    return pd.Series(model.encode_target(s).astype(float), index=s.index, name="target")
+def _matrix_part(df: pd.DataFrame, pre: TabularPreprocessor, model: TabularModel) -> pd.DataFrame:
+    out = pd.DataFrame(pre.transform(df), columns=pre.feature_names, index=df.index)
+    out[_TARGET] = model.encode_target(df[model.spec.target]).astype(float)
+    return out
 
 
 def _predict_part(df: pd.DataFrame, model: TabularModel) -> np.ndarray:
@@ -198,9 +200,12 @@ def train_spec_dask(spec: DatasetSpec, train: Any, valid_df: pd.DataFrame, test_
     pre, _ = TabularPreprocessor.fit(spec, sample, probe._encoding_targets(probe.encode_target(sample[spec.target])),
                                      seed=seed)
     del sample
-    meta_x = pd.DataFrame({c: pd.Series(dtype=float) for c in pre.feature_names})
-    x = train.map_partitions(_matrix_part, pre, meta=meta_x).persist()
-    y = train[spec.target].map_partitions(_target_part, probe, meta=pd.Series(dtype=float, name="target")).persist()
+    # Matrix and targets come from one map over the partitions, persisted once: LightGBM pairs data and label
+    # partition by partition, and two separate reads of a Parquet folder (one projected to the target column) may
+    # be cut into different partitions by the query optimiser.
+    meta = pd.DataFrame({c: pd.Series(dtype=float) for c in [*pre.feature_names, _TARGET]})
+    xy = train.map_partitions(_matrix_part, pre, probe, meta=meta).persist()
+    x, y = xy[pre.feature_names], xy[_TARGET]
     xv = pre.transform(valid_df)
     tv = probe.encode_target(valid_df[spec.target])
 
