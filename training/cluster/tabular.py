@@ -194,6 +194,9 @@ def train_spec_dask(spec: DatasetSpec, train: Any, valid_df: pd.DataFrame, test_
     t0 = time.perf_counter()
     columns = list(dict.fromkeys([*spec.required_columns(), spec.target]))
     train = train[columns]
+    workers = max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
+    if train.npartitions < workers:  # a single-file table would train on one worker while the others wait
+        train = train.repartition(npartitions=workers)
     n_rows = int(train.shape[0].compute())
     probe = TabularModel(spec, num_threads=1, seed=seed)
     sample = _sample(train, n_rows, sample_rows, seed)
