@@ -74,6 +74,18 @@ class Settings(BaseSettings):
         "--no-explain`) beside the main process; 0 scores in one process. Default 1: on 2 cores, the service "
         "process plus one worker."))
 
+    # Scale-out (docs/dask.md): off unless set; the heavy jobs then run on a Dask cluster.
+    dask_scheduler: str | None = Field(None, description=(
+        "Dask for the heavy jobs (`clearance risk train`, `clearance risk score`, the suggester build): unset = off "
+        "(one process), 'local' = a LocalCluster on this machine, or a scheduler address such as tcp://host:8786."))
+    dask_local_workers: int = Field(2, ge=1, le=256, description="Worker processes of the 'local' LocalCluster.")
+    dask_worker_memory: str = Field("auto", description=(
+        "Memory limit of each LocalCluster worker ('auto' = the machine's memory shared out, or e.g. '2GiB'); Dask "
+        "spills partitions to disk above 60 % of it."))
+    dask_fit_sample_rows: int = Field(500_000, ge=1000, description=(
+        "Rows the categorical levels (and target encodings) of a Dask-trained tabular model are fitted on: all the "
+        "training rows when there are fewer, else a random sample; the boosters see every row."))
+
     @property
     def limits(self) -> InputLimits:
         """The input limits as one value, for request validation (a property, not a copy: ``model_copy`` updates

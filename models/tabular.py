@@ -200,6 +200,12 @@ class TabularModel:
             self.boosters_.append(train("regression", {"metric": "l2"}))
         self.best_iterations_ = [int(b.best_iteration or b.current_iteration()) for b in self.boosters_]
 
+        self._calibrate(xv, tv)
+        return self
+
+    def _calibrate(self, xv: np.ndarray | None, tv: np.ndarray | None) -> None:
+        """Probability calibration on the validation matrix (also used by the Dask trainer, training/cluster)."""
+        spec = self.spec
         method = self.calibration or spec.model.calibration
         self.calibrator_: BinaryCalibrator | None = None
         self.temperature_: float = 1.0
@@ -209,7 +215,6 @@ class TabularModel:
                                                         else method)
             elif spec.task == "multiclass":
                 self.temperature_ = fit_temperature(self.raw_scores(xv), tv)
-        return self
 
     # ---- predict ---------------------------------------------------------------------------------------------------
     def matrix(self, data: pd.DataFrame | Sequence[dict]) -> np.ndarray:

@@ -59,6 +59,8 @@ class SpecTrainResult:
             "run_id": self.run_id,
             "registered_version": self.registered_version,
             "warnings": self.extra.get("warnings", []),
+            "engine": self.extra.get("engine", "local"),
+            **{k: self.extra[k] for k in ("train_rows", "preprocessor_rows", "partitions") if k in self.extra},
             **{split: m for split, m in self.metrics.items()},
         }
 
@@ -92,16 +94,31 @@ def evaluate(model: TabularModel, df: pd.DataFrame, x: np.ndarray | None = None)
     spec = model.spec
     x = model.matrix(df) if x is None else x
     t = model.encode_target(df[spec.target])
+    if spec.task in ("binary", "multiclass"):
+        return metrics_from_predictions(model, model.proba_from_matrix(x), t)
+    return metrics_from_predictions(model, model.quantiles_from_matrix(x), t)
+
+
+def metrics_from_predictions(model: TabularModel, pred: np.ndarray, t: np.ndarray) -> dict[str, float]:
+    """The split metrics from predictions (probabilities or quantiles) and encoded targets: what :func:`evaluate`
+    reports, also for predictions gathered partition by partition (training/cluster/tabular.py)."""
+    spec = model.spec
     if spec.task == "binary":
-        return binary_metrics(model.proba_from_matrix(x), t)
+        return binary_metrics(np.asarray(pred).reshape(len(t)), t)
     if spec.task == "multiclass":
-        return multiclass_metrics(model.proba_from_matrix(x), t, list(spec.classes or []))
-    pred = model.quantiles_from_matrix(x)
+        return multiclass_metrics(pred, t, list(spec.classes or []))
     if spec.task == "quantile":
         m = quantile_metrics(pred, t, spec.quantiles or [])
         m["pinball_mean"] = float(np.mean([v for k, v in m.items() if k.startswith("pinball_")]))
         return m
     return regression_metrics(pred[:, 0], t)
+
+
+def primary_of(spec: DatasetSpec) -> tuple[str, bool]:
+    """The metric the grid is chosen on, and whether higher is better."""
+    if spec.primary_metric:
+        return spec.primary_metric, higher_is_better(spec.primary_metric)
+    return DEFAULT_PRIMARY[spec.task]
 
 
 def train_spec(spec: DatasetSpec, train_df: pd.DataFrame, valid_df: pd.DataFrame,
@@ -121,8 +138,7 @@ def train_spec(spec: DatasetSpec, train_df: pd.DataFrame, valid_df: pd.DataFrame
     pre, x = TabularPreprocessor.fit(spec, train_df, probe._encoding_targets(t), seed=seed)
     xv = pre.transform(valid_df)
 
-    primary, hib = (spec.primary_metric, higher_is_better(spec.primary_metric)) if spec.primary_metric \
-        else DEFAULT_PRIMARY[spec.task]
+    primary, hib = primary_of(spec)
     keys = sorted(spec.model.grid)
     combos = [dict(zip(keys, vals)) for vals in itertools.product(*(spec.model.grid[k] for k in keys))] or [{}]
     best: tuple[float, TabularModel, dict[str, Any]] | None = None
@@ -242,16 +258,32 @@ def log_and_register(*, experiment: str, native: Any, input_example: pd.DataFram
 def train_and_log_spec(spec: DatasetSpec, train_path: str | Path, valid_path: str | Path,
                        test_path: str | Path | None, settings: Any, *, register: bool = False,
                        name: str | None = None, log: bool = True, num_threads: int | None = None,
-                       progress: bool = True) -> SpecTrainResult:
-    """What ``clearance risk train`` runs: read, train/tune, evaluate, log to MLflow, register when asked."""
+                       progress: bool = True, client: Any = None) -> SpecTrainResult:
+    """What ``clearance risk train`` runs: read, train/tune, evaluate, log to MLflow, register when asked.
+
+    With a Dask ``client`` (``CLEARANCE_DASK_SCHEDULER``), the training table (a Parquet file or folder, CSV or JSONL)
+    stays partitioned on the cluster and LightGBM trains there (training/cluster/tabular.py); valid and test are read
+    here as before. The model logged is the same kind of object either way.
+    """
     import tempfile
 
     from models.tabular_pyfunc import TabularPredictor
 
-    train_df, valid_df = read_table(train_path), read_table(valid_path)
+    valid_df = read_table(valid_path)
     test_df = read_table(test_path) if test_path is not None else None
-    threads = num_threads or getattr(settings, "threads", 2)
-    result = train_spec(spec, train_df, valid_df, test_df, num_threads=threads, progress=progress)
+    if client is not None:
+        from training.cluster.tabular import read_partitioned, train_spec_dask
+
+        train_ddf = read_partitioned(train_path)
+        result = train_spec_dask(spec, train_ddf, valid_df, test_df, client,
+                                 sample_rows=getattr(settings, "dask_fit_sample_rows", 500_000), progress=progress)
+        train_rows = result.extra["train_rows"]
+        train_df = None
+    else:
+        train_df = read_table(train_path)
+        threads = num_threads or getattr(settings, "threads", 2)
+        result = train_spec(spec, train_df, valid_df, test_df, num_threads=threads, progress=progress)
+        train_rows = len(train_df)
     if not log:
         return result
     eval_split = "test" if test_df is not None else "valid"
@@ -260,7 +292,7 @@ def train_and_log_spec(spec: DatasetSpec, train_path: str | Path, valid_path: st
     with tempfile.TemporaryDirectory() as tmp:
         plots = spec_plots(result.model, frames, Path(tmp))
         example = valid_df[spec.required_columns()].head(5)
-        params = {"spec": spec.name, "task": spec.task, "train_rows": len(train_df), "valid_rows": len(valid_df),
+        params = {"spec": spec.name, "task": spec.task, "train_rows": train_rows, "valid_rows": len(valid_df),
                   **{f"lgb_{k}": v for k, v in {**spec.model.params, **result.best_params}.items()},
                   "best_iterations": result.model.best_iterations_}
         result.run_id, result.registered_version = log_and_register(

@@ -134,12 +134,23 @@ def build(
     if not rulings:
         raise NotFoundError("the ruling library is empty: import rulings first (`clearance rulings import` or "
                             "`clearance rulings demo`)", details=[field_error("rulings", "none in the store")])
+    from training.cluster.client import dask_client, engine_of
+
     nomenclature = Nomenclature.load(engine)
     enc = load_encoder(encoder or settings.encoder, threads=settings.threads)
-    suggester = build_suggester(rulings, encoder=enc, nomenclature=nomenclature, progress=True, seed=seed)
+    with dask_client(settings) as client:
+        if client is not None:  # CLEARANCE_DASK_SCHEDULER: the library is encoded on the workers (docs/dask.md)
+            from training.cluster.encoding import DaskEncoder
+
+            enc = DaskEncoder(enc, client)
+        suggester = build_suggester(rulings, encoder=enc, nomenclature=nomenclature, progress=True, seed=seed)
+        # the bundle keeps the plain encoder: answering needs no cluster
+        suggester.encoder = getattr(enc, "base", enc)
+        engine_used = engine_of(client)
     target = suggester.save(out or Path(settings.data_dir) / DEFAULT_BUNDLE)
     typer.echo(f"built {suggester!r} → {target}")
-    typer.echo(json.dumps({k: round(v, 4) for k, v in suggester.metrics.items()}, indent=2))
+    typer.echo(json.dumps({"engine": engine_used, **{k: round(v, 4) for k, v in suggester.metrics.items()}},
+                          indent=2))
 
 
 @app.command()

@@ -23,16 +23,23 @@ def train(
     name: str | None = typer.Option(None, "--name", help="Registered model name (default: the spec name)."),
     log: bool = typer.Option(True, "--log/--no-log", help="Log the run to MLflow."),
 ) -> None:
-    """Train LightGBM on a table described by a spec, tune on valid, evaluate each split, log to MLflow."""
+    """Train LightGBM on a table described by a spec, tune on valid, evaluate each split, log to MLflow.
+
+    With CLEARANCE_DASK_SCHEDULER set (docs/dask.md), --train may be a partitioned Parquet folder larger than memory:
+    LightGBM trains on the cluster (lightgbm.dask) and the model is saved as plain local boosters.
+    """
     from data.settings import get_settings
     from data.specs.schema import load_spec
+    from training.cluster.client import dask_client
     from training.tabular import train_and_log_spec
 
     settings = get_settings()
     the_spec = load_spec(spec)
-    result = train_and_log_spec(the_spec, train_file, valid_file, test_file, settings, register=register,
-                                name=name, log=log or register)
+    with dask_client(settings) as client:
+        result = train_and_log_spec(the_spec, train_file, valid_file, test_file, settings, register=register,
+                                    name=name, log=log or register, client=client)
     payload = result.to_json()
+    typer.echo(f"engine {payload['engine']}", err=True)
     for warning in payload["warnings"]:
         typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW, err=True)
     for split in ("train", "valid", "test"):
@@ -127,28 +134,53 @@ def score(
     file: Path = typer.Argument(..., help="Shipments: a JSON document, a JSON list, or JSONL (one per line)."),
     alias: str = typer.Option("champion", "--alias", help="Registry alias of the delay and risk models."),
     explain: bool = typer.Option(True, "--explain/--no-explain", help="Include reasons."),
-    out: Path | None = typer.Option(None, "--out", help="Write JSONL results here instead of stdout."),
+    out: Path | None = typer.Option(None, "--out", help="Write JSONL results here instead of stdout (with Dask: a "
+                                    "folder of Parquet parts)."),
     workers: int | None = typer.Option(
         None, "--workers", min=0,
         help="Extra scoring processes (default: settings score_workers, CLEARANCE_SCORE_WORKERS; 0: this process "
              "only). They take part with --no-explain: explanations are scored in this process."),
+    report: Path | None = typer.Option(None, "--report", help="Write the JSON summary (engine, counts) here."),
 ) -> None:
     """Score shipment documents; invalid documents get an error line naming each bad field, the rest are scored.
 
     Output: one JSON line per document, ``{"index", "result"}`` or ``{"index", "errors": [{"field", "reason"}]}``
     (``index`` counts documents, blank lines excluded), then a summary on stderr. JSONL is read and scored in chunks
     of 5,000 with a progress bar on stderr.
+
+    With CLEARANCE_DASK_SCHEDULER set (docs/dask.md), FILE is JSONL or Parquet (a file or a folder), the partitions
+    are scored on the cluster and --out is a folder of Parquet parts (valid shipments only), with the invalid rows
+    per partition in ``_errors.jsonl`` and the summary in ``_report.json``.
     """
     import sys
+    import time
 
     from tqdm import tqdm
 
     from data.errors import InvalidInputError, field_error
     from data.settings import get_settings
+    from training.cluster.client import dask_client
 
     if not file.exists():
         raise InvalidInputError(f"file not found: {file}", details=[field_error("file", "not found")])
     settings = get_settings()
+    if settings.dask_scheduler and out is None:  # said before any cluster starts
+        raise InvalidInputError("Dask scoring writes partitioned Parquet: give --out FOLDER",
+                                details=[field_error("out", "required with CLEARANCE_DASK_SCHEDULER")])
+    with dask_client(settings) as client:
+        if client is not None:
+            from training.cluster.scoring import score_file_dask
+
+            scorer = _load_scorer(settings, alias, 0)  # the cluster is the parallelism: no process pool per worker
+            try:
+                summary = score_file_dask(file, out, scorer, client, explain=explain)
+            finally:
+                scorer.close()
+            _write_report(report, summary)
+            typer.echo(f"engine dask · scored {summary['scored']}, invalid {summary['invalid']} in "
+                       f"{summary['partitions']} partitions → {out}", err=True)
+            return
+    t0 = time.perf_counter()
     scorer = _load_scorer(settings, alias, settings.score_workers if workers is None else workers)
     total, unit, chunks = _read_documents(file)
     sink = out.open("w", encoding="utf-8") if out else sys.stdout
@@ -181,4 +213,12 @@ def score(
             sink.close()
         else:
             sink.flush()
+    _write_report(report, {"engine": "local", "input": str(file), "out": str(out) if out else None, "scored": n_ok,
+                           "invalid": n_bad, "seconds": round(time.perf_counter() - t0, 2)})
     typer.echo(f"scored {n_ok}, invalid {n_bad}", err=True)
+
+
+def _write_report(path: Path | None, payload: dict) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(payload, indent=2, ensure_ascii=False))
