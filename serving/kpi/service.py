@@ -67,6 +67,11 @@ def _parse_bound(value: str | None, field: str, *, end: bool) -> datetime | None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def local_day(moment: datetime) -> str:
+    """The China-local calendar day of an instant (how the period is written on the page)."""
+    return moment.astimezone(CHINA_TZ).date().isoformat()
+
+
 def resolve_period(engine: Engine, start: str | None, end: str | None) -> tuple[datetime, datetime]:
     """``[from, to)`` in UTC; by default the last :data:`DEFAULT_WEEKS` weeks up to the latest stored declaration."""
     lo, hi = _parse_bound(start, "from", end=False), _parse_bound(end, "to", end=True)
