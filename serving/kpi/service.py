@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine
 
+from data.calendar import month_index, month_label, week_label, week_start_days
 from data.errors import InvalidInputError, field_error
 from data.shipments.reference import CHINA_TZ
 from data.store.kpi import KpiRows, ReviewRows, kpi_rows, outcome_bounds, review_rows
@@ -46,7 +47,6 @@ LOWER_IS_BETTER = frozenset({"preparation_hours_p50", "release_hours_p50", "rele
                              "demurrage_amount", "data_error_rate", "override_rate"})
 DEFAULT_WEEKS = 26
 UNKNOWN = "(unknown)"
-_LOCAL_OFFSET_S = int(CHINA_TZ.utcoffset(None).total_seconds())
 
 
 # ---------------------------------------------------------------------------------------------------- the period
@@ -86,30 +86,10 @@ def resolve_period(engine: Engine, start: str | None, end: str | None) -> tuple[
 
 
 # ------------------------------------------------------------------------------------------------------ grouping
-def _week_start_days(seconds: np.ndarray) -> np.ndarray:
-    """The Monday (days since 1970, China local time) of each instant's week; 1970-01-01 was a Thursday."""
-    days = np.floor((seconds + _LOCAL_OFFSET_S) / 86400.0).astype(np.int64)
-    return days - (days + 3) % 7
-
-
-def _week_label(monday_days: int) -> str:
-    year, week, _ = (date(1970, 1, 1) + timedelta(days=int(monday_days))).isocalendar()
-    return f"{year}-W{week:02d}"
-
-
-def _month_index(seconds: np.ndarray) -> np.ndarray:
-    local = (seconds + _LOCAL_OFFSET_S).astype("int64").astype("datetime64[s]")
-    return local.astype("datetime64[M]").astype(np.int64)  # months since 1970-01
-
-
-def _month_label(index: int) -> str:
-    return f"{1970 + index // 12}-{index % 12 + 1:02d}"
-
-
 def _time_keys(group_by: str, seconds: np.ndarray) -> np.ndarray:
     if not len(seconds):
         return np.zeros(0, dtype=np.int64)
-    return _week_start_days(seconds) if group_by == "week" else _month_index(seconds)
+    return week_start_days(seconds) if group_by == "week" else month_index(seconds)
 
 
 def _all_periods(group_by: str, start: datetime, end: datetime) -> list[int]:
@@ -121,9 +101,9 @@ def _all_periods(group_by: str, start: datetime, end: datetime) -> list[int]:
 
 def _label(group_by: str, key: Any) -> str:
     if group_by == "week":
-        return _week_label(key)
+        return week_label(key)
     if group_by == "month":
-        return _month_label(key)
+        return month_label(key)
     return UNKNOWN if key is None else str(key)
 
 
