@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import Engine, insert
 
 from data.store.shipments import OutcomeRow, PredictionRow, ShipmentRow
@@ -52,3 +53,30 @@ def add_rows(engine: Engine, shipments: Iterable[dict] = (), outcomes: Iterable[
                             (PredictionRow, list(predictions))):
             if rows:
                 conn.execute(insert(table), rows)
+
+
+def add_history(engine, frame: pd.DataFrame, *, shift_hours: float = 0.0, shift_features: bool = False) -> None:
+    """Store a demo history frame (``demo.history.history_frame`` rows) as shipments with their outcomes;
+    ``shift_*`` make a regime change: later releases, a new product mix."""
+    import json
+
+    import numpy as np
+
+    from features.shipment_features import FEATURE_NAMES
+
+    features = json.loads(frame[FEATURE_NAMES].to_json(orient="records"))
+    shipments, outcomes = [], []
+    for i, (row, feats) in enumerate(zip(frame.itertuples(index=False), features)):
+        if shift_features:  # a new product mix: five times the value, all by sea
+            feats["declared_value_usd"] = feats["declared_value_usd"] * 5
+            feats["log_declared_value_usd"] = float(np.log1p(feats["declared_value_usd"]))
+            feats["channel"] = "sea_fcl"
+        declared = row.declared_at.to_pydatetime()
+        sid = f"m{i}"
+        shipments.append(shipment(sid, declared, features=feats, channel=feats["channel"]))
+        returned = row.outcome == "returned"
+        outcomes.append(outcome(sid, declared, hours=None if returned else float(row.delay_hours) + shift_hours,
+                                inspected=row.outcome == "inspected",
+                                result=row.outcome if row.outcome in ("held", "returned") else "released",
+                                first_pass=row.outcome == "released"))
+    add_rows(engine, shipments=shipments, outcomes=outcomes)

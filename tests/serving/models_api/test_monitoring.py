@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from types import MappingProxyType
 
 import numpy as np
@@ -12,29 +11,9 @@ import pytest
 
 from data.settings import Settings
 from data.store.db import init_db, make_engine
-from features.shipment_features import FEATURE_NAMES
 from models.names import DELAY, RISK
 from serving.models_api.monitoring import monitoring_report
-from tests.data.store.rows import add_rows, outcome, shipment
-
-
-def _store_history(engine, frame: pd.DataFrame, *, shift_hours: float = 0.0, shift_features: bool = False) -> None:
-    features = json.loads(frame[FEATURE_NAMES].to_json(orient="records"))
-    shipments, outcomes = [], []
-    for i, (row, feats) in enumerate(zip(frame.itertuples(index=False), features)):
-        if shift_features:  # a new product mix: five times the value, all by sea
-            feats["declared_value_usd"] = feats["declared_value_usd"] * 5
-            feats["log_declared_value_usd"] = float(np.log1p(feats["declared_value_usd"]))
-            feats["channel"] = "sea_fcl"
-        declared = row.declared_at.to_pydatetime()
-        sid = f"m{i}"
-        shipments.append(shipment(sid, declared, features=feats, channel=feats["channel"]))
-        returned = row.outcome == "returned"
-        outcomes.append(outcome(sid, declared, hours=None if returned else float(row.delay_hours) + shift_hours,
-                                inspected=row.outcome == "inspected",
-                                result=row.outcome if row.outcome in ("held", "returned") else "released",
-                                first_pass=row.outcome == "released"))
-    add_rows(engine, shipments=shipments, outcomes=outcomes)
+from tests.data.store.rows import add_history
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +41,7 @@ def recent():
 def _report(tmp_path, served, frame, **shift):
     engine = make_engine(f"sqlite:///{tmp_path / 'monitoring.db'}")
     init_db(engine)
-    _store_history(engine, frame, **shift)
+    add_history(engine, frame, **shift)
     return monitoring_report(served, engine, Settings(data_dir=tmp_path))
 
 
@@ -115,7 +94,7 @@ def test_monitoring_route(make_app, recent):
     app = make_app()
     with TestClient(app) as client:
         wait_ready(client)
-        _store_history(app.state.engine, recent.tail(200))
+        add_history(app.state.engine, recent.tail(200))
         key = make_key(app, "score")
         assert client.get("/v1/models/monitoring").status_code == 401
         response = client.get("/v1/models/monitoring", headers={"X-API-Key": key})
