@@ -126,14 +126,12 @@ def kpi_rows(engine: Engine, start: datetime, end: datetime) -> KpiRows:
                 .where(s.shipment_id.is_(None), o.declared_at >= start, o.declared_at < end))
     with engine.connect() as conn:
         rows = conn.execute(scored).all() + conn.execute(unscored).all()
-    cols = list(zip(*rows)) if rows else [[] for _ in range(6 + len(dims) + 4)]
-    n_dims = len(dims)
+    cols = list(zip(*rows)) if rows else [[] for _ in scored.selected_columns]
     it = iter(cols)
     declared = _as_float(list(next(it)))
     group = {dim: np.array(list(next(it)), dtype=object) for dim in GROUP_COLUMNS}
     scored_flag, has_error, three_ok, prep, has_outcome = (_as_float(list(next(it))) for _ in range(5))
     release, inspected, first_pass, exception, cost, demurrage = (_as_float(list(next(it))) for _ in range(6))
-    assert n_dims == len(group)
     outcome_missing = has_outcome == 0
     for arr in (inspected, first_pass, exception):  # no outcome: unknown, not "no"
         arr[outcome_missing] = np.nan

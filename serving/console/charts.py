@@ -23,7 +23,9 @@ def _fmt(value: float, percent: bool) -> str:
         return f"{value * 100:.0f}%"
     if abs(value) >= 1000:
         return f"{value / 1000:.1f}k"
-    return f"{value:.0f}" if abs(value) >= 10 else f"{value:.1f}"
+    if abs(value) >= 10:
+        return f"{value:.0f}"
+    return f"{value:.1f}" if abs(value) >= 1 or value == 0 else f"{value:.2f}"
 
 
 def _nice_max(value: float, percent: bool) -> float:
@@ -38,9 +40,9 @@ def _nice_max(value: float, percent: bool) -> float:
     return 10 * exp
 
 
-def _frame(title: str, ymax: float, percent: bool, testid: str, extra: str = "") -> list[str]:
-    out = [f'<svg class="chart" data-testid="{testid}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-           f'aria-label="{html.escape(title)}" xmlns="http://www.w3.org/2000/svg"{extra}>',
+def _frame(title: str, ymax: float, percent: bool, testid: str, height: int = HEIGHT) -> list[str]:
+    out = [f'<svg class="chart" data-testid="{testid}" viewBox="0 0 {WIDTH} {height}" role="img" '
+           f'aria-label="{html.escape(title)}" xmlns="http://www.w3.org/2000/svg">',
            f"<title>{html.escape(title)}</title>"]
     plot_h = HEIGHT - TOP - BOTTOM
     for i in range(5):
@@ -55,7 +57,11 @@ def _y(value: float, ymax: float) -> float:
     return TOP + (HEIGHT - TOP - BOTTOM) * (1 - min(value, ymax) / ymax)
 
 
-def _x_labels(labels: Sequence[str], xs: Sequence[float]) -> list[str]:
+def _x_labels(labels: Sequence[str], xs: Sequence[float], rotate: bool = False) -> list[str]:
+    if rotate:  # one label per bar, slanted below the axis (the SVG is made taller for them)
+        y = HEIGHT - BOTTOM + 10
+        return [f'<text x="{x:.1f}" y="{y}" text-anchor="end" font-size="10" fill="#667085" '
+                f'transform="rotate(-35 {x:.1f} {y})">{html.escape(label)}</text>' for label, x in zip(labels, xs)]
     step = max(1, math.ceil(len(labels) / 8))
     return [f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" font-size="10" fill="#667085">'
             f"{html.escape(label)}</text>" for i, (label, x) in enumerate(zip(labels, xs)) if i % step == 0]
@@ -105,7 +111,8 @@ def bar_chart(points: Sequence[tuple[str, float | None]], *, title: str, percent
     (bars above it are drawn in the warning colour)."""
     values = [v for _, v in points if v is not None and math.isfinite(v)]
     ymax = _nice_max(max(values + ([threshold] if threshold else []), default=0.0), percent)
-    out = _frame(title, ymax, percent, testid)
+    longest = max((len(label) for label, _ in points), default=0)
+    out = _frame(title, ymax, percent, testid, height=HEIGHT + min(int(longest * 4.5), 90))
     n = max(len(points), 1)
     span = WIDTH - LEFT - RIGHT
     width = span / n * 0.7
@@ -118,11 +125,13 @@ def bar_chart(points: Sequence[tuple[str, float | None]], *, title: str, percent
         out.append(f'<rect data-testid="chart-bar" x="{x - width / 2:.1f}" y="{y:.1f}" width="{width:.1f}" '
                    f'height="{HEIGHT - BOTTOM - y:.1f}" fill="{colour}"><title>{html.escape(label)}: '
                    f"{_fmt(v, percent) if percent else f'{v:.3f}'}</title></rect>")
+    if not values:
+        out.append(f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle" fill="#667085">—</text>')
     if threshold is not None:
         y = _y(threshold, ymax)
         out.append(f'<line data-testid="chart-threshold" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" '
                    f'y2="{y:.1f}" stroke="#b3261e" stroke-dasharray="5 4"/>')
-    out += _x_labels([label[:14] for label, _ in points], xs)
+    out += _x_labels([label[:22] for label, _ in points], xs, rotate=True)
     out.append("</svg>")
     return Markup("".join(out))
 

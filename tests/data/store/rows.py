@@ -73,7 +73,11 @@ def add_history(engine, frame: pd.DataFrame, *, shift_hours: float = 0.0, shift_
             feats["channel"] = "sea_fcl"
         declared = row.declared_at.to_pydatetime()
         sid = f"m{i}"
-        shipments.append(shipment(sid, declared, features=feats, channel=feats["channel"]))
+        shipments.append(shipment(sid, declared, features=feats, channel=feats["channel"], carrier=feats["carrier"],
+                                  export_port=feats["export_port"], hs_chapter=feats["hs_chapter"],
+                                  destination_port=feats["destination_port"],
+                                  n_error_findings=int(feats["n_findings_error"] or 0),
+                                  n_three_document_findings=int(feats["n_three_document_findings"] or 0)))
         returned = row.outcome == "returned"
         outcomes.append(outcome(sid, declared, hours=None if returned else float(row.delay_hours) + shift_hours,
                                 inspected=row.outcome == "inspected",

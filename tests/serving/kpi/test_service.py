@@ -106,3 +106,12 @@ def test_period_parsing_and_bad_input(engine):
     assert bad.value.details[0]["field"] == "query.from"
     with pytest.raises(InvalidInputError):
         kpi_report(engine, T0, END, "weekday")
+
+
+def test_an_empty_store_has_counts_of_zero_and_no_figures(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    init_db(engine)
+    report = kpi_report(engine, T0, END, "carrier")
+    assert report["groups"] == [] and report["total"]["n_shipments"] == 0
+    assert report["total"]["first_pass_rate"] is None and report["total"]["override_rate"] is None
+    assert len(kpi_report(engine, T0, END, "week")["groups"]) == 3
