@@ -52,6 +52,18 @@ class Settings(BaseSettings):
     port: int = 8000
     auth_disabled: bool = Field(False, description="Local development only: accept requests without an API key.")
     reload_interval_s: float = Field(30.0, gt=0, description="How often the service polls the registry.")
+    kpi_gauge_window_days: int = Field(30, ge=1, le=3660, description=(
+        "The KPI Prometheus gauges (clearance_kpi) report the totals of this many days up to now."))
+    kpi_refresh_s: float = Field(300.0, ge=0, description=(
+        "How long the KPI gauges and the model-monitoring figures are reused before the store is read again."))
+    drift_psi_threshold: float = Field(0.2, gt=0, description=(
+        "Population stability index above which a feature of the live shipments counts as drifted from the "
+        "training frame (0.1-0.2: moderate shift; above 0.2: act)."))
+    monitoring_review_rate: float = Field(0.10, gt=0, le=1, description=(
+        "Share of shipments the customs team reviews: model monitoring reports the risk model's precision among "
+        "the top this share of each week's shipments by high-risk probability."))
+    monitoring_weeks: int = Field(12, ge=1, le=260, description=(
+        "Weeks of stored shipments with outcomes that model monitoring reads (and the live window for drift)."))
     max_request_bytes: int = Field(32 * 1024 * 1024, gt=0, description=(
         "Largest request body accepted (413 above it). Sized so that a batch of max_score_batch shipments fits: "
         "generated 9710 shipments are ~1.7 KB of JSON each (json.dumps defaults; 2.4 KB at the 99th percentile, "

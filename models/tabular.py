@@ -201,6 +201,7 @@ class TabularModel:
         self.best_iterations_ = [int(b.best_iteration or b.current_iteration()) for b in self.boosters_]
 
         self._calibrate(xv, tv)
+        self.profile_ = self._training_profile(df, valid_df, xv, tv)
         return self
 
     def _calibrate(self, xv: np.ndarray | None, tv: np.ndarray | None) -> None:
@@ -215,6 +216,34 @@ class TabularModel:
                                                         else method)
             elif spec.task == "multiclass":
                 self.temperature_ = fit_temperature(self.raw_scores(xv), tv)
+
+    def _training_profile(self, df: pd.DataFrame, valid_df: pd.DataFrame | None, xv: np.ndarray | None,
+                          tv: np.ndarray | None) -> Any:
+        """The training frame's feature profile (drift) and the weekly figure ranges on the validation weeks
+        (monitoring); see ``models.profile`` and ``models.monitoring``."""
+        from models.monitoring import DEFAULT_REVIEW_RATE, training_ranges
+        from models.profile import TrainingProfile
+
+        spec = self.spec
+        profile = TrainingProfile.fit(df, spec.categorical, spec.numeric, spec.time_column)
+        column = spec.time_column
+        if xv is None or tv is None or valid_df is None or not column or column not in valid_df:
+            return profile
+        ts = pd.to_datetime(valid_df[column], utc=True)
+        seconds = (ts - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy()
+        if spec.task == "quantile":
+            profile.ranges = training_ranges("quantile", seconds, tv, self.quantiles_from_matrix(xv),
+                                             quantiles=spec.quantiles or [])
+        elif spec.task in ("binary", "multiclass"):
+            profile.ranges = training_ranges(spec.task, seconds, tv, self.proba_from_matrix(xv),
+                                             review_rate=DEFAULT_REVIEW_RATE)
+            profile.review_rate = DEFAULT_REVIEW_RATE
+        return profile
+
+    @property
+    def profile(self) -> Any:
+        """The :class:`~models.profile.TrainingProfile`; None for a model pickled before profiles existed."""
+        return getattr(self, "profile_", None)
 
     # ---- predict ---------------------------------------------------------------------------------------------------
     def matrix(self, data: pd.DataFrame | Sequence[dict]) -> np.ndarray:

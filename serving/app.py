@@ -79,6 +79,13 @@ def create_app(settings: Settings | None = None, *, holder: ModelHolder | None =
     app.state.model_limiter = anyio.CapacityLimiter(settings.threads)
     app.state.coalescer = Coalescer(max_batch=64, drainers=settings.threads)
 
+    def _kpi_gauges() -> dict[str, float]:
+        from serving.kpi.service import gauge_figures
+
+        return gauge_figures(engine, settings.kpi_gauge_window_days)
+
+    metrics.add_kpi_gauges(_kpi_gauges, settings.kpi_gauge_window_days, settings.kpi_refresh_s)
+
     install_error_handlers(app)
 
     def _current_header() -> str | None:
@@ -92,11 +99,13 @@ def create_app(settings: Settings | None = None, *, holder: ModelHolder | None =
     from serving.feedback.router import router as feedback_router
     from serving.health import router as health_router
     from serving.hs.router import router as hs_router
+    from serving.kpi.router import router as kpi_router
     from serving.models_api.router import router as models_router
     from serving.shipments.router import router as shipments_router
 
     # The console is one router among the others: the feedback API and the replay do not depend on it.
-    for router in (health_router, hs_router, feedback_router, shipments_router, models_router, console_router):
+    for router in (health_router, hs_router, feedback_router, shipments_router, models_router, kpi_router,
+                   console_router):
         app.include_router(router)
     install_openapi(app)
     return app

@@ -13,6 +13,8 @@ from starlette.concurrency import run_in_threadpool
 from data.errors import ClearanceError, NotFoundError
 from serving.console import service
 from serving.console.auth import requires
+from serving.console.i18n import resolve_lang, translator
+from serving.console.monitoring_view import key_metrics, monitoring_view
 from serving.console.pages import (
     page_router,
     served_or_503,
@@ -55,15 +57,37 @@ def _models_info(request: Request) -> tuple[list[dict[str, Any]], str | None]:
     return rows, problem
 
 
+def _monitoring(request: Request) -> tuple[dict[str, Any] | None, str | None]:
+    """The monitoring report of the served set, or why there is none (the rest of the page does not depend on it)."""
+    from serving.models_api.monitoring import cached_report
+
+    try:
+        return cached_report(request.app.state, served_or_503(request)), None
+    except ClearanceError:
+        raise
+    except Exception as exc:  # a monitoring failure must not hide which versions are served
+        log.warning("model monitoring unavailable: %s", exc)
+        return None, f"{type(exc).__name__}: {exc}"[:300]
+
+
 @router.get("/models", response_class=HTMLResponse)
 @requires()
 async def models_page(request: Request) -> HTMLResponse:
     try:
         rows, problem = await run_in_threadpool(_models_info, request)
+        report, monitoring_problem = await run_in_threadpool(_monitoring, request)
     except ClearanceError as exc:
         return render(request, "models.html", status=exc.status, page="models", rows=[], problem=None,
-                       error=error_box(exc))
-    return render(request, "models.html", page="models", rows=rows, problem=problem)
+                       monitoring=None, monitoring_problem=None, error=error_box(exc))
+    lang = resolve_lang(request)
+    t = translator(lang)
+    for row in rows:
+        row["key_metrics"] = key_metrics(row["name"], row["metrics"], lang)
+    monitored = []
+    for entry in (report or {}).get("models", []):
+        monitored.append({**entry, "view": monitoring_view(entry, t)})
+    return render(request, "models.html", page="models", rows=rows, problem=problem, monitoring=report,
+                  monitored=monitored, monitoring_problem=monitoring_problem)
 
 
 @router.get("/models/plots/{run_id}/{artifact_path:path}")

@@ -19,7 +19,7 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.globals["fmt"] = service.format_code
 
 COOKIE_MAX_AGE = 365 * 24 * 3600
-PAGES = ("/classify", "/shipments", "/models", "/reviews")
+PAGES = ("/classify", "/shipments", "/models", "/reviews", "/kpi")
 
 
 def page_path(path: str) -> str:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 
 from serving.auth import require_scope
-from serving.deps import served_models
-from serving.models_api.schemas import ModelsResponse, ReloadResponse
+from serving.deps import run_model, served_models
+from serving.models_api.schemas import ModelsResponse, MonitoringResponse, ReloadResponse
 from serving.served import ServedModels
 
 router = APIRouter(prefix="/v1", tags=["models"])
@@ -21,6 +21,19 @@ async def list_models(request: Request, served: ServedModels = Depends(served_mo
                           error=status["error"], last_check=status["last_check"],
                           models=[v.to_json() for _, v in sorted(served.versions.items())],
                           model_versions=served.version_map())
+
+
+@router.get("/models/monitoring", response_model=MonitoringResponse, response_model_by_alias=True,
+            dependencies=[Depends(require_scope(None))],
+            summary="Served delay/risk models on stored outcomes by week (coverage, pinball, precision at the review "
+                    "rate, reliability), feature drift (PSI) and plain statements when a figure left its range")
+async def monitoring(request: Request, served: ServedModels = Depends(served_models)) -> Response:
+    from serving.models_api.monitoring import cached_report
+
+    # Re-scoring stored rows is model work: the model limiter's threads, not the event loop.
+    report = await run_model(request, cached_report, request.app.state, served)
+    body = MonitoringResponse.model_validate(report)
+    return Response(body.model_dump_json(by_alias=True), media_type="application/json")
 
 
 @router.post("/admin/reload", response_model=ReloadResponse, dependencies=[Depends(require_scope("admin"))],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -52,3 +53,54 @@ class ReloadResponse(BaseModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "changed": True, "previous": {**MODEL_VERSIONS_EXAMPLE, RISK: 1}, "model_versions": MODEL_VERSIONS_EXAMPLE}]})
+
+
+class MonitoringStatement(BaseModel):
+    kind: str = Field(description="'out_of_range' (a weekly figure left its training-time range) or 'drift'")
+    figure: str
+    en: str
+    zh: str
+
+
+class FeatureDriftOut(BaseModel):
+    feature: str
+    psi: float = Field(description="Population stability index of the live shipments against the training frame")
+    drifted: bool = Field(description="psi above the drift threshold")
+    n: int
+    bins: list[str]
+    train_shares: list[float]
+    live_shares: list[float]
+
+
+class ModelMonitoringOut(BaseModel):
+    name: str
+    version: int | None
+    kind: str = Field(description="'delay' or 'risk'")
+    n_outcomes: int
+    figures: list[str] = Field(description="The figures of each week: coverage_p50/p90 and pinball_p50/p90 (delay); "
+                                           "precision_at_review_rate and ece_high (risk)")
+    weeks: list[dict[str, Any]] = Field(description="Per ISO week (China time): week, n, the figures, in_training "
+                                                    "(inside the model's training period), judged (n >= 30)")
+    reliability: list[dict[str, float]] | None = Field(
+        description="Risk: mean predicted P(high) against the observed high share per bin (predicted, observed, n)")
+    has_profile: bool = Field(description="False for a model trained before training profiles existed: no drift")
+    drift: list[FeatureDriftOut]
+    drift_threshold: float
+    review_rate: float
+    training_ranges: dict[str, list[float]] = Field(description="(min, max) of each weekly figure on the validation "
+                                                                "weeks at training time")
+    trained_from: str | None
+    trained_until: str | None
+    statements: list[MonitoringStatement] = Field(description="Plain statements: figures outside their training-time "
+                                                              "range, drifted features; empty when all is in range")
+
+
+class MonitoringResponse(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: datetime = Field(alias="from")
+    to: datetime
+    weeks: int
+    n_live: int = Field(description="Stored shipments in the window (drift)")
+    n_outcomes: int = Field(description="Of those, with an outcome (figures)")
+    models: list[ModelMonitoringOut]

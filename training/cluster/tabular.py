@@ -202,7 +202,6 @@ def train_spec_dask(spec: DatasetSpec, train: Any, valid_df: pd.DataFrame, test_
     sample = _sample(train, n_rows, sample_rows, seed)
     pre, _ = TabularPreprocessor.fit(spec, sample, probe._encoding_targets(probe.encode_target(sample[spec.target])),
                                      seed=seed)
-    del sample
     # Matrix and targets come from one map over the partitions, persisted once: LightGBM pairs data and label
     # partition by partition, and two separate reads of a Parquet folder (one projected to the target column) may
     # be cut into different partitions by the query optimiser.
@@ -227,6 +226,9 @@ def train_spec_dask(spec: DatasetSpec, train: Any, valid_df: pd.DataFrame, test_
         raise InvalidInputError(f"no grid point gave a finite '{primary}' on valid",
                                 details=[field_error("primary_metric", "not finite on valid")])
     _, model, combo = best
+    # The drift profile (models.profile) from the same sample the preprocessor was fitted on.
+    model.profile_ = model._training_profile(sample, valid_df, xv, tv)
+    del sample
     train_seconds = time.perf_counter() - t0
     metrics = {"train": partitioned_metrics(model, train, client), "valid": evaluate(model, valid_df, xv)}
     if test_df is not None:

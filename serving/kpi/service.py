@@ -1,0 +1,210 @@
+"""The customs team's performance figures (绩效仪表盘) from the stored shipments, outcomes and review log.
+
+One function, :func:`kpi_report`, computes every figure for a period, in total and per group (week, month, export
+port, carrier, channel or HS chapter); the API, the CSV export, the console page and the Prometheus gauges all read
+it. A figure whose denominator is empty is ``None`` (JSON ``null``, an empty CSV cell), never 0: a week without
+outcomes has no first-pass rate, it does not have a rate of zero.
+
+Definitions (docs/console.md repeats them for the customs team):
+- ``first_pass_rate``: share of outcomes accepted without amendment (一次通过).
+- ``release_hours_p50`` / ``_p90``: declaration → release, over released shipments.
+- ``preparation_hours_p50``: order created → declaration, over shipments whose order time is known.
+- ``exception_handling_hours``: median declaration → release of shipments with an exception (inspected, amended,
+  held), i.e. how long an exception keeps goods at the border.
+- ``cost_per_declaration``: mean of the summed costs (``data.store.kpi.COST_KEYS``) over outcomes reporting a cost.
+- ``demurrage_incidence``: share of outcomes with demurrage or detention above 0, over outcomes reporting costs;
+  ``demurrage_amount``: their sum.
+- ``data_error_rate``: share of scored shipments with at least one error finding; ``three_document_match_rate``:
+  share with no three-document (order/waybill/declaration) finding.
+- ``override_rate``: share of review decisions that overrode the suggested code (grouped by the time of the
+  decision; by HS chapter of the suggestion; not defined per port, carrier or channel).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine
+
+from data.calendar import month_index, month_label, week_label, week_start_days
+from data.errors import InvalidInputError, field_error
+from data.shipments.reference import CHINA_TZ
+from data.store.kpi import KpiRows, ReviewRows, kpi_rows, outcome_bounds, review_rows
+
+GROUP_BY: tuple[str, ...] = ("week", "month", "port", "carrier", "channel", "hs_chapter")
+#: Every figure of a group, in the order of the CSV columns; counts first.
+FIGURES: tuple[str, ...] = (
+    "n_shipments", "n_outcomes", "n_reviews",
+    "preparation_hours_p50", "release_hours_p50", "release_hours_p90", "exception_handling_hours",
+    "cost_per_declaration", "demurrage_incidence", "demurrage_amount",
+    "first_pass_rate", "data_error_rate", "three_document_match_rate", "override_rate",
+)
+#: Figures where lower is better (the page colours a change against the period's total accordingly).
+LOWER_IS_BETTER = frozenset({"preparation_hours_p50", "release_hours_p50", "release_hours_p90",
+                             "exception_handling_hours", "cost_per_declaration", "demurrage_incidence",
+                             "demurrage_amount", "data_error_rate", "override_rate"})
+DEFAULT_WEEKS = 26
+UNKNOWN = "(unknown)"
+
+
+# ---------------------------------------------------------------------------------------------------- the period
+def _parse_bound(value: str | None, field: str, *, end: bool) -> datetime | None:
+    """A date (China local day; ``to`` includes the whole day) or an ISO datetime (a naive one is UTC)."""
+    if value is None or value == "":
+        return None
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            local = datetime(day.year, day.month, day.day, tzinfo=CHINA_TZ) + (timedelta(days=1) if end else
+                                                                                timedelta())
+            return local.astimezone(UTC)
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInputError(f"'{field}' must be a date (YYYY-MM-DD) or an ISO date-time, not '{value[:40]}'",
+                                details=[field_error(f"query.{field}", "not a date")]) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def local_day(moment: datetime) -> str:
+    """The China-local calendar day of an instant (how the period is written on the page)."""
+    return moment.astimezone(CHINA_TZ).date().isoformat()
+
+
+def resolve_period(engine: Engine, start: str | None, end: str | None) -> tuple[datetime, datetime]:
+    """``[from, to)`` in UTC; by default the last :data:`DEFAULT_WEEKS` weeks up to the latest stored declaration."""
+    lo, hi = _parse_bound(start, "from", end=False), _parse_bound(end, "to", end=True)
+    if hi is None:
+        latest = outcome_bounds(engine)[1]
+        hi = (latest + timedelta(seconds=1)) if latest is not None else datetime.now(UTC)
+    if lo is None:
+        lo = hi - timedelta(weeks=DEFAULT_WEEKS)
+    if lo >= hi:
+        raise InvalidInputError("'from' must be before 'to'", details=[field_error("query.from", "not before 'to'")])
+    return lo, hi
+
+
+# ------------------------------------------------------------------------------------------------------ grouping
+def _time_keys(group_by: str, seconds: np.ndarray) -> np.ndarray:
+    if not len(seconds):
+        return np.zeros(0, dtype=np.int64)
+    return week_start_days(seconds) if group_by == "week" else month_index(seconds)
+
+
+def _all_periods(group_by: str, start: datetime, end: datetime) -> list[int]:
+    """Every week or month touching ``[start, end)``, so an empty one is shown as empty rather than left out."""
+    lo, hi = np.array([start.timestamp()]), np.array([end.timestamp() - 1])
+    a, b = int(_time_keys(group_by, lo)[0]), int(_time_keys(group_by, hi)[0])
+    return list(range(a, b + 1, 7 if group_by == "week" else 1))
+
+
+def _label(group_by: str, key: Any) -> str:
+    if group_by == "week":
+        return week_label(key)
+    if group_by == "month":
+        return month_label(key)
+    return UNKNOWN if key is None else str(key)
+
+
+# ------------------------------------------------------------------------------------------------------- figures
+def _rate(values: np.ndarray) -> float | None:
+    known = values[~np.isnan(values)]
+    return float(known.mean()) if len(known) else None
+
+
+def _quantile(values: np.ndarray, q: float) -> float | None:
+    known = values[~np.isnan(values)]
+    return float(np.quantile(known, q)) if len(known) else None
+
+
+def _total(values: np.ndarray) -> float | None:
+    known = values[~np.isnan(values)]
+    return float(known.sum()) if len(known) else None
+
+
+def _figures(rows: KpiRows, idx: np.ndarray, reviews: ReviewRows | None, ridx: np.ndarray | None) -> dict[str, Any]:
+    """Every figure over the rows ``idx`` (and the review decisions ``ridx``; None: not defined for this grouping)."""
+    scored = rows.scored[idx] == 1
+    with_outcome = rows.has_outcome[idx] == 1
+    release = rows.release_hours[idx]
+    exception = rows.exception[idx]
+    demurrage = rows.demurrage[idx]
+    out: dict[str, Any] = {
+        "n_shipments": int(len(idx)),
+        "n_outcomes": int(with_outcome.sum()),
+        "n_reviews": int(len(ridx)) if ridx is not None else None,
+        "preparation_hours_p50": _quantile(rows.prep_hours[idx], 0.5),
+        "release_hours_p50": _quantile(release, 0.5),
+        "release_hours_p90": _quantile(release, 0.9),
+        "exception_handling_hours": _quantile(np.where(exception == 1, release, np.nan), 0.5),
+        "cost_per_declaration": _rate(rows.cost[idx]),
+        "demurrage_incidence": _rate(np.where(np.isnan(demurrage), np.nan, (demurrage > 0).astype(float))),
+        "demurrage_amount": _total(demurrage),
+        "first_pass_rate": _rate(rows.first_pass[idx]),
+        "data_error_rate": _rate(np.where(scored, rows.has_error[idx], np.nan)),
+        "three_document_match_rate": _rate(np.where(scored, rows.three_doc_ok[idx], np.nan)),
+        "override_rate": (_rate(reviews.override[ridx]) if reviews is not None and ridx is not None else None),
+    }
+    return out
+
+
+def _split(keys: np.ndarray) -> dict[Any, np.ndarray]:
+    """Row indices per key (one sort, not one pass per group)."""
+    if not len(keys):
+        return {}
+    codes = np.array([k if k is not None else "\x00none" for k in keys], dtype=object) if keys.dtype == object \
+        else keys
+    uniques, inverse = np.unique(codes, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.cumsum(np.bincount(inverse, minlength=len(uniques)))[:-1]
+    parts = np.split(order, bounds)
+    return {(None if u == "\x00none" else (u.item() if hasattr(u, "item") else u)): p
+            for u, p in zip(uniques, parts)}
+
+
+def kpi_report(engine: Engine, start: datetime, end: datetime, group_by: str = "week",
+               service: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The figures of ``[start, end)``: ``total`` and one entry per group, plus the service's own figures."""
+    if group_by not in GROUP_BY:
+        raise InvalidInputError(f"group_by must be one of {', '.join(GROUP_BY)}, not '{group_by}'",
+                                details=[field_error("query.group_by", f"not one of {', '.join(GROUP_BY)}")])
+    rows = kpi_rows(engine, start, end)
+    reviews = review_rows(engine, start, end)
+    everything = np.arange(len(rows))
+    total = _figures(rows, everything, reviews, np.arange(len(reviews.created_s)))
+    groups: list[dict[str, Any]] = []
+    if group_by in ("week", "month"):
+        by_key = _split(_time_keys(group_by, rows.declared_s))
+        review_keys = _split(_time_keys(group_by, reviews.created_s))
+        empty = np.zeros(0, dtype=np.int64)
+        for key in _all_periods(group_by, start, end):
+            groups.append({"group": _label(group_by, key),
+                           **_figures(rows, by_key.get(key, empty), reviews, review_keys.get(key, empty))})
+    else:
+        by_key = _split(rows.group[group_by])
+        review_keys = _split(reviews.hs_chapter) if group_by == "hs_chapter" else {}
+        empty = np.zeros(0, dtype=np.int64)
+        for key, idx in sorted(by_key.items(), key=lambda kv: (kv[0] is None, -len(kv[1]), str(kv[0]))):
+            ridx = review_keys.get(key, empty) if group_by == "hs_chapter" else None
+            groups.append({"group": _label(group_by, key), **_figures(rows, idx, reviews, ridx)})
+    return {"from": start, "to": end, "group_by": group_by, "total": total, "groups": groups,
+            "service": service or {}}
+
+
+def kpi_csv(report: dict[str, Any]) -> str:
+    """One line per group, then the total; UTF-8 with a BOM so that Excel reads it (as the review-log export)."""
+    from serving.console.service import to_csv
+
+    columns = ["group_by", "group", *FIGURES]
+    lines = [{"group_by": report["group_by"], **g} for g in report["groups"]]
+    lines.append({"group_by": report["group_by"], "group": "total", **report["total"]})
+    return to_csv(lines, columns)
+
+
+def gauge_figures(engine: Engine, window_days: int) -> dict[str, float]:
+    """The totals of the last ``window_days`` (up to now) for the Prometheus gauges; unknown figures are left out
+    rather than exported as 0."""
+    end = datetime.now(UTC)
+    total = kpi_report(engine, end - timedelta(days=window_days), end, "week")["total"]
+    return {k: float(v) for k, v in total.items() if v is not None}

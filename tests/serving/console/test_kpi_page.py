@@ -1,0 +1,54 @@
+"""The KPI dashboard page: figures, one chart per figure (a gap for an empty week), both languages, CSV export."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.data.store.rows import T0, add_rows, outcome, shipment
+from tests.serving.console.fakes import FixedScorer, OverlaySuggester, StaticHolder, console_app, seed_rulings, sign_in
+
+
+@pytest.fixture
+def console(mlflow_settings, tmp_path, nomenclature):
+    settings = mlflow_settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'store.db'}"})
+    holder = StaticHolder(OverlaySuggester(seed_rulings(), nomenclature), FixedScorer(nomenclature))
+    with TestClient(console_app(settings, holder)) as client:
+        sign_in(client, "score")
+        add_rows(client.app.state.engine,
+                 shipments=[shipment("k1", T0), shipment("k2", T0 + timedelta(days=14), carrier="YTO")],
+                 outcomes=[outcome("k1", T0, hours=20, costs={"declaration": 60}),
+                           outcome("k2", T0 + timedelta(days=14), hours=40, first_pass=False)])
+        yield client
+
+
+def test_dashboard_shows_figures_and_charts(console):
+    page = console.get("/kpi", params={"from": "2026-03-02", "to": "2026-03-22", "lang": "en"})
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert 'data-testid="nav-kpi"' in html and "Customs performance dashboard" in html
+    assert 'data-figure="first_pass_rate"' in html and "50.0%" in html
+    assert html.count('data-testid="chart"') == 11  # every figure of the three sections
+    assert [line for line in html.split('data-testid="kpi-row"')[1:] if 'data-group="2026-W11"' in line]
+    # Week 11 has no shipments: its point is missing (a gap), not drawn at zero.
+    release_chart = html.split("<title>Release time P50 (h)</title>")[1].split("</svg>")[0]
+    assert release_chart.count('data-testid="chart-point"') == 2
+    assert "2026-W11" in release_chart and "2026-W11: " not in release_chart
+
+
+def test_dashboard_in_chinese_grouped_by_carrier_and_export(console):
+    page = console.get("/kpi", params={"from": "2026-03-02", "to": "2026-03-22", "group_by": "carrier",
+                                       "lang": "zh"})
+    assert page.status_code == 200
+    assert "报关一次通过率" in page.text and 'data-testid="chart-bar"' in page.text
+    assert 'data-group="SF"' in page.text and 'data-group="YTO"' in page.text
+    export = console.get("/kpi.csv", params={"from": "2026-03-02", "to": "2026-03-22", "group_by": "carrier"})
+    assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
+    assert "carrier,total,2,2," in export.text
+
+
+def test_dashboard_names_a_bad_parameter(console):
+    page = console.get("/kpi", params={"from": "soon", "lang": "en"})
+    assert page.status_code == 422 and 'data-testid="error"' in page.text and "query.from" in page.text
