@@ -61,6 +61,7 @@ def test_the_report_says_dask_ran(dask_results):
     payload = dask_results["shipments-risk"].to_json()
     assert payload["engine"] == "dask"
     assert payload["train_rows"] == len(_splits()[0]) and payload["partitions"] == 4
+    assert payload["workers_with_data"] == 2  # both LightGBM ranks trained
     assert _local("shipments-risk").to_json()["engine"] == "local"
 
 
