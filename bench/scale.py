@@ -278,12 +278,13 @@ def main() -> None:
     t0 = time.perf_counter()
     data = build_training_data(train_n, folder, args.cache)
     scoring_file = folder / "shipments.parquet"
-    build_scoring_data(score_n, scoring_file, args.row_group)
+    row_group = max(1000, min(args.row_group, score_n // (4 * args.workers)))  # a few partitions per worker
+    build_scoring_data(score_n, scoring_file, row_group)
     data_s = time.perf_counter() - t0
     common = {"folder": str(folder), "threads": args.threads, "workers": args.workers,
               "worker_memory": args.worker_memory, "sample_rows": args.sample_rows,
               "scoring_file": str(scoring_file),
-              "local_groups": max(1, min(args.local_score_n, score_n) // args.row_group)}
+              "local_groups": max(1, min(args.local_score_n, score_n) // row_group)}
 
     local = run_child("train-local", common)
     print(f"local training: {local['seconds']} s, peak {local['peak_rss_mb']} MB", flush=True)
@@ -297,7 +298,7 @@ def main() -> None:
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "threads": args.threads,
                     "load_avg_1m_at_start": load_at_start, "load_avg_1m": os.getloadavg()[0]},
         "sizes": {"asked_by_issue": {"train_shipments": 2_000_000, "score_shipments": 1_000_000},
-                  "ran": {"train_shipments": train_n, "score_shipments": score_n}, "quick": args.quick, **data},
+                  "ran": {"train_shipments": train_n, "score_shipments": score_n, "score_row_group": row_group}, "quick": args.quick, **data},
         "data_build_s": round(data_s, 1),
         "training": {
             "local": local, "dask": dask,

@@ -73,7 +73,11 @@ def train_all(settings: Settings, *, only: tuple[str, ...] = ("hs", "shipments")
 
             ensure_demo_library(settings, rulings_n, seed=7)
             rulings = list(RulingRepository(open_store(settings.database_url)).iter_all())
-            report.trained[HS_SUGGESTER] = train_and_log(settings, rulings, encoder_spec=settings.encoder, register=True)
+            from training.cluster.client import dask_client
+
+            with dask_client(settings) as client:  # Dask when CLEARANCE_DASK_SCHEDULER is set: encoding on workers
+                report.trained[HS_SUGGESTER] = train_and_log(settings, rulings, encoder_spec=settings.encoder,
+                                                             register=True, client=client)
             targets.append(HS_SUGGESTER)
     if "shipments" in only:
         names = (DELAY, RISK)

@@ -60,7 +60,7 @@ class SpecTrainResult:
             "registered_version": self.registered_version,
             "warnings": self.extra.get("warnings", []),
             "engine": self.extra.get("engine", "local"),
-            **{k: self.extra[k] for k in ("train_rows", "preprocessor_rows", "partitions") if k in self.extra},
+            **{k: self.extra[k] for k in ("train_rows", "preprocessor_rows", "partitions", "workers_with_data") if k in self.extra},
             **{split: m for split, m in self.metrics.items()},
         }
 

@@ -173,6 +173,23 @@ def fit_tabular_dask(model: TabularModel, pre: TabularPreprocessor, x: Any, y: A
     return model
 
 
+def _place_partitions(client: Any, train: Any, pre: TabularPreprocessor, model: TabularModel) -> tuple[Any, int]:
+    """The matrix-and-target partitions, computed round-robin on the workers and kept there, as one Dask frame.
+
+    Placed explicitly because LightGBM trains only on the workers that hold data, and the scheduler is free to
+    compute several partitions on one worker (it did, on small tables). Returns the frame and how many workers hold
+    a part."""
+    import dask
+    import dask.dataframe as dd
+
+    workers = sorted(client.scheduler_info(n_workers=-1).get("workers", {}))
+    make = dask.delayed(_matrix_part, pure=True)
+    futures = [client.compute(make(part, pre, model), workers=[workers[i % len(workers)]])
+               for i, part in enumerate(train.to_delayed())]
+    meta = pd.DataFrame({c: pd.Series(dtype=float) for c in [*pre.feature_names, _TARGET]})
+    return dd.from_delayed(futures, meta=meta, verify_meta=False), min(len(workers), len(futures))
+
+
 def _sample(train: Any, n_rows: int, limit: int, seed: int) -> pd.DataFrame:
     if n_rows <= limit:
         return train.compute()
@@ -202,11 +219,10 @@ def train_spec_dask(spec: DatasetSpec, train: Any, valid_df: pd.DataFrame, test_
     sample = _sample(train, n_rows, sample_rows, seed)
     pre, _ = TabularPreprocessor.fit(spec, sample, probe._encoding_targets(probe.encode_target(sample[spec.target])),
                                      seed=seed)
-    # Matrix and targets come from one map over the partitions, persisted once: LightGBM pairs data and label
+    # Matrix and targets come from one pass over the partitions, kept on the workers: LightGBM pairs data and label
     # partition by partition, and two separate reads of a Parquet folder (one projected to the target column) may
     # be cut into different partitions by the query optimiser.
-    meta = pd.DataFrame({c: pd.Series(dtype=float) for c in [*pre.feature_names, _TARGET]})
-    xy = train.map_partitions(_matrix_part, pre, probe, meta=meta).persist()
+    xy, holders = _place_partitions(client, train, pre, probe)
     x, y = xy[pre.feature_names], xy[_TARGET]
     xv = pre.transform(valid_df)
     tv = probe.encode_target(valid_df[spec.target])
@@ -238,7 +254,7 @@ def train_spec_dask(spec: DatasetSpec, train: Any, valid_df: pd.DataFrame, test_
                            primary_metric=primary, higher_is_better=hib, train_seconds=train_seconds,
                            extra={"warnings": warnings, "engine": "dask", "train_rows": n_rows,
                                   "preprocessor_rows": min(n_rows, sample_rows),
-                                  "partitions": int(train.npartitions)})
+                                  "partitions": int(train.npartitions), "workers_with_data": holders})
 
 
 def partitioned_metrics(model: TabularModel, train: Any, client: Any) -> dict[str, float]:

@@ -76,7 +76,7 @@ def _store_nomenclature(settings):
 
 def train_and_log(settings, rulings: list, *, encoder_spec: str = "use", register: bool = True,
                   nomenclature=None, progress: bool = True, seed: int = 0, holdout_fraction: float = 0.1,
-                  max_holdout: int = 3000) -> TrainResult:
+                  max_holdout: int = 3000, client=None) -> TrainResult:
     """Build with an internal held-out evaluation, log everything and the pyfunc model to MLflow, register it.
 
     The held-out rulings are scored by a suggester built without them (the metrics); the logged model is then built
@@ -92,6 +92,11 @@ def train_and_log(settings, rulings: list, *, encoder_spec: str = "use", registe
         raise InvalidInputError("need at least two rulings to train the suggester",
                                 details=[field_error("rulings", f"{len(rulings)} given")])
     encoder = load_encoder(encoder_spec, threads=getattr(settings, "threads", 2))
+    base_encoder = encoder
+    if client is not None:  # CLEARANCE_DASK_SCHEDULER: the texts are encoded on the workers (docs/dask.md)
+        from training.cluster.encoding import DaskEncoder
+
+        encoder = DaskEncoder(encoder, client)
     if nomenclature is None:
         nomenclature = _store_nomenclature(settings)
     rng = np.random.default_rng(seed)
@@ -104,6 +109,7 @@ def train_and_log(settings, rulings: list, *, encoder_spec: str = "use", registe
     report = evaluate_suggester(probe, texts, [r.hs_code for r in hold], progress=progress)
     metrics = flat_metrics(report)
     final = build_suggester(rulings, encoder=encoder, nomenclature=nomenclature, progress=progress, seed=seed)
+    final.encoder = base_encoder  # the logged bundle answers with the plain encoder, no cluster
 
     params = {"encoder": encoder.name, "encoder_spec": encoder_spec, "n_rulings": len(rulings),
               "n_codes": len(final.codes6), "holdout": n_hold, "seed": seed,

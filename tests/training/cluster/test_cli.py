@@ -78,3 +78,26 @@ def test_risk_score_writes_parquet_parts_and_a_report(on_cluster, tmp_path, monk
     missing = _invoke("risk", "score", tmp_path / "in.jsonl")
     assert missing.exit_code != 0 and "--out" in str(missing.exception)
     assert missing.exception.details[0]["field"] == "out"
+
+
+def test_without_the_setting_the_report_says_local(tmp_path, monkeypatch):
+    import serving.cli.risk as risk_cli
+    from data.settings import get_settings
+    from demo.shipments import generate_shipments
+    from tests.models.shipment_models import scorer
+
+    monkeypatch.setenv("CLEARANCE_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("CLEARANCE_DASK_SCHEDULER", raising=False)
+    get_settings.cache_clear()
+    monkeypatch.setattr(risk_cli, "_load_scorer", lambda settings, alias, workers: scorer())
+    docs = generate_shipments(n=5, months=24, seed=5).shipments
+    (tmp_path / "in.jsonl").write_text("\n".join(json.dumps(d) for d in docs) + "\n")
+    try:
+        out = _invoke("risk", "score", tmp_path / "in.jsonl", "--out", tmp_path / "out.jsonl", "--report",
+                      tmp_path / "report.json")
+    finally:
+        get_settings.cache_clear()
+    assert out.exit_code == 0, out.output
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["engine"] == "local" and report["scored"] == 5 and report["invalid"] == 0
+    assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 5  # the local output is unchanged: JSONL

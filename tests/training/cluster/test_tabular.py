@@ -38,8 +38,10 @@ def dask_results(client):
             for name in ("shipments-risk", "shipments-delay")}
 
 
-# On 5,500 training rows, data-parallel LightGBM (bins from per-worker samples, per-worker bagging) lands a few
-# percent from the local model; on the bench's 2M rows the gap is far smaller (bench/results/scale.json).
+# On 5,500 training rows, data-parallel LightGBM (bins from per-worker samples, per-worker bagging, ranks that follow
+# the workers' random ports) lands a few percent from the local model, and differs from run to run: pinball P90 came
+# 0.2-4.5 % above local over three runs, risk log loss within 2 %. A misaligned label or a wrong iteration count
+# misses these bounds by far; the large-sample agreement is measured in bench/scale.py.
 def test_risk_metrics_agree_with_a_local_run(dask_results):
     local, dask = _local("shipments-risk").metrics, dask_results["shipments-risk"].metrics
     for split in ("valid", "test"):
@@ -53,7 +55,7 @@ def test_delay_metrics_agree_with_a_local_run(dask_results):
     local, dask = _local("shipments-delay").metrics, dask_results["shipments-delay"].metrics
     for split in ("valid", "test"):
         for k in ("pinball_p50", "pinball_p90"):
-            assert dask[split][k] == pytest.approx(local[split][k], rel=0.05)
+            assert dask[split][k] == pytest.approx(local[split][k], rel=0.08)
         assert dask[split]["coverage_p90"] == pytest.approx(local[split]["coverage_p90"], abs=0.03)
 
 
@@ -61,6 +63,7 @@ def test_the_report_says_dask_ran(dask_results):
     payload = dask_results["shipments-risk"].to_json()
     assert payload["engine"] == "dask"
     assert payload["train_rows"] == len(_splits()[0]) and payload["partitions"] == 4
+    assert payload["workers_with_data"] == 2  # both LightGBM ranks trained
     assert _local("shipments-risk").to_json()["engine"] == "local"
 
 
