@@ -32,6 +32,7 @@ TABLE_MODULES: tuple[str, ...] = (
     "data.store.aliases",
     "data.store.keys",
     "data.store.reviews",
+    "data.store.sessions",
     "data.store.rulings",
     "data.store.shipments",
 )
