@@ -98,3 +98,18 @@ def store_url(request, tmp_path: Path) -> str:
 def backend_settings(store_url: str, tmp_path: Path) -> Settings:
     """``settings`` whose store is ``store_url`` (SQLite, then PostgreSQL)."""
     return Settings(data_dir=tmp_path / "var", auth_disabled=False, database_url=store_url)
+
+
+@pytest.fixture(scope="session")
+def pg_mlflow_settings(postgres, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Like ``mlflow_settings``, with the MLflow tracking/registry backend and the store on PostgreSQL (one each per
+    session: MLflow's own migrations take seconds); artifacts in a shared folder, as in a deployment."""
+    return Settings(data_dir=tmp_path_factory.mktemp("shared-pg") / "var", auth_disabled=False,
+                    database_url=postgres.create_database("store"),
+                    mlflow_tracking_uri=postgres.create_database("mlflow"))
+
+
+@pytest.fixture(params=BACKENDS)
+def registry_backend(request) -> Settings:
+    """The session's shared registry settings, once with SQLite and once with PostgreSQL behind MLflow and the store."""
+    return request.getfixturevalue("mlflow_settings" if request.param == "sqlite" else "pg_mlflow_settings")

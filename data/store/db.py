@@ -196,6 +196,36 @@ def open_store(url: str) -> Engine:
     return engine
 
 
+def _lock_key(name: str) -> int:
+    # A stable signed 64-bit key per name (PostgreSQL advisory locks take a bigint); Python's hash() is salted.
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big", signed=True)
+
+
+@contextmanager
+def exclusive(engine: Engine, name: str) -> Iterator[Connection]:
+    """A transaction that no other process of any replica holds for the same ``name`` at the same time.
+
+    For read-decide-write sequences whose state is partly outside this store (an MLflow alias move and its history
+    row): two replicas promoting the same model at once must not both read the old champion and both move it.
+    PostgreSQL: a transaction-scoped advisory lock on ``name`` (other names proceed). SQLite: ``BEGIN IMMEDIATE``,
+    the database's one write lock (SQLite has no finer lock; readers carry on under WAL). Write the rows that
+    belong to the decision on the yielded connection: it commits when the block ends, and the lock goes with it.
+    """
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(name)})
+        elif connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            yield connection
+        except BaseException:
+            connection.rollback()
+            raise
+        connection.commit()
+
+
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """A session that commits on success and rolls back on any error."""
