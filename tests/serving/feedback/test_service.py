@@ -32,11 +32,13 @@ def nomenclature() -> Nomenclature:
 
 
 @pytest.fixture
-def engine(settings):
-    engine = make_engine(settings.database_url)
+def engine(store_url):
+    """A seeded store on SQLite, then on PostgreSQL: the service tests below run on both."""
+    engine = make_engine(store_url)
     init_db(engine)
     RulingRepository(engine).upsert_many(seed_rulings())
-    return engine
+    yield engine
+    engine.dispose()
 
 
 def _decision(**kw) -> Decision:
@@ -121,6 +123,27 @@ def test_concurrent_searches_never_fail_while_rulings_are_added(engine, nomencla
     for t in threads:
         t.join()
     assert errors == [] and suggester.n_rulings == len(seed_rulings()) + 15
+
+
+def test_concurrent_decisions_from_many_writers_lose_nothing_and_share_one_ruling(engine, nomenclature):
+    """Eight writers (threads here, replicas in production) store decisions at once: every distinct decision is a
+    ruling and a review row; the same decision sent by all of them is one ruling (logged by each)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    before = RulingRepository(engine).count()
+
+    def writer(w: int) -> list[str]:
+        ids = [record_decision(engine, None, _decision(text=f"保温杯 writer {w} item {i}"),
+                               nomenclature=nomenclature).ruling.ruling_id for i in range(6)]
+        ids.append(record_decision(engine, None, _decision(reviewer=f"r{w}"), nomenclature=nomenclature)
+                   .ruling.ruling_id)
+        return ids
+
+    with ThreadPoolExecutor(8) as pool:
+        ids = [i for batch in pool.map(writer, range(8)) for i in batch]
+    assert len(set(ids)) == 8 * 6 + 1
+    assert RulingRepository(engine).count() == before + 8 * 6 + 1
+    assert count_reviews(engine) == 8 * 7
 
 
 # --------------------------------------------------------------------------------------------- restart/replay
