@@ -100,8 +100,11 @@ def _run(user: str | None, argv: list[str], check: bool = True) -> subprocess.Co
     return subprocess.run(argv, check=check, capture_output=True, text=True, timeout=120)
 
 
-def start() -> PostgresServer:
-    """Start a throwaway server (or use ``CLEARANCE_TEST_POSTGRES_URL``); raises RuntimeError when none can run."""
+def start(*, durable: bool = False) -> PostgresServer:
+    """Start a throwaway server (or use ``CLEARANCE_TEST_POSTGRES_URL``); raises RuntimeError when none can run.
+
+    ``durable`` keeps PostgreSQL's production defaults (fsync, synchronous commit): benchmarks want them, tests do not.
+    """
     external = os.environ.get("CLEARANCE_TEST_POSTGRES_URL")
     if external:
         return PostgresServer(admin_url=external)
@@ -122,9 +125,9 @@ def start() -> PostgresServer:
     _run(run_as, [str(bindir / "initdb"), "-D", str(datadir), "-U", _USER, "--auth=trust", "-E", "UTF8",
                   "--no-sync", "--locale=C"])
     port = _free_port()
-    # fsync off: a test server loses nothing worth keeping in a crash, and durability costs seconds per test run.
-    options = (f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root} -c fsync=off "
-               "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+    options = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root} -c max_connections=200"
+    if not durable:  # a test server loses nothing worth keeping in a crash, and durability costs seconds per run
+        options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     proc = _run(run_as, [str(bindir / "pg_ctl"), "-D", str(datadir), "-o", options, "-l", str(root / "log"),
                          "-w", "-t", "60", "start"], check=False)
     if proc.returncode != 0:
