@@ -286,6 +286,31 @@ def test_a_failed_overlay_update_is_caught_up_by_the_next_composition(engine, no
     assert _top_evidence(served.suggest("不锈钢真空保温杯 600ml"))["ruling_id"] == receipt.ruling.ruling_id
 
 
+def test_a_decision_taken_on_another_replica_is_caught_up_once(engine, nomenclature):
+    """Two replicas: the decision is published at once into the suggester of the one that took it; the other's
+    suggester gets it on its next catch-up, once, however often the catch-up runs."""
+    here, there = ReviewerOverlays(engine), ReviewerOverlays(engine)
+    ours, theirs = OverlaySuggester(seed_rulings(), nomenclature), OverlaySuggester(seed_rulings(), nomenclature)
+    here.replay_into(ours)
+    there.replay_into(theirs)
+    since = datetime.now(UTC) - timedelta(minutes=5)
+    receipt = record_decision(engine, ours, _decision(), nomenclature=nomenclature, overlays=here)
+    assert receipt.searchable and theirs.n_rulings == len(seed_rulings())
+    assert there.catch_up(since) == 1 and here.catch_up(since) == 0  # the deciding replica holds it already
+    assert _top_evidence(theirs.suggest("不锈钢真空保温杯 600ml"))["ruling_id"] == receipt.ruling.ruling_id
+    assert there.catch_up(since) == 0 and theirs.n_rulings == len(seed_rulings()) + 1
+
+
+def test_the_holder_catches_up_reviewer_rulings_stored_elsewhere(registry_settings, nomenclature):
+    holder = fake_holder(registry_settings, compose=_overlay_compose(nomenclature))
+    holder.load_initial()
+    assert holder.catch_up_reviews() == 0
+    stored = _store_decision(registry_settings, nomenclature)  # written by another replica: no publish here
+    assert holder.catch_up_reviews() == 1
+    assert _top_evidence(holder.current().suggester.suggest(TEXT))["ruling_id"] == stored.ruling_id
+    assert holder.catch_up_reviews() == 0
+
+
 # ------------------------------------------------------------------ replay as a composition step of the served set
 TEXT = "不锈钢真空保温杯 600ml"
 
