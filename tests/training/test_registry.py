@@ -82,9 +82,10 @@ def test_concurrent_promotions_apply_once(registry_backend):
     from concurrent.futures import ThreadPoolExecutor
 
     settings, name = registry_backend, "clearance-race-test"
-    registry.register_challenger(_log(settings, 1.0), "model", name, {"auc": 0.8}, "auc", True, settings)
+    run_id = _log(settings, 1.0)  # one logged model registered twice: two versions, one artifact upload
+    registry.register_challenger(run_id, "model", name, {"auc": 0.8}, "auc", True, settings)
     registry.promote(name, settings, actor="setup")
-    v2 = registry.register_challenger(_log(settings, 2.0), "model", name, {"auc": 0.9}, "auc", True, settings)
+    v2 = registry.register_challenger(run_id, "model", name, {"auc": 0.9}, "auc", True, settings)
 
     def attempt(i: int):
         try:

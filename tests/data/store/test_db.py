@@ -123,3 +123,13 @@ def test_replicas_upgrading_one_postgres_store_at_once_take_turns(pg_url):
     assert sorted(r[1] for r in results) == [head_revision()] * 3
     assert sorted(str(r[0]) for r in results).count("None") == 1  # one migrated; the others found it done
     assert check_schema(engines[0]) == head_revision()
+
+
+@pytest.mark.postgres
+def test_db_cli_upgrades_a_postgres_store_named_by_the_setting(cli, pg_url, monkeypatch):
+    monkeypatch.setenv("CLEARANCE_DATABASE_URL", pg_url)
+    out = cli("db", "status")
+    assert out.exit_code == 1 and "revision (none)" in out.output
+    out = cli("db", "upgrade")
+    assert out.exit_code == 0 and f"-> {head_revision()}" in out.output, out.output
+    assert schema_revision(make_engine(pg_url)) == head_revision()
