@@ -62,13 +62,18 @@ class UTCDateTime(TypeDecorator):
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get their folder created, WAL and a busy timeout for concurrent use."""
+    """An engine for ``url``; SQLite files get their folder created, WAL and a busy timeout for concurrent use;
+    server databases (PostgreSQL) get connections checked on checkout."""
     kwargs: dict = {}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+    else:
+        # A server restart or a failover leaves dead connections in the pool; test each one before handing it out
+        # (one round trip) rather than fail the first request after the restart.
+        kwargs["pool_pre_ping"] = True
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
 

@@ -133,3 +133,20 @@ def test_db_cli_upgrades_a_postgres_store_named_by_the_setting(cli, pg_url, monk
     out = cli("db", "upgrade")
     assert out.exit_code == 0 and f"-> {head_revision()}" in out.output, out.output
     assert schema_revision(make_engine(pg_url)) == head_revision()
+
+
+@pytest.mark.postgres
+def test_the_store_survives_its_connections_being_killed(pg_url, postgres):
+    """A PostgreSQL restart or failover kills pooled connections; the next use must reconnect, not fail."""
+    import psycopg
+
+    from data.store.keys import create_key, list_keys
+
+    engine = open_store(pg_url)
+    create_key(engine, "before", ["suggest"])
+    with psycopg.connect(postgres.admin_url.replace("postgresql+psycopg://", "postgresql://"),
+                         autocommit=True) as admin:
+        killed = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                               "WHERE datname = %s AND pid <> pg_backend_pid()", (pg_url.rsplit("/", 1)[1],))
+        assert killed.fetchone()[0] >= 1
+    assert [k.name for k in list_keys(engine)] == ["before"]
