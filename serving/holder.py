@@ -17,7 +17,7 @@ import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from data.errors import ClearanceError, UnavailableError
@@ -30,6 +30,8 @@ log = logging.getLogger("clearance.holder")
 
 #: Seconds a swapped-out scorer keeps its worker processes, for requests that took the old snapshot before the swap.
 RETIRE_GRACE_S = 120.0
+# Reviewer rulings are caught up from a little before the previous catch-up (see catch_up_reviews).
+REVIEW_CATCH_UP_OVERLAP = timedelta(minutes=5)
 
 
 def _utcnow() -> datetime:
@@ -64,6 +66,8 @@ class ModelHolder:
         self._last_check: dict[str, Any] = {"at": None, "ok": None, "error": None}
         self._last_error: str | None = None
         self._retired: weakref.WeakSet[Any] = weakref.WeakSet()  # swapped-out scorers, closed at stop at the latest
+        # When reviewer rulings were last caught up; the composition of the first set replays everything before it.
+        self._reviews_seen: datetime = _utcnow()
 
     # -- reading -------------------------------------------------------------------------------------------------
     def current(self) -> ServedModels:
@@ -208,6 +212,25 @@ class ModelHolder:
                 log.warning("model poll failed: %s", exc.message)
             except Exception:
                 log.exception("model poll failed")
+            try:
+                self.catch_up_reviews()
+            except Exception:  # the store is down: the next poll tries again, from the same point
+                log.exception("catching up reviewer rulings failed")
+
+    def catch_up_reviews(self) -> int:
+        """Make reviewer rulings that other replicas stored searchable here too (called on every poll).
+
+        Reads the rulings created since the previous catch-up, less an overlap that covers clocks a little apart
+        and decisions committed a moment after their timestamp; matching by id makes the overlap free of doubles.
+        """
+        overlays = getattr(self.loader, "overlays", None)
+        if overlays is None or self._snapshot is None:
+            return 0
+        now = _utcnow()
+        since = self._reviews_seen - REVIEW_CATCH_UP_OVERLAP
+        added = overlays.catch_up(since)
+        self._reviews_seen = now
+        return added
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop polling and close the scorers' worker processes (the app's lifespan calls this at shutdown)."""

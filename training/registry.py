@@ -1,6 +1,6 @@
 """The model registry workflow: register challengers, promote them to champion, and keep the history.
 
-MLflow (sqlite backend) holds versions and aliases; the store's ``alias_changes`` table records every alias move with
+MLflow (SQLite by default, PostgreSQL in a deployment) holds versions and aliases; the store's ``alias_changes`` table records every alias move with
 who, when, from → to and the metrics that justified it. Promotion compares the challenger's stored evaluation metric
 with the champion's and moves ``champion`` only when the challenger is no worse, unless forced.
 """
@@ -18,7 +18,7 @@ from typing import Any
 from data.errors import ClearanceError, ConflictError, NotFoundError, UnavailableError
 from data.settings import Settings
 from data.store.aliases import AliasChange
-from data.store.db import open_store, session_scope
+from data.store.db import exclusive, open_store, session_scope
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -91,9 +91,18 @@ def _engine(settings: Settings):
     return open_store(settings.database_url)
 
 
-def _record(settings: Settings, **row: Any) -> None:
-    with session_scope(_engine(settings)) as session:
-        session.add(AliasChange(**row))
+def _alias_moves(name: str, settings: Settings):
+    """The one lock every alias move of model ``name`` takes, across every process and replica of the store.
+
+    Read-decide-move-record happens inside it: two replicas promoting at once cannot both read the old champion,
+    both move the alias and both write a history row; the second finds the challenger already promoted.
+    """
+    return exclusive(_engine(settings), f"alias-moves:{name}")
+
+
+def _record(connection, **row: Any) -> None:
+    """One history row, written in the alias lock's transaction (on SQLite that transaction holds the write lock)."""
+    connection.execute(AliasChange.__table__.insert().values(**row))
 
 
 def _finite_metrics(metrics: dict[str, Any]) -> dict[str, float]:
@@ -120,18 +129,19 @@ def register_challenger(run_id: str, artifact_path: str, name: str, metrics: dic
     configure_mlflow(settings)
     mlflow_client = client(settings)
     source = artifact_path if artifact_path.startswith(("models:/", "runs:/")) else f"runs:/{run_id}/{artifact_path}"
-    version = mlflow.register_model(source, name, tags={
-        TAG_PRIMARY_METRIC: primary_metric,
-        TAG_PRIMARY_VALUE: repr(metrics[primary_metric]),
-        TAG_HIGHER_IS_BETTER: str(bool(higher_is_better)).lower(),
-        TAG_METRICS: json.dumps(metrics, sort_keys=True),
-    })
-    number = int(version.version)
-    previous = _alias_version(mlflow_client, name, CHALLENGER)
-    mlflow_client.set_registered_model_alias(name, CHALLENGER, str(number))
-    _record(settings, model_name=name, alias=CHALLENGER, from_version=previous, to_version=number,
-            actor=actor or _actor(), action="register", forced=False, metrics=metrics,
-            reason=f"registered from run {run_id}")
+    with _alias_moves(name, settings) as locked:
+        version = mlflow.register_model(source, name, tags={
+            TAG_PRIMARY_METRIC: primary_metric,
+            TAG_PRIMARY_VALUE: repr(metrics[primary_metric]),
+            TAG_HIGHER_IS_BETTER: str(bool(higher_is_better)).lower(),
+            TAG_METRICS: json.dumps(metrics, sort_keys=True),
+        })
+        number = int(version.version)
+        previous = _alias_version(mlflow_client, name, CHALLENGER)
+        mlflow_client.set_registered_model_alias(name, CHALLENGER, str(number))
+        _record(locked, model_name=name, alias=CHALLENGER, from_version=previous, to_version=number,
+                actor=actor or _actor(), action="register", forced=False, metrics=metrics,
+                reason=f"registered from run {run_id}")
     return number
 
 
@@ -206,31 +216,37 @@ def _no_worse(challenger: VersionInfo, champion: VersionInfo) -> tuple[bool, str
 
 
 def promote(name: str, settings: Settings, actor: str | None = None, force: bool = False) -> PromotionResult:
-    """Move ``champion`` to the current challenger when it is no worse on the stored metric (or when forced)."""
+    """Move ``champion`` to the current challenger when it is no worse on the stored metric (or when forced).
+
+    The whole decision runs under the model's alias lock, so concurrent promotions (two replicas, two operators)
+    apply once: the second sees no challenger (NotFoundError) or the challenger already champion (ConflictError).
+    """
     mlflow_client = client(settings)
-    challenger = get_version(name, settings, alias=CHALLENGER)
-    champion_version = _alias_version(mlflow_client, name, CHAMPION)
-    metrics = {"challenger": challenger.metrics}
-    if champion_version is None:
-        ok, reason, action = True, "no champion yet: first promotion", "initial"
-    elif champion_version == challenger.version:
-        raise ConflictError(f"version {challenger.version} of '{name}' is already the champion")
-    else:
-        champion = get_version(name, settings, version=champion_version)
-        metrics["champion"] = champion.metrics
-        ok, reason = _no_worse(challenger, champion)
-        action = "promote"
-        if not ok and force:
-            action, reason = "force_promote", reason + "; forced"
-    if not ok and not force:
-        return PromotionResult(name, False, champion_version, challenger.version, False, reason, metrics)
-    mlflow_client.set_registered_model_alias(name, CHAMPION, str(challenger.version))
-    mlflow_client.delete_registered_model_alias(name, CHALLENGER)
-    who = actor or _actor()
-    _record(settings, model_name=name, alias=CHAMPION, from_version=champion_version, to_version=challenger.version,
-            actor=who, action=action, forced=bool(force and not ok), metrics=metrics, reason=reason)
-    _record(settings, model_name=name, alias=CHALLENGER, from_version=challenger.version, to_version=None,
-            actor=who, action="clear", forced=False, metrics={}, reason=f"promoted to {CHAMPION}")
+    with _alias_moves(name, settings) as locked:
+        challenger = get_version(name, settings, alias=CHALLENGER)
+        champion_version = _alias_version(mlflow_client, name, CHAMPION)
+        metrics = {"challenger": challenger.metrics}
+        if champion_version is None:
+            ok, reason, action = True, "no champion yet: first promotion", "initial"
+        elif champion_version == challenger.version:
+            raise ConflictError(f"version {challenger.version} of '{name}' is already the champion")
+        else:
+            champion = get_version(name, settings, version=champion_version)
+            metrics["champion"] = champion.metrics
+            ok, reason = _no_worse(challenger, champion)
+            action = "promote"
+            if not ok and force:
+                action, reason = "force_promote", reason + "; forced"
+        if not ok and not force:
+            return PromotionResult(name, False, champion_version, challenger.version, False, reason, metrics)
+        mlflow_client.set_registered_model_alias(name, CHAMPION, str(challenger.version))
+        mlflow_client.delete_registered_model_alias(name, CHALLENGER)
+        who = actor or _actor()
+        _record(locked, model_name=name, alias=CHAMPION, from_version=champion_version,
+                to_version=challenger.version, actor=who, action=action, forced=bool(force and not ok),
+                metrics=metrics, reason=reason)
+        _record(locked, model_name=name, alias=CHALLENGER, from_version=challenger.version, to_version=None,
+                actor=who, action="clear", forced=False, metrics={}, reason=f"promoted to {CHAMPION}")
     return PromotionResult(name, True, champion_version, challenger.version, bool(force and not ok), reason, metrics)
 
 

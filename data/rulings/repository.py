@@ -3,7 +3,8 @@
 Inserts are idempotent on ``ruling_id`` (a content hash unless the source gave one): a row whose id is already stored
 counts as a duplicate and is left untouched, so re-importing a file or replaying reviewer feedback never doubles
 evidence. Bulk inserts use Core ``executemany`` with the dialect's conflict-skip (SQLite/Postgres ``ON CONFLICT DO
-NOTHING``, MySQL ``INSERT IGNORE``) after filtering known ids, which keeps counts exact and stays portable.
+NOTHING``, MySQL ``INSERT IGNORE``) after filtering known ids, which keeps counts exact and stays portable; rows a concurrent import inserted meanwhile are counted
+from the driver's rowcount, so two replicas importing the same file never both claim a row.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def _same_content(a: Ruling, b: Ruling) -> bool:
     return all(getattr(a, k) == getattr(b, k) for k in keys)
 
 
-def _bulk_execute(conn, stmt, rows: list[dict]) -> None:
+def _bulk_execute(conn, stmt, rows: list[dict]) -> int:
     """``executemany`` of ``stmt`` over ``rows`` with the types' own bind processors applied in one pass.
 
     Going through ``conn.execute(stmt, rows)`` spends most of a bulk insert in SQLAlchemy's per-row parameter
@@ -92,7 +93,9 @@ def _bulk_execute(conn, stmt, rows: list[dict]) -> None:
         params = [tuple([p(row[k]) if p else row[k] for k, p in getters]) for row in rows]
     else:
         params = [{k: (procs[k](v) if k in procs else v) for k, v in row.items()} for row in rows]
-    conn.exec_driver_sql(compiled.string, params)
+    # The driver's rowcount of an executemany is the sum over the rows (sqlite3 and psycopg 3 alike); rows that the
+    # conflict clause skipped count 0, so this is what was really inserted.
+    return conn.exec_driver_sql(compiled.string, params).rowcount
 
 
 class RulingRepository:
@@ -139,9 +142,14 @@ class RulingRepository:
                     known.update(conn.execute(select(_T.c.ruling_id).where(_T.c.ruling_id.in_(part))).scalars())
                 rows = [ruling_to_row(r, import_batch_id) for rid, r in unique.items() if rid not in known]
                 duplicates += len(known)
-                if rows:
-                    _bulk_execute(conn, stmt, rows)
-                inserted += len(rows)
+                # Another replica may insert some of these ids between the lookup and the insert (PostgreSQL: its
+                # insert blocks ours on the same key until it commits, then ours skips): count what the conflict
+                # clause skipped as duplicates, so two imports of one file add up to one set of inserts.
+                added = _bulk_execute(conn, stmt, rows) if rows else 0
+                if added < 0:  # a driver that does not report executemany counts: trust the lookup
+                    added = len(rows)
+                inserted += added
+                duplicates += len(rows) - added
                 chunk.clear()
 
             for ruling in rulings:

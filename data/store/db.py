@@ -32,6 +32,7 @@ TABLE_MODULES: tuple[str, ...] = (
     "data.store.aliases",
     "data.store.keys",
     "data.store.reviews",
+    "data.store.sessions",
     "data.store.rulings",
     "data.store.shipments",
 )
@@ -61,13 +62,18 @@ class UTCDateTime(TypeDecorator):
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get their folder created, WAL and a busy timeout for concurrent use."""
+    """An engine for ``url``; SQLite files get their folder created, WAL and a busy timeout for concurrent use;
+    server databases (PostgreSQL) get connections checked on checkout."""
     kwargs: dict = {}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+    else:
+        # A server restart or a failover leaves dead connections in the pool; test each one before handing it out
+        # (one round trip) rather than fail the first request after the restart.
+        kwargs["pool_pre_ping"] = True
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
 
@@ -193,6 +199,36 @@ def open_store(url: str) -> Engine:
     else:
         check_schema(engine)
     return engine
+
+
+def _lock_key(name: str) -> int:
+    # A stable signed 64-bit key per name (PostgreSQL advisory locks take a bigint); Python's hash() is salted.
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big", signed=True)
+
+
+@contextmanager
+def exclusive(engine: Engine, name: str) -> Iterator[Connection]:
+    """A transaction that no other process of any replica holds for the same ``name`` at the same time.
+
+    For read-decide-write sequences whose state is partly outside this store (an MLflow alias move and its history
+    row): two replicas promoting the same model at once must not both read the old champion and both move it.
+    PostgreSQL: a transaction-scoped advisory lock on ``name`` (other names proceed). SQLite: ``BEGIN IMMEDIATE``,
+    the database's one write lock (SQLite has no finer lock; readers carry on under WAL). Write the rows that
+    belong to the decision on the yielded connection: it commits when the block ends, and the lock goes with it.
+    """
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(name)})
+        elif connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            yield connection
+        except BaseException:
+            connection.rollback()
+            raise
+        connection.commit()
 
 
 @contextmanager

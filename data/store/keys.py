@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import JSON, DateTime, Engine, Integer, String, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from data.errors import ConflictError, InvalidInputError, NotFoundError, field_error
@@ -92,13 +93,17 @@ def create_key(engine: Engine, name: str, scopes: list[str] | tuple[str, ...]) -
     ensure_table(engine)
     key_id = secrets.token_hex(6)
     plaintext = f"{_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
-    with session_scope(engine) as session:
-        if session.scalar(select(ApiKey).where(ApiKey.name == name)) is not None:
-            raise ConflictError(f"an API key named '{name}' already exists", details=[field_error("name", "taken")])
-        row = ApiKey(key_id=key_id, name=name, key_hash=hash_key(plaintext), scopes=wanted)
-        session.add(row)
-        session.flush()
-        record = _record(row)
+    taken = ConflictError(f"an API key named '{name}' already exists", details=[field_error("name", "taken")])
+    try:
+        with session_scope(engine) as session:
+            if session.scalar(select(ApiKey).where(ApiKey.name == name)) is not None:
+                raise taken
+            row = ApiKey(key_id=key_id, name=name, key_hash=hash_key(plaintext), scopes=wanted)
+            session.add(row)
+            session.flush()
+            record = _record(row)
+    except IntegrityError as exc:  # another replica created the same name between the check and the insert
+        raise taken from exc
     return record, plaintext
 
 

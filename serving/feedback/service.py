@@ -303,6 +303,33 @@ class ReviewerOverlays:
             self._live.add(suggester)
             return replay_reviewer_rulings(self.engine, suggester)
 
+    def catch_up(self, since: datetime) -> int:
+        """Add to every live suggester the reviewer rulings stored after ``since`` that it lacks; returns how many.
+
+        With several replicas, a decision is published at once only into the suggesters of the replica that took it;
+        the others pick it up here (the holder calls this on every poll). Rulings are matched by id, so a ruling
+        already published, replayed or built into the bundle is never added twice.
+        """
+        rulings = RulingRepository(self.engine).reviewer_rulings(since)
+        if not rulings:
+            return 0
+        added = 0
+        with self._lock:
+            for target in list(self._live):
+                overlay = getattr(target, "overlay_rulings", None)
+                held = {r.ruling_id for r in overlay()} if callable(overlay) else set()
+                missing = [r for r in rulings if r.ruling_id not in held]
+                if missing:  # the library's ids are read only when the overlay does not settle it
+                    library = getattr(target, "ruling_ids", None)
+                    in_library = {str(i) for i in library} if library is not None else set()
+                    missing = [r for r in missing if r.ruling_id not in in_library]
+                if missing:
+                    target.add_rulings(missing)
+                    added += len(missing)
+        if added:
+            log.info("caught up %d reviewer rulings stored by other replicas", added)
+        return added
+
     def publish(self, ruling: Ruling, *, also: Any | None = None) -> tuple[bool, str | None]:
         """Add a committed ruling to every live suggester (and ``also``): (searchable in all, the last error)."""
         with self._lock:

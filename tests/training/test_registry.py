@@ -24,8 +24,8 @@ def _log(settings, value: float) -> str:
     return run.info.run_id
 
 
-def test_register_promote_and_history(mlflow_settings):
-    settings = mlflow_settings
+def test_register_promote_and_history(registry_backend):
+    settings = registry_backend
     name = "clearance-test"
     v1 = registry.register_challenger(_log(settings, 1.0), "model", name, {"auc": 0.80, "f1": 0.5}, "auc", True,
                                       settings, actor="alice")
@@ -74,3 +74,30 @@ def test_missing_primary_metric_is_refused(mlflow_settings):
     with pytest.raises(Exception, match="primary metric 'auc' is missing"):
         registry.register_challenger(_log(mlflow_settings, 1.0), "model", "clearance-x", {"f1": 0.3}, "auc", True,
                                      mlflow_settings)
+
+
+def test_concurrent_promotions_apply_once(registry_backend):
+    """Four replicas promote the same challenger at the same moment: one moves the alias, the rest are told why not,
+    and the history has one champion move, not four."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    settings, name = registry_backend, "clearance-race-test"
+    run_id = _log(settings, 1.0)  # one logged model registered twice: two versions, one artifact upload
+    registry.register_challenger(run_id, "model", name, {"auc": 0.8}, "auc", True, settings)
+    registry.promote(name, settings, actor="setup")
+    v2 = registry.register_challenger(run_id, "model", name, {"auc": 0.9}, "auc", True, settings)
+
+    def attempt(i: int):
+        try:
+            return registry.promote(name, settings, actor=f"replica-{i}")
+        except (ConflictError, NotFoundError) as exc:
+            return exc
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(attempt, range(4)))
+    promoted = [o for o in outcomes if isinstance(o, registry.PromotionResult) and o.promoted]
+    assert len(promoted) == 1 and promoted[0].to_version == v2
+    assert all(isinstance(o, (ConflictError, NotFoundError)) for o in outcomes if o is not promoted[0])
+    moves = [c for c in registry.history(name, settings) if c.alias == "champion"]
+    assert [(c.from_version, c.to_version) for c in moves] == [(None, 1), (1, v2)]
+    assert registry.get_version(name, settings, alias="champion").version == v2

@@ -24,11 +24,11 @@ def _url(tmp_path, name="store.db") -> str:
     return f"sqlite:///{tmp_path / name}"
 
 
-def test_a_new_store_gets_the_current_schema_and_it_matches_the_tables_the_code_defines(tmp_path):
+def test_a_new_store_gets_the_current_schema_and_it_matches_the_tables_the_code_defines(store_url):
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    engine = open_store(_url(tmp_path))
+    engine = open_store(store_url)
     assert schema_revision(engine) == head_revision()
     import_table_modules()
     with engine.connect() as conn:
@@ -62,8 +62,8 @@ def test_a_store_made_before_migrations_is_refused_until_upgraded_and_keeps_its_
     assert upgrade_store(engine) == (head_revision(), head_revision())  # idempotent
 
 
-def test_a_store_behind_or_ahead_of_the_code_is_refused_with_what_to_do(tmp_path):
-    engine = make_engine(_url(tmp_path))
+def test_a_store_behind_or_ahead_of_the_code_is_refused_with_what_to_do(store_url):
+    engine = make_engine(store_url)
     upgrade_store(engine, INITIAL_REVISION)  # a store the code has moved on from
     head = head_revision()
     assert head != INITIAL_REVISION
@@ -77,11 +77,10 @@ def test_a_store_behind_or_ahead_of_the_code_is_refused_with_what_to_do(tmp_path
         check_schema(engine)
 
 
-def test_the_service_refuses_to_start_on_a_store_whose_schema_is_behind(tmp_path):
-    from data.settings import Settings
+def test_the_service_refuses_to_start_on_a_store_whose_schema_is_behind(backend_settings):
     from serving.app import create_app
 
-    settings = Settings(data_dir=tmp_path / "var")
+    settings = backend_settings
     upgrade_store(make_engine(settings.database_url), INITIAL_REVISION)
     with pytest.raises(SchemaMismatchError, match="clearance db upgrade"):
         create_app(settings, start_models=False)
@@ -97,3 +96,57 @@ def test_db_cli_upgrades_and_reports_the_schema(cli, tmp_path):
     assert out.exit_code == 0 and "already at schema revision" in out.output
     out = cli("db", "status")
     assert out.exit_code == 0 and f"revision {head_revision()}; code: {head_revision()}" in out.output
+
+
+def test_every_migration_downgrades_and_upgrades_again(store_url):
+    from alembic import command
+
+    from data.store.db import _alembic_config
+
+    engine = make_engine(store_url)
+    upgrade_store(engine)
+    with engine.begin() as conn:
+        command.downgrade(_alembic_config(conn), "base")
+    with engine.connect() as conn:
+        assert set(inspect(conn).get_table_names()) <= {"alembic_version"}
+    assert upgrade_store(engine)[1] == head_revision()
+
+
+@pytest.mark.postgres
+def test_replicas_upgrading_one_postgres_store_at_once_take_turns(pg_url):
+    """Two processes running ``clearance db upgrade`` together: the advisory lock serialises them, both succeed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    engines = [make_engine(pg_url) for _ in range(3)]
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(upgrade_store, engines))
+    assert sorted(r[1] for r in results) == [head_revision()] * 3
+    assert sorted(str(r[0]) for r in results).count("None") == 1  # one migrated; the others found it done
+    assert check_schema(engines[0]) == head_revision()
+
+
+@pytest.mark.postgres
+def test_db_cli_upgrades_a_postgres_store_named_by_the_setting(cli, pg_url, monkeypatch):
+    monkeypatch.setenv("CLEARANCE_DATABASE_URL", pg_url)
+    out = cli("db", "status")
+    assert out.exit_code == 1 and "revision (none)" in out.output
+    out = cli("db", "upgrade")
+    assert out.exit_code == 0 and f"-> {head_revision()}" in out.output, out.output
+    assert schema_revision(make_engine(pg_url)) == head_revision()
+
+
+@pytest.mark.postgres
+def test_the_store_survives_its_connections_being_killed(pg_url, postgres):
+    """A PostgreSQL restart or failover kills pooled connections; the next use must reconnect, not fail."""
+    import psycopg
+
+    from data.store.keys import create_key, list_keys
+
+    engine = open_store(pg_url)
+    create_key(engine, "before", ["suggest"])
+    with psycopg.connect(postgres.admin_url.replace("postgresql+psycopg://", "postgresql://"),
+                         autocommit=True) as admin:
+        killed = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                               "WHERE datname = %s AND pid <> pg_backend_pid()", (pg_url.rsplit("/", 1)[1],))
+        assert killed.fetchone()[0] >= 1
+    assert [k.name for k in list_keys(engine)] == ["before"]

@@ -359,13 +359,12 @@ def test_auth_disabled_console_is_open_as_before(settings, nomenclature):
         assert response.status_code == 303 and response.headers["location"] == "/reviews"
 
 
-def test_session_store_keeps_tokens_hashed_and_bounded(settings):
-    from data.store.db import init_db, make_engine
-    from data.store.keys import ensure_table
+def test_session_store_keeps_tokens_hashed_and_bounded(store_url):
+    from sqlalchemy import text
 
-    engine = make_engine(settings.database_url)
-    init_db(engine)
-    ensure_table(engine)
+    from data.store.db import open_store
+
+    engine = open_store(store_url)
     record, _ = create_key(engine, "bulk", ["suggest"])
     clock = FakeClock()
     store = SessionStore(engine, max_sessions=3, clock=clock)
@@ -374,6 +373,30 @@ def test_session_store_keeps_tokens_hashed_and_bounded(settings):
         clock.now += 1
         tokens.append(store.create(record)[0])
     assert len(store) == 3
-    assert not any(t in store._sessions for t in tokens)  # only digests are kept
+    with engine.connect() as conn:
+        stored = set(conn.execute(text("SELECT token_digest FROM console_sessions")).scalars())
+    assert len(stored) == 3 and not stored & set(tokens)  # only digests are kept
     assert store.resolve(tokens[0]).value == "unknown"  # the oldest made room
     assert store.resolve(tokens[-1]).name == "bulk"
+
+
+def test_a_session_made_by_one_process_works_in_another_and_sign_out_ends_it_everywhere(store_url):
+    """Two SessionStores over one store stand for two replicas: they share sessions, expiry and sign-out."""
+    from data.store.db import open_store
+
+    engine = open_store(store_url)
+    record, _ = create_key(engine, "shared", ["suggest", "admin"])
+    clock = FakeClock()
+    one, two = (SessionStore(engine, clock=clock) for _ in range(2))
+    token, session = one.create(record)
+    seen = two.resolve(token)
+    assert seen.name == "shared" and seen.csrf_token == session.csrf_token
+    clock.now += 3000  # active on replica two within the idle limit...
+    assert two.resolve(token).name == "shared"
+    clock.now += 3000  # ...so replica one still accepts it: the touch went to the store, not to one process
+    assert one.resolve(token).name == "shared"
+    one.end(token)
+    assert two.resolve(token).value == "unknown"
+    token, _ = two.create(record)
+    clock.now += 3601
+    assert one.resolve(token).value == "expired"

@@ -32,11 +32,13 @@ def nomenclature() -> Nomenclature:
 
 
 @pytest.fixture
-def engine(settings):
-    engine = make_engine(settings.database_url)
+def engine(store_url):
+    """A seeded store on SQLite, then on PostgreSQL: the service tests below run on both."""
+    engine = make_engine(store_url)
     init_db(engine)
     RulingRepository(engine).upsert_many(seed_rulings())
-    return engine
+    yield engine
+    engine.dispose()
 
 
 def _decision(**kw) -> Decision:
@@ -121,6 +123,27 @@ def test_concurrent_searches_never_fail_while_rulings_are_added(engine, nomencla
     for t in threads:
         t.join()
     assert errors == [] and suggester.n_rulings == len(seed_rulings()) + 15
+
+
+def test_concurrent_decisions_from_many_writers_lose_nothing_and_share_one_ruling(engine, nomenclature):
+    """Eight writers (threads here, replicas in production) store decisions at once: every distinct decision is a
+    ruling and a review row; the same decision sent by all of them is one ruling (logged by each)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    before = RulingRepository(engine).count()
+
+    def writer(w: int) -> list[str]:
+        ids = [record_decision(engine, None, _decision(text=f"保温杯 writer {w} item {i}"),
+                               nomenclature=nomenclature).ruling.ruling_id for i in range(6)]
+        ids.append(record_decision(engine, None, _decision(reviewer=f"r{w}"), nomenclature=nomenclature)
+                   .ruling.ruling_id)
+        return ids
+
+    with ThreadPoolExecutor(8) as pool:
+        ids = [i for batch in pool.map(writer, range(8)) for i in batch]
+    assert len(set(ids)) == 8 * 6 + 1
+    assert RulingRepository(engine).count() == before + 8 * 6 + 1
+    assert count_reviews(engine) == 8 * 7
 
 
 # --------------------------------------------------------------------------------------------- restart/replay
@@ -261,6 +284,31 @@ def test_a_failed_overlay_update_is_caught_up_by_the_next_composition(engine, no
     assert RulingRepository(engine).get(receipt.ruling.ruling_id)  # stored all the same
     assert overlays.replay_into(served) == 1  # the next set composed around this suggester
     assert _top_evidence(served.suggest("不锈钢真空保温杯 600ml"))["ruling_id"] == receipt.ruling.ruling_id
+
+
+def test_a_decision_taken_on_another_replica_is_caught_up_once(engine, nomenclature):
+    """Two replicas: the decision is published at once into the suggester of the one that took it; the other's
+    suggester gets it on its next catch-up, once, however often the catch-up runs."""
+    here, there = ReviewerOverlays(engine), ReviewerOverlays(engine)
+    ours, theirs = OverlaySuggester(seed_rulings(), nomenclature), OverlaySuggester(seed_rulings(), nomenclature)
+    here.replay_into(ours)
+    there.replay_into(theirs)
+    since = datetime.now(UTC) - timedelta(minutes=5)
+    receipt = record_decision(engine, ours, _decision(), nomenclature=nomenclature, overlays=here)
+    assert receipt.searchable and theirs.n_rulings == len(seed_rulings())
+    assert there.catch_up(since) == 1 and here.catch_up(since) == 0  # the deciding replica holds it already
+    assert _top_evidence(theirs.suggest("不锈钢真空保温杯 600ml"))["ruling_id"] == receipt.ruling.ruling_id
+    assert there.catch_up(since) == 0 and theirs.n_rulings == len(seed_rulings()) + 1
+
+
+def test_the_holder_catches_up_reviewer_rulings_stored_elsewhere(registry_settings, nomenclature):
+    holder = fake_holder(registry_settings, compose=_overlay_compose(nomenclature))
+    holder.load_initial()
+    assert holder.catch_up_reviews() == 0
+    stored = _store_decision(registry_settings, nomenclature)  # written by another replica: no publish here
+    assert holder.catch_up_reviews() == 1
+    assert _top_evidence(holder.current().suggester.suggest(TEXT))["ruling_id"] == stored.ruling_id
+    assert holder.catch_up_reviews() == 0
 
 
 # ------------------------------------------------------------------ replay as a composition step of the served set
