@@ -180,6 +180,8 @@ def train_shipment_models(settings: Any, frame: pd.DataFrame, *, seed: int = 0, 
                           "best_iterations": model.best_iterations_,
                           **{f"lgb_{k}": v for k, v in model.spec.model.params.items()},
                           **({"temperature": model.temperature_} if model.spec.task == "multiclass" else {}),
+                          # what the recent-outcome promotion gate reads: the model saw only shipments before this
+                          "trained_until": str(res.metrics["split"]["test_from"]),
                           **(params or {})}
             res.run_id, res.version = log_and_register(
                 experiment=name, run_name=name, native=res.native, input_example=example, params=run_params,

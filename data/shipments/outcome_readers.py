@@ -230,9 +230,12 @@ def _records(path: Path, kind: str, encoding: str | None, report: OutcomeReport
     return list(pfile.schema_arrow.names), parquet()
 
 
-def read_outcomes(path: str | Path, columns: OutcomeColumns | None = None, fmt: str | None = None, *,
-                  encoding: str | None = None, progress: bool = False) -> OutcomeReport:
-    """Read and validate every row of an outcomes file; see the module docstring."""
+def iter_outcomes(path: str | Path, columns: OutcomeColumns | None = None, fmt: str | None = None, *,
+                  encoding: str | None = None, progress: bool = False
+                  ) -> tuple[OutcomeReport, Iterator[tuple[int, OutcomeRecord | list[RowError]]]]:
+    """(the report's file facts, (line, record or its errors) per row, read lazily): what an import streams, so a
+    file of 200k shipments with documents is never held in memory at once. The mapping is checked before the first
+    row is read: a missing column raises at once."""
     path = Path(path)
     if not path.is_file():
         raise InvalidInputError(f"file not found: {path}", details=[field_error("file", "not found")])
@@ -244,12 +247,20 @@ def read_outcomes(path: str | Path, columns: OutcomeColumns | None = None, fmt: 
         from tqdm import tqdm
 
         records = tqdm(records, desc=f"reading {path.name}", unit="rows", mininterval=0.5, leave=False)
-    for line, item in records:
+
+    def rows() -> Iterator[tuple[int, OutcomeRecord | list[RowError]]]:
+        for line, item in records:
+            yield line, ([item] if isinstance(item, RowError) else converter.convert(line, item))
+
+    return report, rows()
+
+
+def read_outcomes(path: str | Path, columns: OutcomeColumns | None = None, fmt: str | None = None, *,
+                  encoding: str | None = None, progress: bool = False) -> OutcomeReport:
+    """Read and validate every row of an outcomes file into one report; see the module docstring."""
+    report, rows = iter_outcomes(path, columns, fmt, encoding=encoding, progress=progress)
+    for _, out in rows:
         report.total_rows += 1
-        if isinstance(item, RowError):
-            report.errors.append(item)
-            continue
-        out = converter.convert(line, item)
         if isinstance(out, OutcomeRecord):
             report.records.append(out)
         else:
