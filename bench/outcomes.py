@@ -13,7 +13,8 @@
    as it stands at the end (last month held out); both registered, and the promotion gate
    (``training.recent_gate``) compares them on the newest outcomes neither was trained on. Reported: the congested
    port's congestion figure before and during the regime, both models' figures on the recent month (all shipments
-   and the congested port's), and the gate's decision.
+   and the congested port's), the gate's decision, and the same retrain with the congestion columns blanked (what
+   the congestion features add beyond fresh data).
 
 Writes ``bench/results/outcomes.json``. Sizes are parameters; the defaults keep it to a few minutes on 2 cores.
 """
@@ -157,6 +158,18 @@ def closed_loop(args, history, root: Path) -> dict:
         for role, alias in (("champion", registry.CHAMPION), ("challenger", registry.CHALLENGER)):
             v = registry.get_version(DELAY, settings, alias=alias).version
             by_port[role] = model_metrics(DELAY, _load(settings, DELAY, v, Path(tmp)), port_recent)
+    # what the congestion features add: the same retrain with those columns blanked (not registered)
+    from features.congestion import CONGESTION_FEATURES
+    from training.shipment_models import fit_shipment_models
+
+    blind = frame.copy()
+    blind[CONGESTION_FEATURES] = np.nan
+    blind_delay = fit_shipment_models(blind, num_threads=args.threads, seed=0, baselines=False, test_months=1,
+                                      valid_months=1)[DELAY].native
+    blind_recent = blind[blind.declared_at >= pd.Timestamp(verdicts[DELAY].since)]
+    by_port["challenger_without_congestion"] = model_metrics(DELAY, blind_delay,
+                                                             blind_recent[blind_recent.export_port == args.port])
+    without = model_metrics(DELAY, blind_delay, blind_recent)
     promotions = {name: promote_on_recent(settings, name, frame) for name in (DELAY, RISK)}
 
     rows = ShipmentStore(engine).congestion_rows()
@@ -181,8 +194,9 @@ def closed_loop(args, history, root: Path) -> dict:
                               "other_ports_delay_p50_before": _r(float(others.delay_hours.median()))},
         "recent": {"since": verdicts[DELAY].since, "rows": verdicts[DELAY].rows,
                    "congested_port_rows": len(port_recent)},
-        "delay": {role: {k: _r(v) for k, v in verdicts[DELAY].metrics[role].items() if k in keep}
-                  for role in ("champion", "challenger")},
+        "delay": {**{role: {k: _r(v) for k, v in verdicts[DELAY].metrics[role].items() if k in keep}
+                     for role in ("champion", "challenger")},
+                  "challenger_without_congestion": {k: _r(v) for k, v in without.items() if k in keep}},
         "delay_congested_port": {role: {k: _r(v) for k, v in m.items() if k in keep} for role, m in by_port.items()},
         "risk": {role: {k: _r(v) for k, v in verdicts[RISK].metrics[role].items() if k in keep}
                  for role in ("champion", "challenger")},

@@ -8,16 +8,21 @@ for serving (:meth:`CongestionHistory.snapshot`, which ``feature_row`` reads). B
 :meth:`CongestionHistory._window`. Figures from fewer than :data:`MIN_OUTCOMES` outcomes are missing (a median of
 two shipments is noise), the count is always given.
 
-:func:`congestion_table` is the current figure for every port, for the dashboard.
+:func:`current_congestion` reads the store's recent outcomes into a snapshot; :func:`current_congestion_table` is
+the current figure for every port as rows, for the dashboard.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 WINDOW_S = 7 * 86_400
 RESOLUTION_S = 3_600  # figures move once an hour: training and serving both round the moment down to the hour
@@ -144,3 +149,17 @@ def congestion_table(snapshot: CongestionSnapshot) -> list[dict[str, object]]:
              "as_of": snapshot.as_of.isoformat()}
             for kind, ports in snapshot.ports.items() for port, c in ports.items()]
     return sorted(rows, key=lambda r: (r["kind"], -r["outcomes"], r["port"]))
+
+
+def current_congestion(engine: Engine, at: datetime | None = None) -> CongestionSnapshot:
+    """The figures of every port as of ``at`` (default now) from the store's outcomes: what serving scores with."""
+    from data.store.outcomes import ShipmentStore
+
+    at = at or datetime.now(UTC)
+    rows = ShipmentStore(engine).congestion_rows(since=at - timedelta(seconds=WINDOW_S))
+    return CongestionHistory.from_rows(rows).snapshot(at)
+
+
+def current_congestion_table(engine: Engine, at: datetime | None = None) -> list[dict[str, object]]:
+    """The dashboard's congestion table: :func:`congestion_table` of :func:`current_congestion`."""
+    return congestion_table(current_congestion(engine, at))

@@ -187,7 +187,8 @@ def score(
     settings = get_settings()
     scorer, versions = _load_scorer(settings, alias, settings.score_workers if workers is None else workers)
     from data.store.db import open_store
-    from serving.shipments.recording import current_congestion, record_scored
+    from features.congestion import current_congestion
+    from serving.shipments.recording import record_scored
 
     engine = open_store(settings.database_url)
     scorer.congestion = current_congestion(engine)  # the ports' figures now, as the service scores with

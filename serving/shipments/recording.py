@@ -15,24 +15,16 @@ import queue
 import threading
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
 
 from data.store.outcomes import ShipmentStore
-from features.congestion import WINDOW_S, CongestionHistory, CongestionSnapshot
+from features.congestion import CongestionSnapshot, current_congestion
 from models.names import DELAY, RISK
 
 log = logging.getLogger(__name__)
-
-
-def current_congestion(engine: Engine, at: datetime | None = None) -> CongestionSnapshot:
-    """The congestion figures of every port as of ``at`` (default now), from the store's outcomes. The dashboard's
-    table is ``features.congestion.congestion_table(current_congestion(engine))``."""
-    at = at or datetime.now(UTC)
-    rows = ShipmentStore(engine).congestion_rows(since=at - timedelta(seconds=WINDOW_S))
-    return CongestionHistory.from_rows(rows).snapshot(at)
 
 
 def record_scored(engine: Engine, documents: Sequence[Any], results: Sequence[Any], versions: dict[str, int],

@@ -54,6 +54,22 @@ def test_frame_has_serving_features_labels_and_congestion_without_look_ahead(fil
     assert row.export_port_release_p50_7d == pytest.approx(same.delay_hours.median())
 
 
+def test_serving_reads_the_same_figures_from_the_store_as_training(filled, frame):
+    from features.congestion import CONGESTION_FEATURES, current_congestion, current_congestion_table
+
+    engine = open_store(filled.database_url)
+    for _, row in frame.iloc[[-1, -500, -1500]].iterrows():
+        served = current_congestion(engine, at=row.declared_at.to_pydatetime()).values(row.export_port,
+                                                                                       row.destination_port)
+        for name in CONGESTION_FEATURES:
+            expected = row[name]
+            assert (served[name] is None and np.isnan(expected)) or served[name] == pytest.approx(expected), name
+    table = current_congestion_table(engine, at=frame.declared_at.iloc[-1].to_pydatetime())
+    assert {r["kind"] for r in table} == {"export_port", "destination_port"}
+    assert sum(r["outcomes"] for r in table if r["kind"] == "export_port") == \
+        sum(r["outcomes"] for r in table if r["kind"] == "destination_port") > 0
+
+
 def test_rows_of_another_feature_version_are_recomputed_from_the_document(filled, frame):
     from sqlalchemy import update
 
