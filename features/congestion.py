@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
+    import pandas as pd
     from sqlalchemy import Engine
 
 WINDOW_S = 7 * 86_400
@@ -92,14 +93,28 @@ class CongestionHistory:
 
     @staticmethod
     def _window(known: np.ndarray, delay: np.ndarray, as_of: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """P50, P90 (NaN below MIN_OUTCOMES) and counts of the outcomes known in [as_of - 7 days, as_of)."""
-        lo = np.searchsorted(known, as_of - WINDOW_S, side="left")
-        hi = np.searchsorted(known, as_of, side="left")  # an outcome known exactly at as_of is not known yet
-        n = hi - lo
+        """P50, P90 (NaN below MIN_OUTCOMES) and counts of the outcomes known in [as_of - 7 days, as_of), for
+        ascending ``as_of``. One sweep: each outcome enters a sorted list once and leaves it once, and a quantile is
+        read off it by index; a percentile call per window cost ~1 ms under load (18 s for 10k shipments), this
+        costs microseconds. Quantiles interpolate linearly, as ``np.percentile`` does."""
+        from sortedcontainers import SortedList
+
+        window = SortedList()
+        n = np.zeros(len(as_of), dtype=np.int64)
         p50 = np.full(len(as_of), np.nan)
         p90 = np.full(len(as_of), np.nan)
-        for i in np.flatnonzero(n >= MIN_OUTCOMES):
-            p50[i], p90[i] = np.percentile(delay[lo[i]:hi[i]], [50, 90])
+        entered = left = 0
+        known, delay = known.tolist(), delay.tolist()  # Python floats: indexing numpy scalars in a loop is slower
+        for j, t in enumerate(as_of.tolist()):
+            while entered < len(known) and known[entered] < t:  # known exactly at as_of is not known yet
+                window.add(delay[entered])
+                entered += 1
+            while left < entered and known[left] < t - WINDOW_S:
+                window.remove(delay[left])
+                left += 1
+            n[j] = size = len(window)
+            if size >= MIN_OUTCOMES:
+                p50[j], p90[j] = _quantile(window, size, 0.5), _quantile(window, size, 0.9)
         return p50, p90, n
 
     def columns(self, export_ports: Sequence[str], destination_ports: Sequence[str], declared_s: Sequence[float]
@@ -142,6 +157,14 @@ class CongestionHistory:
         return snap
 
 
+def _quantile(values, size: int, q: float) -> float:
+    pos = q * (size - 1)
+    lo = int(pos)
+    frac = pos - lo
+    low = values[lo]
+    return low if frac == 0.0 else low + frac * (values[lo + 1] - low)
+
+
 def congestion_table(snapshot: CongestionSnapshot) -> list[dict[str, object]]:
     """One row per port with outcomes in the window, busiest first: ``kind`` (export_port / destination_port),
     ``port``, ``release_hours_p50``, ``release_hours_p90``, ``outcomes``, ``as_of``."""
@@ -149,6 +172,23 @@ def congestion_table(snapshot: CongestionSnapshot) -> list[dict[str, object]]:
              "as_of": snapshot.as_of.isoformat()}
             for kind, ports in snapshot.ports.items() for port, c in ports.items()]
     return sorted(rows, key=lambda r: (r["kind"], -r["outcomes"], r["port"]))
+
+
+def add_congestion(frame: pd.DataFrame, history: CongestionHistory | None = None) -> pd.DataFrame:
+    """Fill the congestion columns of a history frame (``export_port``, ``destination_port``, ``declared_at``) as of
+    each row's declaration, in place; ``history`` defaults to the frame's own outcomes (``delay_hours``)."""
+    import pandas as pd
+
+    declared_s = ((pd.to_datetime(frame["declared_at"], utc=True) - pd.Timestamp(0, tz="UTC"))
+                  / pd.Timedelta(seconds=1)).to_numpy(float)
+    exports = frame["export_port"].astype(str).to_numpy()
+    destinations = frame["destination_port"].astype(str).to_numpy()
+    if history is None:
+        history = CongestionHistory(exports, destinations, declared_s, frame["delay_hours"].to_numpy(float))
+    columns = history.columns(exports, destinations, declared_s)
+    for name in CONGESTION_FEATURES:
+        frame[name] = np.asarray(columns[name], dtype="float64")
+    return frame
 
 
 def current_congestion(engine: Engine, at: datetime | None = None) -> CongestionSnapshot:

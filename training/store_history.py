@@ -14,11 +14,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from data.shipments.outcomes import training_labels
 from data.store.outcomes import ShipmentStore
-from features.congestion import CONGESTION_FEATURES, CongestionHistory
+from features.congestion import CongestionHistory, add_congestion
 from features.shipment_features import FEATURE_NAMES, FEATURES_VERSION, LABEL_COLUMNS, feature_row, rows_to_frame
 from features.shipment_records import VERSION_KEY
 
@@ -36,7 +34,7 @@ def store_history_frame(engine: Engine, *, nomenclature: Any = None, progress: b
 
     store = ShipmentStore(engine)
     ids, declared, rows, labels = [], [], [], []
-    recomputed = 0
+    stale: list[int] = []  # positions of rows stored by another feature version
     stream = store.training_rows()
     if progress:
         from tqdm import tqdm
@@ -46,21 +44,21 @@ def store_history_frame(engine: Engine, *, nomenclature: Any = None, progress: b
         if r["delay_hours"] is None:
             continue
         features = r["features"] or {}
-        if features.get(VERSION_KEY) == FEATURES_VERSION:
-            row = {name: features.get(name) for name in FEATURE_NAMES}
-        else:
-            if nomenclature is None:
-                from data.nomenclature import Nomenclature
-
-                nomenclature = Nomenclature.load(engine)
-            row = _recompute(r["document"], nomenclature)
-            recomputed += 1
+        if features.get(VERSION_KEY) != FEATURES_VERSION:
+            stale.append(len(rows))
+        rows.append({name: features.get(name) for name in FEATURE_NAMES})
         ids.append(r["shipment_id"])
         declared.append(r["declared_at"])
-        rows.append(row)
         labels.append(training_labels(r["result"], r["inspected"], r["delay_hours"]))
-    if recomputed:
-        log.info("recomputed %d feature rows of another feature version from their documents", recomputed)
+    if stale:
+        if nomenclature is None:
+            from data.nomenclature import Nomenclature
+
+            nomenclature = Nomenclature.load(engine)
+        documents = store.documents([ids[i] for i in stale])
+        for i in stale:
+            rows[i] = _recompute(documents[ids[i]], nomenclature)
+        log.info("recomputed %d feature rows of another feature version from their documents", len(stale))
     frame = rows_to_frame(rows)
     frame.insert(0, "declared_at", pd.to_datetime(declared, utc=True))
     frame.insert(0, "shipment_id", ids)
@@ -69,19 +67,6 @@ def store_history_frame(engine: Engine, *, nomenclature: Any = None, progress: b
     frame["delay_hours"] = frame["delay_hours"].astype(float)
     if len(frame):
         add_congestion(frame, CongestionHistory.from_rows(store.congestion_rows()))
-    return frame
-
-
-def add_congestion(frame: pd.DataFrame, history: CongestionHistory) -> pd.DataFrame:
-    """Fill the congestion columns of ``frame`` as of each row's declaration (in place; returns the frame)."""
-    import pandas as pd
-
-    declared_s = ((pd.to_datetime(frame["declared_at"], utc=True) - pd.Timestamp(0, tz="UTC"))
-                  / pd.Timedelta(seconds=1)).to_numpy(float)
-    columns = history.columns(frame["export_port"].astype(str).to_numpy(),
-                              frame["destination_port"].astype(str).to_numpy(), declared_s)
-    for name in CONGESTION_FEATURES:
-        frame[name] = np.asarray(columns[name], dtype="float64")
     return frame
 
 

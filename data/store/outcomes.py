@@ -127,10 +127,11 @@ class ShipmentStore:
 
     def training_rows(self, *, until: datetime | None = None, batch: int = 20_000) -> Iterable[dict[str, Any]]:
         """Shipments that have a document and an outcome, oldest declaration first: ``shipment_id``,
-        ``declared_at``, ``document``, ``features`` (as stored when it was scored or imported), ``result``,
-        ``inspected``, ``delay_hours``. Streamed in batches so 200k shipments never sit in memory twice."""
+        ``declared_at``, ``features`` (as stored when it was scored or imported), ``result``, ``inspected``,
+        ``delay_hours``. Streamed in batches so 200k shipments never sit in memory twice; the documents (most of the
+        bytes) are left out, :meth:`documents` fetches the few that are needed."""
         s, o = ShipmentRow.__table__.c, OutcomeRow.__table__.c
-        query = (select(s.shipment_id, s.declared_at, s.document, s.features, o.result, o.inspected, o.delay_hours)
+        query = (select(s.shipment_id, s.declared_at, s.features, o.result, o.inspected, o.delay_hours)
                  .join_from(ShipmentRow, OutcomeRow, s.shipment_id == o.shipment_id)
                  .order_by(s.declared_at, s.shipment_id))
         if until is not None:
@@ -139,6 +140,16 @@ class ShipmentStore:
             result = conn.execution_options(yield_per=batch).execute(query)
             for row in result:
                 yield dict(row._mapping)
+
+    def documents(self, shipment_ids: Sequence[str]) -> dict[str, dict]:
+        """The stored documents of ``shipment_ids``."""
+        out: dict[str, dict] = {}
+        t = ShipmentRow.__table__.c
+        with self.engine.connect() as conn:
+            for a in range(0, len(shipment_ids), _CHUNK):
+                ids = list(shipment_ids[a:a + _CHUNK])
+                out.update(conn.execute(select(t.shipment_id, t.document).where(t.shipment_id.in_(ids))).all())
+        return out
 
     def congestion_rows(self, since: datetime | None = None) -> list[tuple[str, str, datetime, float]]:
         """(export port, destination port, declared at, release hours) of every outcome with a release time whose
