@@ -81,6 +81,14 @@ class Settings(BaseSettings):
                                          description="Longest declaration element value.")
     max_suggest_batch: int = Field(InputLimits.suggest_batch, gt=0)
     max_score_batch: int = Field(InputLimits.score_batch, gt=0)
+    max_outcome_batch: int = Field(10_000, gt=0, description="Most outcomes per POST /v1/shipments/outcomes.")
+    record_shipments: bool = Field(True, description=(
+        "Keep every shipment scored through the API (and `clearance risk score`) in the store: its document, feature "
+        "row, findings and what each model version predicted; the outcomes posted later join it for the KPIs, "
+        "monitoring and retraining."))
+    congestion_refresh_s: float = Field(300.0, gt=0, description=(
+        "How often the service recomputes the port congestion figures (last 7 days of outcomes) that the delay and "
+        "risk models read."))
     score_workers: int = Field(1, ge=0, le=64, description=(
         "Extra processes that score large batches without explanations (the batch route, `clearance risk score "
         "--no-explain`) beside the main process; 0 scores in one process. Default 1: on 2 cores, the service "

@@ -1,7 +1,8 @@
 """The demo shipment history as a training frame: generated documents → features + labels, cached as parquet.
 
 Each generated document goes through the same path as a served one (``Shipment.model_validate`` → ``run_checks`` →
-``feature_row``), so the models learn only what a served shipment shows.
+``feature_row``), so the models learn only what a served shipment shows; the congestion columns are computed from the
+history's own outcomes as of each declaration (``features.congestion.add_congestion``), as a store frame's are.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from features.congestion import add_congestion
 from features.shipment_features import FEATURES_VERSION, LABEL_COLUMNS, feature_row, rows_to_frame
 
 if TYPE_CHECKING:
@@ -62,6 +64,8 @@ def history_frame(n: int = 200_000, seed: int = 42, *, months: int = 24, nomencl
     frame.insert(0, "shipment_id", history.labels["shipment_id"].to_numpy())
     for col in LABEL_COLUMNS:
         frame[col] = history.labels[col].to_numpy()
+    # the ports' recent congestion as the store would give it: from these outcomes, as of each declaration
+    add_congestion(frame)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")

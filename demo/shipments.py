@@ -176,9 +176,22 @@ def _iso(seconds: np.ndarray) -> np.ndarray:
     return np.char.add(np.datetime_as_string(local, unit="s").astype(str), "+08:00")
 
 
+@dataclass(frozen=True)
+class RegimeChange:
+    """A port that becomes congested in the last months of the history (the closed-loop benchmark's test case):
+    shipments leaving ``export_port`` and declared in the last ``months`` months wait ``gamma(shape, scale)`` extra
+    hours (mean ``shape * scale``). Drawn from a generator of its own, so everything else stays as without it."""
+
+    export_port: str = "CNNGB"
+    months: int = 3
+    shape: float = 3.0
+    scale: float = 20.0
+
+
 def generate_shipments(n: int = 200_000, months: int = 24, seed: int = 42, *,
-                       progress: bool = False) -> ShipmentHistory:
-    """``n`` shipments declared over ``months`` months from 2024-01-01, reproducible for a given seed."""
+                       progress: bool = False, regime: RegimeChange | None = None) -> ShipmentHistory:
+    """``n`` shipments declared over ``months`` months from 2024-01-01, reproducible for a given seed; ``regime``
+    adds a congested port at the end (:class:`RegimeChange`)."""
     if n < 1 or months < 1:
         raise ValueError("n and months must be positive")
     rng = np.random.default_rng(seed)
@@ -331,6 +344,10 @@ def generate_shipments(n: int = 200_000, months: int = 24, seed: int = 42, *,
     hold_delay = (held & ~returned) * (HOLD_DELAY[0] + rng.gamma(HOLD_DELAY[1], HOLD_DELAY[2], n))
     delay = base + late + congestion + inspect_delay + hold_delay
     delay = np.where(returned, RETURN_DELAY[0] + rng.gamma(RETURN_DELAY[1], RETURN_DELAY[2], n) + congestion, delay)
+    if regime is not None:
+        regime_from = start_s[max(0, months - regime.months)]
+        hit = (export_port.astype(str) == regime.export_port) & (declared_s >= regime_from)
+        delay = delay + hit * np.random.default_rng(seed + 7_919).gamma(regime.shape, regime.scale, n)
     delay = np.round(delay, 1)
     risk = risk_level(outcome, delay)
 

@@ -31,6 +31,7 @@ from data.shipments.reference import (
     US_WEST_COAST_PORTS,
 )
 from features.checks import Finding
+from features.congestion import CONGESTION_FEATURES, NO_CONGESTION, CongestionSnapshot
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -66,6 +67,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "hs_chapter": ("HS chapter of the goods", "商品 HS 章节"),
     "predeclaration": ("Pre-declaration", "提前申报"),
     "policy_period": ("Inspection policy period", "查验政策时期"),
+    "recent_congestion": ("Recent port congestion (last 7 days of outcomes)", "近 7 天口岸拥堵（实际放行时长）"),
 }
 
 # finding code -> (feature name, group); each becomes a 0/1 feature
@@ -138,12 +140,26 @@ FEATURES: list[FeatureDef] = [
     _F("n_findings_info", "numeric", "data_quality", "Info findings", "提示项数"),
     _F("n_three_document_findings", "numeric", "three_document_match", "Three-document findings", "三单对碰问题数"),
     *[_F(name, "numeric", group, en, zh) for name, group, en, zh in FLAG_FEATURES.values()],
+    # From the store's recent outcomes (features.congestion), not from the shipment: missing without a store.
+    _F("export_port_release_p50_7d", "numeric", "recent_congestion", "Export port: median release hours, last 7 days",
+       "出口口岸近 7 天放行时长中位数"),
+    _F("export_port_release_p90_7d", "numeric", "recent_congestion", "Export port: P90 release hours, last 7 days",
+       "出口口岸近 7 天放行时长 P90"),
+    _F("export_port_outcomes_7d", "numeric", "recent_congestion", "Export port: outcomes in the last 7 days",
+       "出口口岸近 7 天结果数"),
+    _F("destination_port_release_p50_7d", "numeric", "recent_congestion",
+       "Destination port: median release hours, last 7 days", "目的港近 7 天放行时长中位数"),
+    _F("destination_port_release_p90_7d", "numeric", "recent_congestion",
+       "Destination port: P90 release hours, last 7 days", "目的港近 7 天放行时长 P90"),
+    _F("destination_port_outcomes_7d", "numeric", "recent_congestion", "Destination port: outcomes in the last 7 days",
+       "目的港近 7 天结果数"),
 ]
 FEATURE_NAMES: list[str] = [f.name for f in FEATURES]
 CATEGORICAL: list[str] = [f.name for f in FEATURES if f.kind == "categorical"]
 NUMERIC: list[str] = [f.name for f in FEATURES if f.kind == "numeric"]
 assert {f.group for f in FEATURES} <= set(GROUPS), "every feature group needs en/zh names"
 assert len(set(FEATURE_NAMES)) == len(FEATURE_NAMES)
+assert FEATURE_NAMES[-len(CONGESTION_FEATURES):] == CONGESTION_FEATURES
 
 
 #: Closed vocabularies: the product's own (channels and declaration modes, which the schema enforces; the HS chapters
@@ -199,8 +215,12 @@ def _main_chapter(shipment: Shipment) -> tuple[str | None, int]:
     return best, len(chapters)
 
 
-def feature_row(shipment: Shipment, findings: Sequence[Finding]) -> dict[str, object]:
-    """One flat row of plain Python values, keys in :data:`FEATURE_NAMES` order."""
+def feature_row(shipment: Shipment, findings: Sequence[Finding], congestion: CongestionSnapshot | None = None
+                ) -> dict[str, object]:
+    """One flat row of plain Python values, keys in :data:`FEATURE_NAMES` order.
+
+    ``congestion``: the ports' recent figures (``features.congestion``) as of now; without it they are missing.
+    Training frames fill those columns as of each shipment's own declaration (``CongestionHistory.columns``)."""
     w, d = shipment.waybill, shipment.declaration
     ts = d.declared_at.timestamp()
     month = gmtime(ts + _CHINA_UTC_OFFSET_S).tm_mon  # the month in China (cheaper than astimezone + .month)
@@ -262,6 +282,7 @@ def feature_row(shipment: Shipment, findings: Sequence[Finding]) -> dict[str, ob
         name = _FLAG_NAME.get(code)
         if name is not None:
             row[name] = 1
+    row.update(congestion.values(w.export_port, w.destination_port) if congestion is not None else NO_CONGESTION)
     return row
 
 

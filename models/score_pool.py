@@ -83,9 +83,11 @@ def _ready() -> bool:
     return _SCORER is not None
 
 
-def _score_chunk(start: int, documents: Sequence[Any] | bytes) -> tuple[Any, float]:
-    """(compact scores, CPU seconds this worker spent on them)."""
+def _score_chunk(start: int, documents: Sequence[Any] | bytes, congestion: Any = None) -> tuple[Any, float]:
+    """(compact scores, CPU seconds this worker spent on them). ``congestion`` travels with every chunk (a few KB):
+    the parent refreshes its snapshot while the worker's copy of the scorer would keep the one it started with."""
     t = time.process_time()
+    _SCORER.congestion = congestion
     if isinstance(documents, bytes):
         documents = marshal.loads(documents)
     with collector_paused():
@@ -109,7 +111,7 @@ class ScorePool:
         for f in [self._executor.submit(_ready) for _ in range(self.workers)]:
             f.result()
 
-    def submit(self, start: int, documents: Sequence[Any]) -> Future:
+    def submit(self, start: int, documents: Sequence[Any], congestion: Any = None) -> Future:
         """Score ``documents`` (positions from ``start``) on a worker; the future's result is (compact scores, worker
         CPU seconds)."""
         # JSON documents (dicts, lists, str, bytes, numbers, None) go as one marshal blob: dumping a parsed document
@@ -120,7 +122,7 @@ class ScorePool:
             payload: Any = marshal.dumps(documents)
         except ValueError:
             payload = documents
-        return self._executor.submit(_score_chunk, start, payload)
+        return self._executor.submit(_score_chunk, start, payload, congestion)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)

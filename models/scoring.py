@@ -116,6 +116,9 @@ class ShipmentScorer:
         self.top_k = top_k
         self.workers = workers
         self.parallel_min_rows = parallel_min_rows
+        #: Recent port congestion (``features.congestion.CongestionSnapshot``) that feature rows read; the service
+        #: refreshes it from the store's outcomes. None: the congestion features are missing.
+        self.congestion: Any = None
         self._pool: Any = None
         self._pool_lock = threading.Lock()
         self._warmer: threading.Thread | None = None
@@ -139,6 +142,7 @@ class ShipmentScorer:
         state.setdefault("workers", 0)
         state.setdefault("parallel_min_rows", 4000)
         state.setdefault("_pool", None)
+        state.setdefault("congestion", None)
         state["_pool_lock"] = threading.Lock()
         state["_warmer"] = state["_retire_timer"] = None
         self.__dict__.update(state)
@@ -233,12 +237,13 @@ class ShipmentScorer:
         run column-wise over the whole batch.
         """
         nomenclature, read = self.nomenclature, self.rules.read_document
+        congestion = self.congestion  # one snapshot for the whole batch, even if it is refreshed meanwhile
         part = Scored()
         rows, documents = [], []
         for s in shipments:
             findings = run_checks(s, nomenclature)
             part.findings.append(findings)
-            rows.append(feature_row(s, findings))
+            rows.append(feature_row(s, findings, congestion))
             documents.append(read(s))
             part.ids.append(s.shipment_id)
         if not rows:
@@ -358,7 +363,7 @@ class ShipmentScorer:
                 return starts[bounds[1]]
 
         def submit(a: int) -> None:
-            pool.submit(a, list(documents[a:a + size])).add_done_callback(on_done)
+            pool.submit(a, list(documents[a:a + size]), self.congestion).add_done_callback(on_done)
 
         def on_done(future: Any) -> None:
             done.put(future)

@@ -23,6 +23,7 @@ from serving.metrics import Metrics
 from serving.middleware import RequestContextMiddleware
 from serving.openapi import install_openapi
 from serving.served import ServedModels
+from serving.shipments.recording import ShipmentRecorder
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, *, holder: ModelHolder | None =
             yield
         finally:
             holder.stop()
+            app.state.recorder.close()
 
     from importlib.metadata import PackageNotFoundError, version
 
@@ -78,6 +80,8 @@ def create_app(settings: Settings | None = None, *, holder: ModelHolder | None =
     app.state.authenticator = KeyAuthenticator(engine, disabled=settings.auth_disabled)
     app.state.model_limiter = anyio.CapacityLimiter(settings.threads)
     app.state.coalescer = Coalescer(max_batch=64, drainers=settings.threads)
+    app.state.recorder = ShipmentRecorder(engine, enabled=settings.record_shipments,
+                                          refresh_s=settings.congestion_refresh_s)
 
     def _kpi_gauges() -> dict[str, float]:
         from serving.kpi.service import gauge_figures
@@ -101,11 +105,12 @@ def create_app(settings: Settings | None = None, *, holder: ModelHolder | None =
     from serving.hs.router import router as hs_router
     from serving.kpi.router import router as kpi_router
     from serving.models_api.router import router as models_router
+    from serving.outcomes.router import router as outcomes_router
     from serving.shipments.router import router as shipments_router
 
     # The console is one router among the others: the feedback API and the replay do not depend on it.
-    for router in (health_router, hs_router, feedback_router, shipments_router, models_router, kpi_router,
-                   console_router):
+    for router in (health_router, hs_router, feedback_router, shipments_router, outcomes_router, models_router,
+                   kpi_router, console_router):
         app.include_router(router)
     install_openapi(app)
     return app

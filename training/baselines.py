@@ -123,10 +123,17 @@ def linear_quantile_delay(train: pd.DataFrame, y: np.ndarray, test: pd.DataFrame
     return p
 
 
-def _hgb_frame(df: pd.DataFrame) -> pd.DataFrame:
-    out = df[CATEGORICAL + NUMERIC].copy()
+def _hgb_columns(train: pd.DataFrame) -> list[str]:
+    """The feature columns with a value in the training rows: sklearn's binning fails on a column that is all missing
+    (the congestion figures of a history without enough outcomes per port)."""
+    return [c for c in CATEGORICAL + NUMERIC if train[c].notna().any()]
+
+
+def _hgb_frame(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    out = df[columns].copy()
     for c in CATEGORICAL:
-        out[c] = out[c].astype("category")
+        if c in out:
+            out[c] = out[c].astype("category")
     return out
 
 
@@ -135,20 +142,22 @@ def hgb_risk(train: pd.DataFrame, y: np.ndarray, test: pd.DataFrame, seed: int =
 
     model = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, categorical_features="from_dtype",
                                            early_stopping=True, random_state=seed)
-    model.fit(_hgb_frame(train), y)
-    return model.predict_proba(_hgb_frame(test))
+    columns = _hgb_columns(train)
+    model.fit(_hgb_frame(train, columns), y)
+    return model.predict_proba(_hgb_frame(test, columns))
 
 
 def hgb_delay(train: pd.DataFrame, y: np.ndarray, test: pd.DataFrame, seed: int = 0) -> np.ndarray:
     from sklearn.ensemble import HistGradientBoostingRegressor
 
     out = []
+    columns = _hgb_columns(train)
     for q in (0.5, 0.9):
         model = HistGradientBoostingRegressor(loss="quantile", quantile=q, max_iter=200, learning_rate=0.1,
                                               categorical_features="from_dtype", early_stopping=True,
                                               random_state=seed)
-        model.fit(_hgb_frame(train), y)
-        out.append(model.predict(_hgb_frame(test)))
+        model.fit(_hgb_frame(train, columns), y)
+        out.append(model.predict(_hgb_frame(test, columns)))
     p = np.column_stack(out)
     p[:, 1] = np.maximum(p[:, 1], p[:, 0])
     return p

@@ -3,9 +3,14 @@
 1. The ruling library: when the store has no rulings, the generated demo library is imported (a real import through
    the same reader and repository as ``clearance rulings import``).
 2. The HS suggester is built from every ruling in the store, evaluated on a held-out slice, logged and registered.
-3. The delay and risk models are trained on the generated demo shipment history (``demo.history.history_frame``,
-   cached under ``<data_dir>/cache``), evaluated on the last months, logged and registered.
-4. Optionally each new challenger is promoted through the same guarded rule as ``clearance models promote``.
+3. The shipment history: when the store holds no outcomes, the generated demo history (documents + outcomes) is
+   written as an outcomes file and imported through ``clearance shipments import``'s code
+   (``features.shipment_records.import_outcomes``), like an ERP export.
+4. The delay and risk models are trained on the store's shipments with outcomes (``training.store_history``: the
+   stored feature rows, congestion as of each declaration), evaluated on the last months, logged and registered.
+5. Optionally each new challenger is promoted: the suggester by the same guarded rule as ``clearance models
+   promote``, delay and risk by the recent-outcome gate (``training.recent_gate``: both versions scored on the
+   newest outcomes neither was trained on).
 """
 
 from __future__ import annotations
@@ -55,6 +60,46 @@ def ensure_demo_library(settings: Settings, n: int, seed: int) -> int:
     return repository.count()
 
 
+def ensure_demo_history(settings: Settings, n: int, seed: int, *, months: int = 24, regime: Any = None,
+                        progress: bool = True) -> int:
+    """Import the generated demo shipment history when the store holds no outcomes; returns the outcome count."""
+    from data.store.db import open_store
+    from data.store.outcomes import ShipmentStore
+    from demo.outcomes import write_outcomes
+    from demo.shipments import generate_shipments
+    from features.shipment_records import import_outcomes
+
+    engine = open_store(settings.database_url)
+    store = ShipmentStore(engine)
+    if store.count()["outcomes"] == 0:
+        history = generate_shipments(n=n, months=months, seed=seed, progress=progress, regime=regime)
+        path = write_outcomes(history, Path(settings.data_dir) / "demo" / "shipment-outcomes.parquet")
+        del history
+        summary = import_outcomes(engine, path, progress=progress, source="import")
+        log.info("imported the demo shipment history: %s", summary.to_report(5))
+    return store.count()["outcomes"]
+
+
+def train_from_store(settings: Settings, *, seed: int = 42, register: bool = True, promote: bool = False,
+                     baselines: bool = True, progress: bool = True, params: dict[str, Any] | None = None
+                     ) -> tuple[dict[str, Any], dict[str, registry.PromotionResult]]:
+    """Delay and risk trained on the store's shipments with outcomes; promoted by the recent-outcome gate when
+    asked. What ``clearance train`` and ``clearance risk train --from-store`` run."""
+    from data.store.db import open_store
+    from training.shipment_models import train_shipment_models
+    from training.store_history import store_history_frame
+
+    frame = store_history_frame(open_store(settings.database_url), progress=progress)
+    results = train_shipment_models(settings, frame, seed=seed, register=register, baselines=baselines,
+                                    progress=progress, params={"history": "store", **(params or {})})
+    promotions = {}
+    if promote and register:
+        from training.recent_gate import promote_on_recent
+
+        promotions = {name: promote_on_recent(settings, name, frame) for name in (DELAY, RISK)}
+    return results, promotions
+
+
 def train_all(settings: Settings, *, only: tuple[str, ...] = ("hs", "shipments"), skip_existing: bool = False,
               promote: bool = False, rulings_n: int = 3600, shipments_n: int = 200_000, seed: int = 42,
               baselines: bool = True) -> PipelineReport:
@@ -84,17 +129,15 @@ def train_all(settings: Settings, *, only: tuple[str, ...] = ("hs", "shipments")
         if skip_existing and all(_has_champion(n, settings) for n in names):
             report.skipped.extend(names)
         else:
-            from demo.history import history_frame
             from demo.shipments import GENERATOR_REVISION
-            from training.shipment_models import train_shipment_models
 
-            frame = history_frame(n=shipments_n, seed=seed, cache_dir=Path(settings.data_dir) / "cache",
-                                  progress=True)
-            results = train_shipment_models(settings, frame, seed=seed, register=True, baselines=baselines, params={
-                "history": "demo", "generator_revision": GENERATOR_REVISION})
+            ensure_demo_history(settings, shipments_n, seed)
+            results, promotions = train_from_store(settings, seed=seed, register=True, promote=promote,
+                                                   baselines=baselines,
+                                                   params={"demo_generator_revision": GENERATOR_REVISION})
             report.trained.update(results)
-            targets.extend(names)
+            report.promotions.update(promotions)
     if promote:
-        for name in targets:
+        for name in targets:  # delay and risk were promoted by the recent-outcome gate
             report.promotions[name] = registry.promote(name, settings, actor="clearance train")
     return report

@@ -215,8 +215,12 @@ def _no_worse(challenger: VersionInfo, champion: VersionInfo) -> tuple[bool, str
                     f"v{champion.version} {b:.4f} ({direction} is better) → {verdict}")
 
 
-def promote(name: str, settings: Settings, actor: str | None = None, force: bool = False) -> PromotionResult:
+def promote(name: str, settings: Settings, actor: str | None = None, force: bool = False,
+            verdict: tuple[bool, str, dict[str, Any]] | None = None) -> PromotionResult:
     """Move ``champion`` to the current challenger when it is no worse on the stored metric (or when forced).
+
+    ``verdict`` (ok, reason, metrics) replaces the stored-metric comparison with one made by the caller (the
+    recent-outcome gate of ``training.recent_gate``); it is recorded with the alias change the same way.
 
     The whole decision runs under the model's alias lock, so concurrent promotions (two replicas, two operators)
     apply once: the second sees no challenger (NotFoundError) or the challenger already champion (ConflictError).
@@ -233,7 +237,11 @@ def promote(name: str, settings: Settings, actor: str | None = None, force: bool
         else:
             champion = get_version(name, settings, version=champion_version)
             metrics["champion"] = champion.metrics
-            ok, reason = _no_worse(challenger, champion)
+            if verdict is not None:
+                ok, reason = verdict[0], verdict[1]
+                metrics.update(verdict[2])
+            else:
+                ok, reason = _no_worse(challenger, champion)
             action = "promote"
             if not ok and force:
                 action, reason = "force_promote", reason + "; forced"

@@ -146,7 +146,8 @@ def evaluation_report(results: dict[str, TrainResult]) -> tuple[dict[str, Any], 
 
 def train_shipment_models(settings: Any, frame: pd.DataFrame, *, seed: int = 0, register: bool = True,
                           progress: bool = True, baselines: bool = True, log: bool = True,
-                          params: Mapping[str, Any] | None = None) -> dict[str, TrainResult]:
+                          params: Mapping[str, Any] | None = None, test_months: int = 4, valid_months: int = 2
+                          ) -> dict[str, TrainResult]:
     """Train delay and risk on ``frame``, write the evaluation report, log each model to MLflow, register it.
 
     The report goes to ``<data_dir>/reports/shipment-models.{json,md}``; ``params`` are logged with every run beside
@@ -157,7 +158,8 @@ def train_shipment_models(settings: Any, frame: pd.DataFrame, *, seed: int = 0, 
     from features.shipment_features import CATEGORICAL, NUMERIC
 
     threads = getattr(settings, "threads", 2)
-    results = fit_shipment_models(frame, num_threads=threads, seed=seed, baselines=baselines, progress=progress)
+    results = fit_shipment_models(frame, num_threads=threads, seed=seed, baselines=baselines, progress=progress,
+                                  test_months=test_months, valid_months=valid_months)
     payload, md = evaluation_report(results)
     reports = Path(settings.data_dir) / "reports"
     reports.mkdir(parents=True, exist_ok=True)
@@ -165,7 +167,7 @@ def train_shipment_models(settings: Any, frame: pd.DataFrame, *, seed: int = 0, 
     (reports / "shipment-models.md").write_text(md)
     if not log:
         return results
-    _, _, test = time_split(frame)
+    _, _, test = time_split(frame, test_months=test_months, valid_months=valid_months)
     example = frame[CATEGORICAL + NUMERIC].head(5)
     for name, (primary, hib) in PRIMARY_METRIC.items():
         res = results[name]
@@ -180,6 +182,8 @@ def train_shipment_models(settings: Any, frame: pd.DataFrame, *, seed: int = 0, 
                           "best_iterations": model.best_iterations_,
                           **{f"lgb_{k}": v for k, v in model.spec.model.params.items()},
                           **({"temperature": model.temperature_} if model.spec.task == "multiclass" else {}),
+                          # what the recent-outcome promotion gate reads: the model saw only shipments before this
+                          "trained_until": str(res.metrics["split"]["test_from"]),
                           **(params or {})}
             res.run_id, res.version = log_and_register(
                 experiment=name, run_name=name, native=res.native, input_example=example, params=run_params,

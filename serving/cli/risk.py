@@ -13,27 +13,44 @@ app = typer.Typer(help="Risk models: spec-driven training on any table; score sh
 
 @app.command()
 def train(
-    spec: Path = typer.Option(..., "--spec", help="Dataset spec YAML (e.g. data/specs/kcs-declarations.yaml)."),
-    train_file: Path = typer.Option(..., "--train", help="Training table (CSV/TSV/Parquet/JSONL)."),
-    valid_file: Path = typer.Option(..., "--valid", help="Validation table: tuning and early stopping use only it."),
+    spec: Path | None = typer.Option(None, "--spec", help="Dataset spec YAML (e.g. data/specs/kcs-declarations.yaml)."),
+    train_file: Path | None = typer.Option(None, "--train", help="Training table (CSV/TSV/Parquet/JSONL)."),
+    valid_file: Path | None = typer.Option(None, "--valid",
+                                           help="Validation table: tuning and early stopping use only it."),
     test_file: Path | None = typer.Option(None, "--test", help="Optional test table, evaluated once at the end."),
     json_out: Path | None = typer.Option(None, "--json", help="Write metrics per split (and tuning log) here."),
     register: bool = typer.Option(False, "--register/--no-register",
                                   help="Register the model in MLflow (alias challenger)."),
     name: str | None = typer.Option(None, "--name", help="Registered model name (default: the spec name)."),
     log: bool = typer.Option(True, "--log/--no-log", help="Log the run to MLflow."),
+    from_store: bool = typer.Option(False, "--from-store", help=(
+        "Train the delay and risk models on the store's shipments with outcomes (time split; no --spec/--train/"
+        "--valid), register them as challengers.")),
+    promote: bool = typer.Option(False, "--promote", help="With --from-store: promote each challenger that is no "
+                                                          "worse than the champion on the newest outcomes."),
 ) -> None:
-    """Train LightGBM on a table described by a spec, tune on valid, evaluate each split, log to MLflow.
+    """Train LightGBM on a table described by a spec, tune on valid, evaluate each split, log to MLflow; or, with
+    --from-store, the delay and risk models on the store's own shipment history.
 
     With CLEARANCE_DASK_SCHEDULER set (docs/dask.md), --train may be a partitioned Parquet folder larger than memory:
     LightGBM trains on the cluster (lightgbm.dask) and the model is saved as plain local boosters.
     """
+    from data.errors import InvalidInputError, field_error
     from data.settings import get_settings
+
+    settings = get_settings()
+    if from_store:
+        _train_from_store(settings, promote, json_out)
+        return
+    if spec is None or train_file is None or valid_file is None:
+        raise InvalidInputError("give --spec, --train and --valid (or --from-store)",
+                                details=[field_error(n, "required without --from-store")
+                                         for n, v in (("spec", spec), ("train", train_file), ("valid", valid_file))
+                                         if v is None])
     from data.specs.schema import load_spec
     from training.cluster.client import dask_client
     from training.tabular import train_and_log_spec
 
-    settings = get_settings()
     the_spec = load_spec(spec)
     with dask_client(settings) as client:
         result = train_and_log_spec(the_spec, train_file, valid_file, test_file, settings, register=register,
@@ -59,6 +76,23 @@ def train(
         typer.echo(f"wrote {json_out}")
 
 
+def _train_from_store(settings, promote: bool, json_out: Path | None) -> None:
+    from training.pipeline import train_from_store
+
+    results, promotions = train_from_store(settings, register=True, promote=promote)
+    payload = {}
+    for name, res in results.items():
+        test = {k: round(v, 4) for k, v in res.metrics["test"].items() if isinstance(v, float)}
+        payload[name] = {"version": res.version, "run_id": res.run_id, "split": res.metrics["split"], "test": test}
+        typer.echo(f"{name}: registered v{res.version} (challenger) · test {json.dumps(test)}")
+    for name, p in promotions.items():
+        payload[name]["promoted"], payload[name]["promotion"] = p.promoted, p.reason
+        typer.echo(f"{name}: {'champion' if p.promoted else 'not promoted'} v{p.to_version}: {p.reason}")
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(payload, indent=2, default=str))
+
+
 #: Documents per ``score_documents`` call: large enough for the worker pool (``parallel_min_rows``) and for per-call
 #: costs to vanish, small enough that memory stays bounded on files of millions of lines.
 SCORE_CHUNK = 5000
@@ -72,7 +106,8 @@ def _load_scorer(settings, alias: str, workers: int):
     from serving.served import load_served
 
     try:
-        return load_served(settings, alias, names=(DELAY, RISK), workers=workers).scorer
+        served = load_served(settings, alias, names=(DELAY, RISK), workers=workers)
+        return served.scorer, served.version_map()
     except ClearanceError as exc:  # no registry, no version under the alias, a version that does not load
         raise UnavailableError(f"cannot load {DELAY} and {RISK} under alias '{alias}': {exc.message}; "
                                "run `clearance train` first",
@@ -145,7 +180,8 @@ def score(
     """Score shipment documents; invalid documents get an error line naming each bad field, the rest are scored.
 
     Output: one JSON line per document, ``{"index", "result"}`` or ``{"index", "errors": [{"field", "reason"}]}``
-    (``index`` counts documents, blank lines excluded), then a summary on stderr. JSONL is read and scored in chunks
+    (``index`` counts documents, blank lines excluded), then a summary on stderr. Scored shipments are kept in the
+    store with their predictions (setting ``record_shipments``, CLEARANCE_RECORD_SHIPMENTS=false to skip). JSONL is read and scored in chunks
     of 5,000 with a progress bar on stderr.
 
     With CLEARANCE_DASK_SCHEDULER set (docs/dask.md), FILE is JSONL or Parquet (a file or a folder), the partitions
@@ -167,21 +203,28 @@ def score(
     if settings.dask_scheduler and out is None:  # said before any cluster starts
         raise InvalidInputError("Dask scoring writes partitioned Parquet: give --out FOLDER",
                                 details=[field_error("out", "required with CLEARANCE_DASK_SCHEDULER")])
+    from data.store.db import open_store
+    from features.congestion import current_congestion
+    from serving.shipments.recording import record_scored
+
+    engine = open_store(settings.database_url)
     with dask_client(settings) as client:
         if client is not None:
             from training.cluster.scoring import score_file_dask
 
-            scorer = _load_scorer(settings, alias, 0)  # the cluster is the parallelism: no process pool per worker
+            scorer, _ = _load_scorer(settings, alias, 0)  # the cluster is the parallelism: no process pool per worker
+            scorer.congestion = current_congestion(engine)
             try:
                 summary = score_file_dask(file, out, scorer, client, explain=explain)
             finally:
                 scorer.close()
             _write_report(report, summary)
             typer.echo(f"engine dask · scored {summary['scored']}, invalid {summary['invalid']} in "
-                       f"{summary['partitions']} partitions → {out}", err=True)
+                       f"{summary['partitions']} partitions → {out} (not kept in the store)", err=True)
             return
     t0 = time.perf_counter()
-    scorer = _load_scorer(settings, alias, settings.score_workers if workers is None else workers)
+    scorer, versions = _load_scorer(settings, alias, settings.score_workers if workers is None else workers)
+    scorer.congestion = current_congestion(engine)  # the ports' figures now, as the service scores with
     total, unit, chunks = _read_documents(file)
     sink = out.open("w", encoding="utf-8") if out else sys.stdout
     n_ok = n_bad = index = 0
@@ -203,6 +246,8 @@ def score(
                         # pydantic's own serializer: several times faster than model_dump + json.dumps per row
                         lines.append(f'{{"index": {index + i}, "result": {result.model_dump_json()}}}')
                 index += len(docs)
+                if scored is not None and settings.record_shipments:
+                    record_scored(engine, docs, scored.results, versions, scorer.congestion, source="cli")
                 if lines:
                     sink.write("\n".join(lines) + "\n")
                 bar.update(done)

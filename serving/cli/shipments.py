@@ -1,4 +1,4 @@
-"""``clearance shipments``: generate a synthetic 9710 history, check shipment documents from files."""
+"""``clearance shipments``: import clearance outcomes, generate a synthetic 9710 history, check shipment documents."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="9710 shipments: synthetic history and document checks.", no_args_is_help=True)
+app = typer.Typer(help="9710 shipments: outcome import, synthetic history and document checks.", no_args_is_help=True)
 
 
 @app.command()
@@ -130,3 +130,65 @@ def check(
         typer.echo(f"{len(results)} document(s), {rejected} rejected")
     if rejected:
         raise typer.Exit(1)
+
+
+@app.command("import")
+def import_(
+    file: Path = typer.Argument(..., help="Outcomes: CSV, TSV, JSONL/JSON or Parquet, one row per shipment."),
+    fmt: str = typer.Option(None, "--format", help="csv, tsv, jsonl, json or parquet (default: from the extension)."),
+    shipment_id_col: str = typer.Option(None, "--shipment-id-col", help="[shipment_id]"),
+    declared_at_col: str = typer.Option(None, "--declared-at-col", help="[declared_at] (ISO time with an offset)"),
+    released_at_col: str = typer.Option(None, "--released-at-col", help="[released_at]"),
+    delay_hours_col: str = typer.Option(None, "--delay-hours-col", help="[delay_hours]"),
+    inspected_col: str = typer.Option(None, "--inspected-col", help="[inspected] (true/false, 1/0, yes/no)"),
+    result_col: str = typer.Option(None, "--result-col", help="[result]: released, held, returned or rejected"),
+    first_pass_col: str = typer.Option(None, "--first-pass-col", help="[first_pass] (一次通过)"),
+    costs_col: str = typer.Option(None, "--costs-col", help="[costs]: a JSON object of the items below"),
+    demurrage_col: str = typer.Option(None, "--demurrage-col", help="[demurrage]"),
+    detention_col: str = typer.Option(None, "--detention-col", help="[detention]"),
+    inspection_fees_col: str = typer.Option(None, "--inspection-fees-col", help="[inspection_fees]"),
+    declaration_cost_col: str = typer.Option(None, "--declaration-cost-col", help="[declaration_cost]"),
+    document_col: str = typer.Option(None, "--document-col",
+                                     help="[document]: the shipment's documents as JSON (Shipment schema), optional"),
+    encoding: str = typer.Option(None, "--encoding", help="File encoding (default: UTF-8, GBK detected)."),
+    errors_out: Path = typer.Option(None, "--errors-out", help="Write every row error to this CSV/JSONL file."),
+    max_errors: int = typer.Option(20, "--max-errors", help="Row errors to print."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar for large files."),
+) -> None:
+    """Import clearance outcomes (e.g. history exported from an ERP): good rows are stored, idempotent per shipment
+    id (a re-import changes nothing), bad rows are listed by line and column. Exit code 1 when no row was usable."""
+    from data.rulings.importer import write_errors
+    from data.settings import get_settings
+    from data.shipments.outcome_readers import OutcomeColumns
+    from data.store.db import open_store
+    from features.shipment_records import import_outcomes
+
+    given = {"shipment_id_col": shipment_id_col, "declared_at_col": declared_at_col,
+             "released_at_col": released_at_col, "delay_hours_col": delay_hours_col, "inspected_col": inspected_col,
+             "result_col": result_col, "first_pass_col": first_pass_col, "costs_col": costs_col,
+             "demurrage_col": demurrage_col, "detention_col": detention_col,
+             "inspection_fees_col": inspection_fees_col, "declaration_cost_col": declaration_cost_col,
+             "document_col": document_col}
+    columns = OutcomeColumns(**{k: v for k, v in given.items() if v})
+    summary = import_outcomes(open_store(get_settings().database_url), file, columns, fmt=fmt, encoding=encoding,
+                              progress=progress)
+    if errors_out and summary.errors:
+        write_errors(summary.errors, errors_out)
+    if as_json:
+        typer.echo(json.dumps(summary.to_report(max_errors), ensure_ascii=False, indent=2))
+    else:
+        for warning in summary.warnings:
+            typer.secho(f"note: {warning}", fg=typer.colors.YELLOW, err=True)
+        o, s = summary.outcomes, summary.shipments
+        typer.echo(f"{file}: {summary.rows_read} rows read, {summary.rejected} rejected; outcomes {o.inserted} new, "
+                   f"{o.updated} updated, {o.unchanged} unchanged, {o.duplicates} duplicate rows; shipments "
+                   f"{s.inserted} new, {s.updated} updated ({summary.rows_per_second:,.0f} rows/s)")
+        shown = summary.errors[:max_errors]
+        for e in shown:
+            typer.echo(f"  line {e.line}: {e.field}: {e.reason}")
+        if len(shown) < len(summary.errors):
+            typer.echo(f"  … {len(summary.errors) - len(shown)} more"
+                       + (f", all in {errors_out}" if errors_out else " (use --errors-out FILE)"))
+    if summary.rows_read and summary.rejected == summary.rows_read:
+        raise typer.Exit(code=1)

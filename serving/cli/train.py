@@ -27,7 +27,9 @@ _ONLY = typer.Option(["hs", "shipments"], "--only", help="What to train: hs, shi
 _SKIP = typer.Option(False, "--skip-existing/--no-skip-existing", help="Skip models that already have a champion.")
 _PROMOTE = typer.Option(False, "--promote", help="Promote each new challenger when it is no worse than the champion.")
 _RULINGS = typer.Option(3600, "--rulings", help="Demo library size when the store is empty.")
-_SHIPMENTS = typer.Option(200_000, "--shipments", help="Generated shipment history size.")
+_SHIPMENTS = typer.Option(200_000, "--shipments", help="Demo shipment history size, generated and imported only when "
+                                                          "the store holds no outcomes (delay and risk train on the "
+                                                          "store).")
 _SEED = typer.Option(42, "--seed")
 
 

@@ -40,17 +40,29 @@ async def score(request: Request,
                                            "value": ScoreRequest.model_config["json_schema_extra"]["examples"][0]},
                     "plain": {"summary": "Just the shipment", "value": {"shipment": SHIPMENT_EXAMPLE}}}),
                 served: ServedModels = Depends(served_models)) -> Response:
+    recorder = request.app.state.recorder
     if body.route_options:
-        result = await run_model(request, service.score, served, body)
+        result = await run_model(request, _fresh(recorder, service.score), served, body)
     else:
         # Concurrent requests share one vectorised scorer call (see serving.coalesce); alone, it runs at once.
         async def run(shipments):
-            return await run_model(request, service.score_many, served, shipments, body.explain)
+            return await run_model(request, _fresh(recorder, service.score_many), served, shipments, body.explain)
 
         scored = await request.app.state.coalescer.submit(("score", id(served), body.explain), body.shipment, run)
         result = service.respond(served, scored)
     request.app.state.metrics.observe_risk_levels([result.risk.level])
+    recorder.record([body.shipment], [result], served.version_map(), getattr(served.scorer, "congestion", None))
     return _json(result)
+
+
+def _fresh(recorder, fn):
+    """``fn(served, ...)`` run after the scorer got the current congestion figures (in the worker thread: a
+    refresh queries the store)."""
+    def run(served: ServedModels, *args):
+        recorder.refresh_congestion(served.scorer)
+        return fn(served, *args)
+
+    return run
 
 
 NDJSON_TYPES = frozenset({"application/x-ndjson"})
@@ -90,10 +102,14 @@ async def score_batch(request: Request,
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     body, max_items = await request.body(), request.app.state.settings.max_score_batch
 
+    recorder = request.app.state.recorder
+
     def scored_response() -> tuple[Response, list[str]]:
+        recorder.refresh_congestion(served.scorer)
         # serialised here, in the worker thread: ~0.1 s for 20k results would otherwise block the event loop
-        result = service.score_batch(served, body, max_items=max_items, ndjson=media_type in NDJSON_TYPES,
-                                     explain=explain)
+        result, documents = service.score_batch(served, body, max_items=max_items, ndjson=media_type in NDJSON_TYPES,
+                                                explain=explain, with_documents=True)
+        recorder.record(documents, result.results, served.version_map(), getattr(served.scorer, "congestion", None))
         return _json(result), [r.risk.level for r in result.results if r is not None]
 
     response, levels = await run_model(request, scored_response)

@@ -72,10 +72,12 @@ def respond(served: ServedModels, result: Any) -> ScoreResponse:
 
 
 def score_batch(served: ServedModels, body: bytes, *, max_items: int, ndjson: bool = False,
-                explain: bool | None = None) -> ScoreBatchResponse:
+                explain: bool | None = None, with_documents: bool = False
+                ) -> ScoreBatchResponse | tuple[ScoreBatchResponse, list[Any]]:
     """A JSON body ``{"shipments": [...], "explain": ...}`` or, with ``ndjson``, one shipment per line and options from
     the query string. The items go to the scorer as received (dicts, or raw lines it parses itself): it validates
-    each document once, and large batches go to its worker processes."""
+    each document once, and large batches go to its worker processes. ``with_documents``: also return the documents
+    (for the shipment recorder)."""
     if ndjson:
         documents: list[Any] = split_lines(body, max_items=max_items)
         options = ScoreBatchOptions(explain=False if explain is None else explain)
@@ -86,8 +88,9 @@ def score_batch(served: ServedModels, body: bytes, *, max_items: int, ndjson: bo
         options, documents = parse_envelope(body, items_field="shipments", max_items=max_items,
                                             envelope_adapter=_OPTIONS)
     scored = served.scorer.score_documents(documents, explain=options.explain)
-    return ScoreBatchResponse.model_construct(results=scored.results, errors=item_errors(scored.errors),
-                                              model_versions=served.version_map())
+    response = ScoreBatchResponse.model_construct(results=scored.results, errors=item_errors(scored.errors),
+                                                  model_versions=served.version_map())
+    return (response, documents) if with_documents else response
 
 
 def item_errors(errors: list[dict[str, Any]]) -> list[BatchItemError]:

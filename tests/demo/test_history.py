@@ -12,7 +12,7 @@ from data.shipments.schema import Shipment
 from demo.history import cache_path, history_frame
 from demo.shipments import GENERATOR_REVISION, generate_shipments
 from features.checks import run_checks
-from features.shipment_features import CATEGORICAL, FEATURE_NAMES, FEATURES_VERSION, LABEL_COLUMNS, feature_frame
+from features.shipment_features import CATEGORICAL, FEATURE_NAMES, FEATURES_VERSION, LABEL_COLUMNS
 
 
 @pytest.fixture(scope="module")
@@ -51,12 +51,20 @@ def test_history_frame_is_cached_by_feature_version_and_generator_revision(small
 
 
 def test_training_serving_parity(small_frame, nom):
-    """A generated document served as JSON yields exactly its training row."""
+    """A generated document served as JSON, with the congestion figures serving would read at its declaration
+    (the history's outcomes known by then), yields exactly its training row."""
+    from features.congestion import CongestionHistory
+    from features.shipment_features import feature_row, rows_to_frame
+
     frame, _ = small_frame
+    declared_s = (frame.declared_at - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
+    outcomes = CongestionHistory(frame.export_port.astype(str), frame.destination_port.astype(str), declared_s,
+                                 frame.delay_hours)
     docs = generate_shipments(600, seed=9).shipments
     for i in range(0, 600, 7):
         s = Shipment.model_validate_json(json.dumps(docs[i]))
-        served = feature_frame([s], [run_checks(s, nom)])
+        snapshot = outcomes.snapshot(s.declaration.declared_at)
+        served = rows_to_frame([feature_row(s, run_checks(s, nom), snapshot)])
         trained = frame.iloc[[i]][FEATURE_NAMES].reset_index(drop=True)
         pd.testing.assert_frame_equal(_values(served), _values(trained))
         assert frame.shipment_id.iloc[i] == s.shipment_id

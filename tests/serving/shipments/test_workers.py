@@ -121,7 +121,7 @@ def cli_scorer(monkeypatch):
 
     def load(settings, alias, workers):
         asked.append(workers)
-        return _scorer(workers=workers)
+        return _scorer(workers=workers), {"clearance-delay": 3, "clearance-risk": 4}
 
     monkeypatch.setattr(risk_cli, "_load_scorer", load)
     monkeypatch.setattr(risk_cli, "SCORE_CHUNK", 3)  # several chunks: indexes continue across them
@@ -149,6 +149,18 @@ def test_cli_scores_jsonl_in_chunks_and_reports_bad_lines(cli, cli_scorer, tmp_p
     for i, e in zip(valid, expected):
         assert got[i]["result"] == json.loads(e.model_dump_json())
     assert "scored 5, invalid 3" in out.output
+    # the scored shipments are kept in the store, with the versions that scored them
+    from sqlalchemy import select
+
+    from data.settings import get_settings as settings_now
+    from data.store.db import open_store
+    from data.store.shipments import PredictionRow, ShipmentRow
+
+    with open_store(settings_now().database_url).connect() as conn:
+        stored = conn.execute(select(ShipmentRow.shipment_id, ShipmentRow.source)).all()
+        versions = conn.execute(select(PredictionRow.delay_version, PredictionRow.risk_version)).all()
+    assert sorted(stored) == sorted((docs[i]["shipment_id"], "cli") for i in valid)
+    assert set(versions) == {(3, 4)}
 
     # a JSON list, and the default from settings (CLEARANCE_SCORE_WORKERS; too few documents to start them)
     from data.settings import get_settings
