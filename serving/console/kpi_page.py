@@ -18,6 +18,7 @@ from serving.console.i18n import resolve_lang, translator
 from serving.console.pages import engine_of, page_router
 from serving.console.render import error_box, render
 from serving.kpi import service
+from serving.kpi.cache import source_of
 
 router = page_router()
 
@@ -40,7 +41,8 @@ def _report(request: Request) -> dict[str, Any]:
     start, end, group_by = _params(request)
     engine = engine_of(request)
     lo, hi = service.resolve_period(engine, start, end)
-    return service.kpi_report(engine, lo, hi, group_by, service=request.app.state.metrics.api_figures())
+    return service.kpi_report(engine, lo, hi, group_by, service=request.app.state.metrics.api_figures(),
+                              source=source_of(request.app.state))
 
 
 def _view(report: dict[str, Any], t) -> dict[str, Any]:
