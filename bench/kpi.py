@@ -78,8 +78,8 @@ def fill(engine, n: int, seed: int) -> None:
                     "source": "import", "first_seen_at": at, "updated_at": at})
                 if rng.random() < 0.95:
                     held = rng.random() < 0.03
-                    costs = {"declaration": 45.0, "demurrage": float(rng.uniform(50, 400))} if rng.random() < 0.1 \
-                        else ({"declaration": 45.0} if rng.random() < 0.8 else {})
+                    costs = {"declaration_cost": 45.0, "demurrage": float(rng.uniform(50, 400))} if rng.random() < 0.1 \
+                        else ({"declaration_cost": 45.0} if rng.random() < 0.8 else {})
                     outcomes.append({
                         "shipment_id": sid, "declared_at": at, "released_at": None if held else at + timedelta(
                             hours=float(hours[i])), "delay_hours": None if held else float(hours[i]),

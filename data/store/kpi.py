@@ -25,10 +25,10 @@ from sqlalchemy.sql.functions import FunctionElement
 from data.store.reviews import ReviewRow
 from data.store.shipments import OutcomeRow, ShipmentRow
 
-#: Cost keys of an outcome's ``costs`` object that the dashboard adds up (``cost_per_declaration``); demurrage and
-#: detention are also the demurrage figures. Other keys are kept in the store but not summed: a new key has to be
-#: named here first, so a typo in an ERP export cannot silently inflate the cost.
-COST_KEYS: tuple[str, ...] = ("declaration", "inspection_fees", "demurrage", "detention", "other")
+#: Cost keys of an outcome's ``costs`` object (the outcome schema's cost items) that the dashboard adds up
+#: (``cost_per_declaration``); demurrage and detention are also the demurrage figures. A key not named here is not
+#: summed: a new cost item has to be added here too, so nothing unexpected silently inflates the cost.
+COST_KEYS: tuple[str, ...] = ("declaration_cost", "inspection_fees", "demurrage", "detention")
 DEMURRAGE_KEYS: tuple[str, ...] = ("demurrage", "detention")
 #: What the KPI query reads of a stored shipment, in the covering index ``ix_shipments_kpi`` (migration 0007):
 #: SQLite keeps a row's columns together, so without it a period's query reads every page of the table, documents

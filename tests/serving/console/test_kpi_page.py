@@ -19,7 +19,7 @@ def console(mlflow_settings, tmp_path, nomenclature):
         sign_in(client, "score")
         add_rows(client.app.state.engine,
                  shipments=[shipment("k1", T0), shipment("k2", T0 + timedelta(days=14), carrier="YTO")],
-                 outcomes=[outcome("k1", T0, hours=20, costs={"declaration": 60}),
+                 outcomes=[outcome("k1", T0, hours=20, costs={"declaration_cost": 60}),
                            outcome("k2", T0 + timedelta(days=14), hours=40, first_pass=False)])
         yield client
 
