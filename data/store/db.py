@@ -31,7 +31,6 @@ _PG_MIGRATION_LOCK = 9710_0001
 TABLE_MODULES: tuple[str, ...] = (
     "data.store.aliases",
     "data.store.keys",
-    "data.store.kpi",  # no table: the covering index of the KPI query on shipments
     "data.store.reviews",
     "data.store.rulings",
     "data.store.shipments",

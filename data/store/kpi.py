@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import Engine, Float, Index, and_, case, func, literal, null, select
+from sqlalchemy import Engine, Float, and_, case, func, literal, null, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -30,13 +30,6 @@ from data.store.shipments import OutcomeRow, ShipmentRow
 #: summed: a new cost item has to be added here too, so nothing unexpected silently inflates the cost.
 COST_KEYS: tuple[str, ...] = ("declaration_cost", "inspection_fees", "demurrage", "detention")
 DEMURRAGE_KEYS: tuple[str, ...] = ("demurrage", "detention")
-#: What the KPI query reads of a stored shipment, in the covering index ``ix_shipments_kpi`` (migration 0007):
-#: SQLite keeps a row's columns together, so without it a period's query reads every page of the table, documents
-#: and feature rows included (bench/kpi.py measures both).
-KPI_INDEX_COLUMNS: tuple[str, ...] = ("declared_at", "shipment_id", "export_port", "carrier", "channel", "hs_chapter",
-                                      "n_error_findings", "n_three_document_findings", "order_created_at")
-ix_shipments_kpi = Index("ix_shipments_kpi", *(ShipmentRow.__table__.c[c] for c in KPI_INDEX_COLUMNS))
-
 #: Shipment dimensions the dashboard can group by, and the stored column behind each.
 GROUP_COLUMNS: dict[str, str] = {"port": "export_port", "carrier": "carrier", "channel": "channel",
                                  "hs_chapter": "hs_chapter"}
