@@ -5,7 +5,8 @@ grouping and quantiles over arrays already in memory take tens of milliseconds. 
 store once and re-reads it only when it changed (``data.store.kpi.change_token``: counts and latest write times)
 and the copy is older than ``kpi_refresh_s``: figures are at most that many seconds behind the store, which is
 what a dashboard reviewed weekly or quarterly needs, and a store that takes outcomes every minute is not re-read for
-every page view.
+every page view. Once a copy exists, a re-read runs in a background thread while views keep using the copy they
+have (``background=True``): only the very first view waits for the store.
 """
 
 from __future__ import annotations
@@ -22,25 +23,53 @@ _EVER = (datetime(1970, 1, 2, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC))
 
 
 class KpiSource:
-    def __init__(self, engine: Engine, refresh_s: float):
+    def __init__(self, engine: Engine, refresh_s: float, *, background: bool = True):
         self.engine = engine
         self.refresh_s = refresh_s
+        self.background = background
         self._lock = threading.Lock()
         self._cached: tuple[tuple, float, KpiRows, ReviewRows] | None = None
+        self._refreshing: threading.Thread | None = None
         self.loads = 0  # how many whole-store reads (tests, the bench)
+
+    def _read(self, token: tuple) -> None:
+        rows, reviews = kpi_rows(self.engine, *_EVER), review_rows(self.engine, *_EVER)
+        with self._lock:
+            self._cached = (token, time.monotonic(), rows, reviews)
+            self.loads += 1
+
+    def _background_read(self, token: tuple) -> None:
+        try:
+            self._read(token)
+        finally:
+            self._refreshing = None
 
     def _all(self) -> tuple[KpiRows, ReviewRows]:
         with self._lock:
-            now = time.monotonic()
-            if self._cached is not None and now - self._cached[1] < self.refresh_s:
-                return self._cached[2], self._cached[3]
-            token = change_token(self.engine)
-            if self._cached is not None and self._cached[0] == token:
-                self._cached = (token, now, self._cached[2], self._cached[3])
-            else:
-                self._cached = (token, now, kpi_rows(self.engine, *_EVER), review_rows(self.engine, *_EVER))
-                self.loads += 1
+            cached = self._cached
+            if cached is not None and time.monotonic() - cached[1] < self.refresh_s:
+                return cached[2], cached[3]
+        token = change_token(self.engine)
+        with self._lock:
+            cached = self._cached
+            if cached is not None and cached[0] == token:
+                self._cached = (token, time.monotonic(), cached[2], cached[3])
+                return cached[2], cached[3]
+            if cached is not None and self.background:
+                if self._refreshing is None:
+                    self._refreshing = threading.Thread(target=self._background_read, args=(token,), daemon=True,
+                                                        name="clearance-kpi-refresh")
+                    self._refreshing.start()
+                return cached[2], cached[3]
+        self._read(token)  # the first read (or background=False): this view waits for it
+        with self._lock:
             return self._cached[2], self._cached[3]
+
+    def wait(self, timeout: float = 60.0) -> None:
+        """Wait for a background re-read in progress (tests)."""
+        thread = self._refreshing
+        if thread is not None:
+            thread.join(timeout)
 
     def period(self, start: datetime, end: datetime) -> tuple[KpiRows, ReviewRows]:
         rows, reviews = self._all()
