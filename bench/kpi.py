@@ -111,6 +111,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=RESULT)
+    ap.add_argument("--profile", action="store_true", help="print a cProfile of the slowest view at the end")
     args = ap.parse_args()
 
     from data.store.db import init_db, make_engine
@@ -152,6 +153,15 @@ def main() -> None:
                 rows = kpi_report(engine, lo, hi, group_by, source=source)["total"]["n_shipments"]
                 views[f"{period}/{group_by}"] = {"rows": rows, "seconds": round(seconds, 4)}
                 print(f"{period:14s} {group_by:10s} rows={rows:7d} {seconds:.3f}s", flush=True)
+        if args.profile:
+            import cProfile
+            import pstats
+
+            slowest = max(views, key=lambda k: views[k]["seconds"])
+            period, group_by = slowest.split("/")
+            profiler = cProfile.Profile()
+            profiler.runcall(kpi_report, engine, *periods[period], group_by, source=source)
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
         engine.dispose()
     worst = max(v["seconds"] for v in views.values())
     result = {

@@ -18,6 +18,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 
 import numpy as np
+import pandas as pd
 from sqlalchemy import Engine, Float, and_, case, func, literal, null, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -67,7 +68,7 @@ class KpiRows:
     """
 
     declared_s: np.ndarray
-    group: dict[str, np.ndarray]  # dimension -> object array of keys (None when unknown)
+    group: dict[str, pd.Categorical]  # dimension -> keys (NaN when unknown)
     scored: np.ndarray  # 1 when the service has the shipment's documents (data-quality figures apply)
     has_error: np.ndarray
     three_doc_ok: np.ndarray
@@ -153,7 +154,8 @@ def kpi_rows(engine: Engine, start: datetime, end: datetime) -> KpiRows:
     cols = list(zip(*rows)) if rows else [() for _ in scored.selected_columns]
     it = iter(cols)
     declared = _instants(next(it))
-    group = {dim: np.array(next(it), dtype=object) for dim in GROUP_COLUMNS}
+    # Categoricals: factorised once here, so grouping a view by port or carrier is integer work on the codes.
+    group = {dim: pd.Categorical(np.array(next(it), dtype=object)) for dim in GROUP_COLUMNS}
     scored_flag, has_error, three_ok, prep, has_outcome = (_floats(next(it)) for _ in range(5))
     release, inspected, first_pass, exception = (_floats(next(it)) for _ in range(4))
     cost, demurrage = _costs(next(it))

@@ -158,20 +158,26 @@ def _figures(values: dict[str, np.ndarray], overrides: np.ndarray | None) -> dic
     }
 
 
-def _split(keys: np.ndarray) -> tuple[np.ndarray, dict[Any, slice]]:
-    """(order, key -> slice of the ordered rows): one hash factorisation and one sort; each group is then a
-    contiguous view of arrays reordered once, not a gather per group."""
+def _split(keys: Any) -> tuple[np.ndarray, dict[Any, slice]]:
+    """(order, key -> slice of the ordered rows): integer codes (a categorical's own, or one hash factorisation) and
+    one sort; each group is then a contiguous view of arrays reordered once, not a gather per group."""
     import pandas as pd
 
     if not len(keys):
         return np.zeros(0, dtype=np.int64), {}
-    codes, uniques = pd.factorize(keys, use_na_sentinel=False)
+    if isinstance(keys, pd.Categorical):
+        uniques = [*keys.categories, None]
+        codes = keys.codes.astype(np.int64)
+        codes[codes < 0] = len(uniques) - 1  # unknown (NaN) is a group of its own
+    else:
+        codes, found = pd.factorize(keys, use_na_sentinel=False)
+        uniques = list(found)
     order = np.argsort(codes, kind="stable")
-    ends = np.cumsum(np.bincount(codes, minlength=len(uniques)))
-    starts = ends - np.bincount(codes, minlength=len(uniques))
+    counts = np.bincount(codes, minlength=len(uniques))
+    ends = np.cumsum(counts)
     return order, {(None if u is None or (isinstance(u, float) and np.isnan(u)) else
-                    (u.item() if hasattr(u, "item") else u)): slice(int(a), int(b))
-                   for u, a, b in zip(uniques, starts, ends)}
+                    (u.item() if hasattr(u, "item") else u)): slice(int(e - c), int(e))
+                   for u, c, e in zip(uniques, counts, ends) if c}
 
 
 def _grouped(values: dict[str, np.ndarray], keys: np.ndarray) -> dict[Any, dict[str, np.ndarray]]:
