@@ -84,9 +84,10 @@ def create_app(settings: Settings | None = None, *, holder: ModelHolder | None =
                                           refresh_s=settings.congestion_refresh_s)
 
     def _kpi_gauges() -> dict[str, float]:
+        from serving.kpi.cache import source_of
         from serving.kpi.service import gauge_figures
 
-        return gauge_figures(engine, settings.kpi_gauge_window_days)
+        return gauge_figures(engine, settings.kpi_gauge_window_days, source=source_of(app.state))
 
     metrics.add_kpi_gauges(_kpi_gauges, settings.kpi_gauge_window_days, settings.kpi_refresh_s)
 

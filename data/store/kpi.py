@@ -12,10 +12,13 @@ figures but have no port, carrier, channel or chapter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 import numpy as np
+import pandas as pd
 from sqlalchemy import Engine, Float, and_, case, func, literal, null, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -23,10 +26,10 @@ from sqlalchemy.sql.functions import FunctionElement
 from data.store.reviews import ReviewRow
 from data.store.shipments import OutcomeRow, ShipmentRow
 
-#: Cost keys of an outcome's ``costs`` object that the dashboard adds up (``cost_per_declaration``); demurrage and
-#: detention are also the demurrage figures. Other keys are kept in the store but not summed: a new key has to be
-#: named here first, so a typo in an ERP export cannot silently inflate the cost.
-COST_KEYS: tuple[str, ...] = ("declaration", "inspection_fees", "demurrage", "detention", "other")
+#: Cost keys of an outcome's ``costs`` object (the outcome schema's cost items) that the dashboard adds up
+#: (``cost_per_declaration``); demurrage and detention are also the demurrage figures. A key not named here is not
+#: summed: a new cost item has to be added here too, so nothing unexpected silently inflates the cost.
+COST_KEYS: tuple[str, ...] = ("declaration_cost", "inspection_fees", "demurrage", "detention")
 DEMURRAGE_KEYS: tuple[str, ...] = ("demurrage", "detention")
 #: Shipment dimensions the dashboard can group by, and the stored column behind each.
 GROUP_COLUMNS: dict[str, str] = {"port": "export_port", "carrier": "carrier", "channel": "channel",
@@ -65,7 +68,7 @@ class KpiRows:
     """
 
     declared_s: np.ndarray
-    group: dict[str, np.ndarray]  # dimension -> object array of keys (None when unknown)
+    group: dict[str, pd.Categorical]  # dimension -> keys (NaN when unknown)
     scored: np.ndarray  # 1 when the service has the shipment's documents (data-quality figures apply)
     has_error: np.ndarray
     three_doc_ok: np.ndarray
@@ -81,33 +84,55 @@ class KpiRows:
     def __len__(self) -> int:
         return len(self.declared_s)
 
-
-def _cost(key: str):
-    return OutcomeRow.costs[key].as_float()
-
-
-def _sum_known(keys: tuple[str, ...]):
-    """Sum of the present keys; NULL when none is present (an unknown cost is not a zero cost)."""
-    parts = [_cost(k) for k in keys]
-    any_present = func.coalesce(*parts) if len(parts) > 1 else parts[0]
-    total = sum((func.coalesce(p, 0.0) for p in parts), literal(0.0))
-    return case((any_present.is_(None), null()), else_=total)
+    def take(self, mask: np.ndarray) -> KpiRows:
+        """The rows where ``mask`` holds (e.g. one period of a cached whole-store read)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return KpiRows(**{k: ({d: a[mask] for d, a in v.items()} if k == "group" else v[mask])
+                          for k, v in values.items()})
 
 
 def _outcome_columns():
     o = OutcomeRow
     release = func.coalesce(o.delay_hours, (epoch_seconds(o.released_at) - epoch_seconds(o.declared_at)) / 3600.0)
-    cost = _sum_known(COST_KEYS)
-    # An outcome that reports its costs but no demurrage had none (0); one that reports no cost at all is unknown.
-    demurrage = case((cost.is_(None), null()),
-                     else_=sum((func.coalesce(_cost(k), 0.0) for k in DEMURRAGE_KEYS), literal(0.0)))
     exception = case((and_(o.first_pass.is_(True), o.inspected.is_(False), o.result == "released"), 0), else_=1)
-    return [release.label("release_hours"), o.inspected.label("inspected"), o.first_pass.label("first_pass"),
-            exception.label("exception"), cost.label("cost"), demurrage.label("demurrage")]
+    # The costs object comes back as its JSON text and is read in Python (:func:`_costs`): SQLite re-parses the
+    # whole text for every json_extract, and summing five keys that way cost more than the rest of the query.
+    return [release, o.inspected, o.first_pass, exception, o.costs]
 
 
-def _as_float(values: list) -> np.ndarray:
-    return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+def _costs(texts: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
+    """(summed known costs, demurrage + detention) per outcome. No cost reported: NaN for both (unknown is not 0);
+    costs reported without demurrage: demurrage 0."""
+    cost = np.full(len(texts), np.nan)
+    demurrage = np.full(len(texts), np.nan)
+    parsed: dict[str, tuple[float, float]] = {}  # outcomes often repeat the same costs object
+    for i, text in enumerate(texts):
+        if text is None or text in ("{}", "null"):
+            continue
+        if text not in parsed:
+            value = json.loads(text) if isinstance(text, str) else text
+            known = [float(value[k]) for k in COST_KEYS if isinstance(value, dict) and
+                     isinstance(value.get(k), (int, float))]
+            parsed[text if isinstance(text, str) else ""] = (
+                (sum(known), sum(float(value.get(k) or 0.0) for k in DEMURRAGE_KEYS)) if known else (np.nan, np.nan))
+        cost[i], demurrage[i] = parsed[text if isinstance(text, str) else ""]
+    return cost, demurrage
+
+
+def _raw_rows(conn, stmt) -> list[tuple]:
+    """The statement's rows as the driver returns them (no per-value result processing: every column here is a
+    number, a string or NULL, and numpy converts them column-wise)."""
+    return conn.execute(stmt).cursor.fetchall()
+
+
+def _floats(values: Sequence) -> np.ndarray:
+    return np.array(values, dtype=float)  # None -> NaN
+
+
+def _instants(values: Sequence) -> np.ndarray:
+    """Epoch seconds to the millisecond: julianday arithmetic lands a hair off whole seconds (…59.9999), which would
+    move an instant on a period boundary into the period before."""
+    return np.round(_floats(values), 3)
 
 
 def kpi_rows(engine: Engine, start: datetime, end: datetime) -> KpiRows:
@@ -125,13 +150,15 @@ def kpi_rows(engine: Engine, start: datetime, end: datetime) -> KpiRows:
                 .select_from(o).outerjoin(s, s.shipment_id == o.shipment_id)
                 .where(s.shipment_id.is_(None), o.declared_at >= start, o.declared_at < end))
     with engine.connect() as conn:
-        rows = conn.execute(scored).all() + conn.execute(unscored).all()
-    cols = list(zip(*rows)) if rows else [[] for _ in scored.selected_columns]
+        rows = _raw_rows(conn, scored) + _raw_rows(conn, unscored)
+    cols = list(zip(*rows)) if rows else [() for _ in scored.selected_columns]
     it = iter(cols)
-    declared = _as_float(list(next(it)))
-    group = {dim: np.array(list(next(it)), dtype=object) for dim in GROUP_COLUMNS}
-    scored_flag, has_error, three_ok, prep, has_outcome = (_as_float(list(next(it))) for _ in range(5))
-    release, inspected, first_pass, exception, cost, demurrage = (_as_float(list(next(it))) for _ in range(6))
+    declared = _instants(next(it))
+    # Categoricals: factorised once here, so grouping a view by port or carrier is integer work on the codes.
+    group = {dim: pd.Categorical(np.array(next(it), dtype=object)) for dim in GROUP_COLUMNS}
+    scored_flag, has_error, three_ok, prep, has_outcome = (_floats(next(it)) for _ in range(5))
+    release, inspected, first_pass, exception = (_floats(next(it)) for _ in range(4))
+    cost, demurrage = _costs(next(it))
     outcome_missing = has_outcome == 0
     for arr in (inspected, first_pass, exception):  # no outcome: unknown, not "no"
         arr[outcome_missing] = np.nan
@@ -146,6 +173,9 @@ class ReviewRows:
     override: np.ndarray  # 1 override, 0 accept
     hs_chapter: np.ndarray  # the suggested code's chapter (the final code's when nothing was suggested)
 
+    def take(self, mask: np.ndarray) -> ReviewRows:
+        return ReviewRows(self.created_s[mask], self.override[mask], self.hs_chapter[mask])
+
 
 def review_rows(engine: Engine, start: datetime, end: datetime) -> ReviewRows:
     """The review log's decisions made in ``[start, end)``."""
@@ -154,9 +184,9 @@ def review_rows(engine: Engine, start: datetime, end: datetime) -> ReviewRows:
                    func.substr(func.coalesce(r.suggested_code, r.final_code), 1, 2))
             .where(r.created_at >= start, r.created_at < end))
     with engine.connect() as conn:
-        rows = conn.execute(stmt).all()
-    created, override, chapter = (list(c) for c in zip(*rows)) if rows else ([], [], [])
-    return ReviewRows(created_s=_as_float(created), override=_as_float(override),
+        rows = _raw_rows(conn, stmt)
+    created, override, chapter = zip(*rows) if rows else ((), (), ())
+    return ReviewRows(created_s=_instants(created), override=_floats(override),
                       hs_chapter=np.array(chapter, dtype=object))
 
 
@@ -167,3 +197,12 @@ def outcome_bounds(engine: Engine) -> tuple[datetime | None, datetime | None]:
         hi = [conn.scalar(select(func.max(t.declared_at))) for t in (ShipmentRow, OutcomeRow)]
     lo, hi = [v for v in lo if v is not None], [v for v in hi if v is not None]
     return (min(lo) if lo else None), (max(hi) if hi else None)
+
+
+def change_token(engine: Engine) -> tuple:
+    """Counts and latest write times of the three tables: equal tokens mean the KPI rows have not changed (cheap:
+    counts and maxima over indexed columns)."""
+    with engine.connect() as conn:
+        return (tuple(conn.execute(select(func.count(), func.max(ShipmentRow.updated_at))).one()),
+                tuple(conn.execute(select(func.count(), func.max(OutcomeRow.received_at))).one()),
+                tuple(conn.execute(select(func.count(), func.max(ReviewRow.id))).one()))

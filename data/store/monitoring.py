@@ -46,7 +46,7 @@ def stored_features(engine: Engine, start: datetime, end: datetime, *, with_outc
         return StoredFeatures(np.zeros(0), [], np.zeros(0), np.zeros(0), np.zeros(0, dtype=object))
     declared, features, hours, inspected, result = zip(*rows)
     as_float = lambda values: np.array([np.nan if v is None else float(v) for v in values])  # noqa: E731
-    return StoredFeatures(as_float(declared), list(features), as_float(hours), as_float(inspected),
+    return StoredFeatures(np.round(as_float(declared), 3), list(features), as_float(hours), as_float(inspected),
                           np.array(result, dtype=object))
 
 

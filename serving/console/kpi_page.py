@@ -3,6 +3,7 @@ their CSV export."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -18,6 +19,7 @@ from serving.console.i18n import resolve_lang, translator
 from serving.console.pages import engine_of, page_router
 from serving.console.render import error_box, render
 from serving.kpi import service
+from serving.kpi.cache import source_of
 
 router = page_router()
 
@@ -27,6 +29,11 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("cost", ("cost_per_declaration", "demurrage_incidence", "demurrage_amount")),
     ("quality", ("first_pass_rate", "data_error_rate", "three_document_match_rate", "override_rate")),
 )
+#: Extra tables under the figures, each ``panel(request, report) -> dict | None`` returning ``{"key", "title_en",
+#: "title_zh", "columns": [(key, en, zh), ...], "rows": [dict, ...], "chart": (label column, value column) | None}``
+#: or None when it has nothing to show; called in a worker thread (it may read the store). The port-congestion table
+#: plugs in here (``PANELS.append(...)``) without the page knowing its queries.
+PANELS: list[Callable[[Request, dict[str, Any]], dict[str, Any] | None]] = []
 PERCENT = frozenset({"demurrage_incidence", "first_pass_rate", "data_error_rate", "three_document_match_rate",
                      "override_rate", "api_availability"})
 
@@ -40,7 +47,23 @@ def _report(request: Request) -> dict[str, Any]:
     start, end, group_by = _params(request)
     engine = engine_of(request)
     lo, hi = service.resolve_period(engine, start, end)
-    return service.kpi_report(engine, lo, hi, group_by, service=request.app.state.metrics.api_figures())
+    return service.kpi_report(engine, lo, hi, group_by, service=request.app.state.metrics.api_figures(),
+                              source=source_of(request.app.state))
+
+
+def _panels(request: Request, report: dict[str, Any], lang: str) -> list[dict[str, Any]]:
+    out = []
+    for panel in PANELS:
+        found = panel(request, report)
+        if not found:
+            continue
+        chart = None
+        if found.get("chart"):
+            label, value = found["chart"]
+            title = found["title_zh"] if lang == "zh" else found["title_en"]
+            chart = charts.bar_chart([(str(r[label]), r.get(value)) for r in found["rows"][:20]], title=title)
+        out.append({**found, "chart_svg": chart})
+    return out
 
 
 def _view(report: dict[str, Any], t) -> dict[str, Any]:
@@ -73,12 +96,14 @@ async def kpi_page(request: Request) -> HTMLResponse:
     except ClearanceError as exc:
         return render(request, "kpi.html", status=exc.status, page="kpi", report=None, view=None, form=form,
                       group_options=service.GROUP_BY, query="", error=error_box(exc))
-    view = _view(report, translator(resolve_lang(request)))
+    lang = resolve_lang(request)
+    view = _view(report, translator(lang))
+    panels = await run_in_threadpool(_panels, request, report, lang)
     form["from"] = form["from"] or service.local_day(report["from"])
     form["to"] = form["to"] or service.local_day(report["to"] - timedelta(seconds=1))
     query = urlencode({"from": form["from"], "to": form["to"], "group_by": group_by})
     return render(request, "kpi.html", page="kpi", report=report, view=view, form=form,
-                  group_options=service.GROUP_BY, query=query, percent=PERCENT)
+                  group_options=service.GROUP_BY, query=query, percent=PERCENT, panels=panels)
 
 
 @router.get("/kpi.csv")

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from serving.auth import require_scope
 from serving.kpi import service
+from serving.kpi.cache import source_of
 from serving.kpi.schemas import KpiResponse
 
 router = APIRouter(prefix="/v1", tags=["kpi"], dependencies=[Depends(require_scope(None))])
@@ -21,7 +22,7 @@ def report_for(request: Request, start: str | None, end: str | None, group_by: s
     lo, hi = service.resolve_period(engine, start, end)
     figures = request.app.state.metrics.api_figures()
     figures["since"] = datetime.fromtimestamp(figures["since"], UTC)
-    return service.kpi_report(engine, lo, hi, group_by, service=figures)
+    return service.kpi_report(engine, lo, hi, group_by, service=figures, source=source_of(request.app.state))
 
 
 @router.get("/kpi", response_model=KpiResponse, response_model_by_alias=True,

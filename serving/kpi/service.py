@@ -31,7 +31,7 @@ from sqlalchemy import Engine
 from data.calendar import month_index, month_label, week_label, week_start_days
 from data.errors import InvalidInputError, field_error
 from data.shipments.reference import CHINA_TZ
-from data.store.kpi import KpiRows, ReviewRows, kpi_rows, outcome_bounds, review_rows
+from data.store.kpi import KpiRows, kpi_rows, outcome_bounds, review_rows
 
 GROUP_BY: tuple[str, ...] = ("week", "month", "port", "carrier", "channel", "hs_chapter")
 #: Every figure of a group, in the order of the CSV columns; counts first.
@@ -123,71 +123,105 @@ def _total(values: np.ndarray) -> float | None:
     return float(known.sum()) if len(known) else None
 
 
-def _figures(rows: KpiRows, idx: np.ndarray, reviews: ReviewRows | None, ridx: np.ndarray | None) -> dict[str, Any]:
-    """Every figure over the rows ``idx`` (and the review decisions ``ridx``; None: not defined for this grouping)."""
-    scored = rows.scored[idx] == 1
-    with_outcome = rows.has_outcome[idx] == 1
-    release = rows.release_hours[idx]
-    exception = rows.exception[idx]
-    demurrage = rows.demurrage[idx]
-    out: dict[str, Any] = {
-        "n_shipments": int(len(idx)),
-        "n_outcomes": int(with_outcome.sum()),
-        "n_reviews": int(len(ridx)) if ridx is not None else None,
-        "preparation_hours_p50": _quantile(rows.prep_hours[idx], 0.5),
+def _inputs(rows: KpiRows) -> dict[str, np.ndarray]:
+    """The per-shipment values the figures are statistics of (NaN: not counted in that figure)."""
+    scored = rows.scored == 1
+    demurrage = rows.demurrage
+    return {
+        "outcome": rows.has_outcome, "prep": rows.prep_hours, "release": rows.release_hours,
+        "exception_release": np.where(rows.exception == 1, rows.release_hours, np.nan), "cost": rows.cost,
+        "demurrage_flag": np.where(np.isnan(demurrage), np.nan, (demurrage > 0).astype(float)),
+        "demurrage": demurrage, "first_pass": rows.first_pass,
+        "data_error": np.where(scored, rows.has_error, np.nan), "three_doc_ok": np.where(scored, rows.three_doc_ok,
+                                                                                        np.nan),
+    }
+
+
+def _figures(values: dict[str, np.ndarray], overrides: np.ndarray | None) -> dict[str, Any]:
+    """Every figure over one group's values (and its review decisions; None: not defined for this grouping)."""
+    release = values["release"]
+    return {
+        "n_shipments": int(len(release)),
+        "n_outcomes": int(np.sum(values["outcome"] == 1)),
+        "n_reviews": int(len(overrides)) if overrides is not None else None,
+        "preparation_hours_p50": _quantile(values["prep"], 0.5),
         "release_hours_p50": _quantile(release, 0.5),
         "release_hours_p90": _quantile(release, 0.9),
-        "exception_handling_hours": _quantile(np.where(exception == 1, release, np.nan), 0.5),
-        "cost_per_declaration": _rate(rows.cost[idx]),
-        "demurrage_incidence": _rate(np.where(np.isnan(demurrage), np.nan, (demurrage > 0).astype(float))),
-        "demurrage_amount": _total(demurrage),
-        "first_pass_rate": _rate(rows.first_pass[idx]),
-        "data_error_rate": _rate(np.where(scored, rows.has_error[idx], np.nan)),
-        "three_document_match_rate": _rate(np.where(scored, rows.three_doc_ok[idx], np.nan)),
-        "override_rate": (_rate(reviews.override[ridx]) if reviews is not None and ridx is not None else None),
+        "exception_handling_hours": _quantile(values["exception_release"], 0.5),
+        "cost_per_declaration": _rate(values["cost"]),
+        "demurrage_incidence": _rate(values["demurrage_flag"]),
+        "demurrage_amount": _total(values["demurrage"]),
+        "first_pass_rate": _rate(values["first_pass"]),
+        "data_error_rate": _rate(values["data_error"]),
+        "three_document_match_rate": _rate(values["three_doc_ok"]),
+        "override_rate": _rate(overrides) if overrides is not None else None,
     }
-    return out
 
 
-def _split(keys: np.ndarray) -> dict[Any, np.ndarray]:
-    """Row indices per key (one sort, not one pass per group)."""
+def _split(keys: Any) -> tuple[np.ndarray, dict[Any, slice]]:
+    """(order, key -> slice of the ordered rows): integer codes (a categorical's own, or one hash factorisation) and
+    one sort; each group is then a contiguous view of arrays reordered once, not a gather per group."""
+    import pandas as pd
+
     if not len(keys):
-        return {}
-    codes = np.array([k if k is not None else "\x00none" for k in keys], dtype=object) if keys.dtype == object \
-        else keys
-    uniques, inverse = np.unique(codes, return_inverse=True)
-    order = np.argsort(inverse, kind="stable")
-    bounds = np.cumsum(np.bincount(inverse, minlength=len(uniques)))[:-1]
-    parts = np.split(order, bounds)
-    return {(None if u == "\x00none" else (u.item() if hasattr(u, "item") else u)): p
-            for u, p in zip(uniques, parts)}
+        return np.zeros(0, dtype=np.int64), {}
+    if isinstance(keys, pd.Categorical):
+        uniques = [*keys.categories, None]
+        codes = keys.codes.astype(np.int64)
+        codes[codes < 0] = len(uniques) - 1  # unknown (NaN) is a group of its own
+    else:
+        codes, found = pd.factorize(keys, use_na_sentinel=False)
+        uniques = list(found)
+    order = np.argsort(codes, kind="stable")
+    counts = np.bincount(codes, minlength=len(uniques))
+    ends = np.cumsum(counts)
+    return order, {(None if u is None or (isinstance(u, float) and np.isnan(u)) else
+                    (u.item() if hasattr(u, "item") else u)): slice(int(e - c), int(e))
+                   for u, c, e in zip(uniques, counts, ends) if c}
+
+
+def _grouped(values: dict[str, np.ndarray], keys: np.ndarray) -> dict[Any, dict[str, np.ndarray]]:
+    order, slices = _split(keys)
+    ordered = {k: v[order] for k, v in values.items()}
+    return {key: {k: v[sl] for k, v in ordered.items()} for key, sl in slices.items()}
+
+
+def _grouped_overrides(overrides: np.ndarray, keys: np.ndarray) -> dict[Any, np.ndarray]:
+    return {key: part["override"] for key, part in _grouped({"override": overrides}, keys).items()}
 
 
 def kpi_report(engine: Engine, start: datetime, end: datetime, group_by: str = "week",
-               service: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The figures of ``[start, end)``: ``total`` and one entry per group, plus the service's own figures."""
+               service: dict[str, Any] | None = None, source: Any = None) -> dict[str, Any]:
+    """The figures of ``[start, end)``: ``total`` and one entry per group, plus the service's own figures.
+
+    ``source`` (a :class:`serving.kpi.cache.KpiSource`) serves the rows from memory; without it the period is read
+    from the store.
+    """
     if group_by not in GROUP_BY:
         raise InvalidInputError(f"group_by must be one of {', '.join(GROUP_BY)}, not '{group_by}'",
                                 details=[field_error("query.group_by", f"not one of {', '.join(GROUP_BY)}")])
-    rows = kpi_rows(engine, start, end)
-    reviews = review_rows(engine, start, end)
-    everything = np.arange(len(rows))
-    total = _figures(rows, everything, reviews, np.arange(len(reviews.created_s)))
-    groups: list[dict[str, Any]] = []
-    if group_by in ("week", "month"):
-        by_key = _split(_time_keys(group_by, rows.declared_s))
-        review_keys = _split(_time_keys(group_by, reviews.created_s))
-        empty = np.zeros(0, dtype=np.int64)
-        for key in _all_periods(group_by, start, end):
-            groups.append({"group": _label(group_by, key),
-                           **_figures(rows, by_key.get(key, empty), reviews, review_keys.get(key, empty))})
+    if source is not None:
+        rows, reviews = source.period(start, end)
     else:
-        by_key = _split(rows.group[group_by])
-        review_keys = _split(reviews.hs_chapter) if group_by == "hs_chapter" else {}
-        empty = np.zeros(0, dtype=np.int64)
-        for key, idx in sorted(by_key.items(), key=lambda kv: (kv[0] is None, -len(kv[1]), str(kv[0]))):
-            ridx = review_keys.get(key, empty) if group_by == "hs_chapter" else None
-            groups.append({"group": _label(group_by, key), **_figures(rows, idx, reviews, ridx)})
+        rows, reviews = kpi_rows(engine, start, end), review_rows(engine, start, end)
+    values = _inputs(rows)
+    total = _figures(values, reviews.override)
+    groups: list[dict[str, Any]] = []
+    empty_values = {k: v[:0] for k, v in values.items()}
+    no_reviews = reviews.override[:0]
+    if group_by in ("week", "month"):
+        by_key = _grouped(values, _time_keys(group_by, rows.declared_s))
+        review_keys = _grouped_overrides(reviews.override, _time_keys(group_by, reviews.created_s))
+        for key in _all_periods(group_by, start, end):
+            groups.append({"group": _label(group_by, key), **_figures(by_key.get(key, empty_values),
+                                                                       review_keys.get(key, no_reviews))})
+    else:
+        by_key = _grouped(values, rows.group[group_by])
+        review_keys = _grouped_overrides(reviews.override, reviews.hs_chapter) if group_by == "hs_chapter" else {}
+        for key, part in sorted(by_key.items(), key=lambda kv: (kv[0] is None, -len(kv[1]["release"]),
+                                                               str(kv[0]))):
+            overrides = review_keys.get(key, no_reviews) if group_by == "hs_chapter" else None
+            groups.append({"group": _label(group_by, key), **_figures(part, overrides)})
     return {"from": start, "to": end, "group_by": group_by, "total": total, "groups": groups,
             "service": service or {}}
 
@@ -202,9 +236,9 @@ def kpi_csv(report: dict[str, Any]) -> str:
     return to_csv(lines, columns)
 
 
-def gauge_figures(engine: Engine, window_days: int) -> dict[str, float]:
+def gauge_figures(engine: Engine, window_days: int, source: Any = None) -> dict[str, float]:
     """The totals of the last ``window_days`` (up to now) for the Prometheus gauges; unknown figures are left out
     rather than exported as 0."""
     end = datetime.now(UTC)
-    total = kpi_report(engine, end - timedelta(days=window_days), end, "week")["total"]
+    total = kpi_report(engine, end - timedelta(days=window_days), end, "week", source=source)["total"]
     return {k: float(v) for k, v in total.items() if v is not None}

@@ -19,7 +19,7 @@ def console(mlflow_settings, tmp_path, nomenclature):
         sign_in(client, "score")
         add_rows(client.app.state.engine,
                  shipments=[shipment("k1", T0), shipment("k2", T0 + timedelta(days=14), carrier="YTO")],
-                 outcomes=[outcome("k1", T0, hours=20, costs={"declaration": 60}),
+                 outcomes=[outcome("k1", T0, hours=20, costs={"declaration_cost": 60}),
                            outcome("k2", T0 + timedelta(days=14), hours=40, first_pass=False)])
         yield client
 
@@ -52,3 +52,20 @@ def test_dashboard_in_chinese_grouped_by_carrier_and_export(console):
 def test_dashboard_names_a_bad_parameter(console):
     page = console.get("/kpi", params={"from": "soon", "lang": "en"})
     assert page.status_code == 422 and 'data-testid="error"' in page.text and "query.from" in page.text
+
+
+def test_an_extra_panel_is_shown_under_the_figures(console, monkeypatch):
+    from serving.console import kpi_page
+
+    def congestion(request, report):
+        return {"key": "congestion", "title_en": "Port congestion", "title_zh": "口岸拥堵",
+                "columns": [("port", "Port", "口岸"), ("p50", "P50 h", "P50 小时"), ("n", "n", "票数")],
+                "rows": [{"port": "CNSHA", "p50": 30.5, "n": 12}, {"port": "CNNGB", "p50": None, "n": 0}],
+                "chart": ("port", "p50")}
+
+    monkeypatch.setattr(kpi_page, "PANELS", [congestion, lambda request, report: None])
+    page = console.get("/kpi", params={"from": "2026-03-02", "to": "2026-03-22", "lang": "zh"})
+    assert page.status_code == 200
+    panel = page.text.split('data-panel="congestion"')[1].split("</section>")[0]
+    assert "口岸拥堵" in panel and "30.5" in panel and "CNSHA" in panel and 'data-testid="chart-bar"' in panel
+    assert page.text.count('data-testid="kpi-panel"') == 1

@@ -69,3 +69,39 @@ def test_models_page_says_when_the_registry_is_missing(console, tmp_path):
     assert 'data-testid="plots-problem"' in page.text and "not found" in page.text
     assert "hs6_top1" in page.text  # the served version's own metrics are still shown
     assert not (tmp_path / "nowhere" / "mlflow.db").exists()
+
+
+def test_monitoring_panel_above_the_models_with_charts_and_statements(mlflow_settings, tmp_path, nomenclature):
+    import dataclasses
+    from types import MappingProxyType
+
+    import pandas as pd
+
+    from models.names import DELAY, RISK
+    from serving.served import ServedVersion
+    from tests.data.store.rows import add_history
+    from tests.models.shipment_models import small_history, small_models
+
+    delay, risk = small_models()
+    settings = mlflow_settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'store.db'}"})
+    holder = StaticHolder(OverlaySuggester(seed_rulings(), nomenclature), FixedScorer(nomenclature))
+    snap = holder.snapshot
+    now = snap.created_at
+    versions = {**snap.versions, **{n: ServedVersion(n, 5, None, MappingProxyType({"test_pinball_p90": 4.2}),
+                                                     "registry", f"models:/{n}/5", now, now) for n in (DELAY, RISK)}}
+    holder.snapshot = dataclasses.replace(snap, versions=MappingProxyType(versions),
+                                          natives=MappingProxyType({**snap.natives, DELAY: delay, RISK: risk}))
+    history = small_history()
+    ts = pd.to_datetime(history["declared_at"], utc=True)
+    with TestClient(console_app(settings, holder)) as client:
+        sign_in(client, "score")
+        add_history(client.app.state.engine, history[ts >= ts.max() - pd.Timedelta(weeks=12)], shift_hours=150.0)
+        page = client.get("/models?lang=en")
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert html.index('data-testid="monitoring"') < html.index('data-testid="model"')
+    assert html.count('data-testid="monitoring-model"') == 2
+    assert html.count('data-testid="monitoring-chart"') >= 8  # 4 delay + 2 risk + reliability + drift per model
+    assert 'data-testid="chart-band"' in html  # the training-time range is drawn
+    assert 'data-kind="out_of_range"' in html and "P90 coverage was outside its training-time range" in html
+    assert 'data-key="test_pinball_p90"' in html  # the delay model's headline metric

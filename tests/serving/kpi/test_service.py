@@ -28,11 +28,11 @@ def engine(tmp_path):
         shipment("s4", W11, order_created_at=W11 - 30 * h, export_port="CNNGB", carrier="COSCO", channel="sea_fcl",
                  hs_chapter="94"),
     ], outcomes=[
-        outcome("s1", T0, hours=10, costs={"declaration": 50}),
+        outcome("s1", T0, hours=10, costs={"declaration_cost": 50}),
         outcome("s2", T0 + h, hours=30, inspected=True, first_pass=False,
-                costs={"declaration": 50, "inspection_fees": 100, "demurrage": 200}),
+                costs={"declaration_cost": 50, "inspection_fees": 100, "demurrage": 200}),
         outcome("u1", T0 + 3 * h, hours=None, released_at=T0 + 53 * h),  # never scored; delay from the timestamps
-        outcome("s4", W11, hours=None, result="held", first_pass=False, costs={"declaration": 80, "detention": 40}),
+        outcome("s4", W11, hours=None, result="held", first_pass=False, costs={"declaration_cost": 80, "detention": 40}),
     ])
     for when, action, suggested in ((T0, "override", "851671"), (T0 + h, "accept", "940520"),
                                     (W11, "accept", "940521")):
