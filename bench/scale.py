@@ -9,7 +9,7 @@
   same row groups and calling `ShipmentScorer.score_documents`: rows/s and peak memory per worker.
 - Store writes (SQLite vs PostgreSQL): `bench/store_writes.py`, see the marked place below.
 
-Each engine runs in a fresh subprocess, so peak memory (``ru_maxrss``) is that engine's own. The history is built
+Each engine runs in a fresh subprocess, so peak memory (``VmHWM``, reset by ``exec``) is that engine's own. The history is built
 from ``--train-n / 100k`` generator runs of 100k shipments (seeds 1, 2, ...; each split in time on its own: train on
 the first 18 months, valid the next 2, test the last 4), because one generator run holds all its documents in memory.
 
@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -43,7 +42,9 @@ SHOWN = {"shipments-delay": ["pinball_p50", "pinball_p90", "coverage_p90", "mae"
 
 
 def _peak_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    from training.cluster.scoring import peak_rss_mb
+
+    return peak_rss_mb()
 
 
 # ---- data --------------------------------------------------------------------------------------------------------

@@ -24,13 +24,26 @@ import pandas as pd
 
 from data.errors import InvalidInputError, field_error
 
-__all__ = ["score_file_dask", "RESULT_COLUMNS"]
+__all__ = ["score_file_dask", "RESULT_COLUMNS", "peak_rss_mb"]
 
 #: Flat columns of the result parts (``result`` holds the whole ScoreResult as JSON, as `clearance risk score` prints).
 RESULT_COLUMNS = ["partition", "row", "shipment_id", "delay_p50_hours", "delay_p90_hours", "risk_level", "risk_low",
                   "risk_medium", "risk_high", "findings", "advisories", "result"]
 #: Bytes of JSONL per partition: a few thousand shipments (~1.7 KB each), like the local chunks of 5,000.
 DEFAULT_BLOCKSIZE = 8 * 2**20
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MB: ``VmHWM``, which starts afresh with each program (``ru_maxrss``
+    survives ``exec`` on Linux, so a process started from a large parent would report the parent's peak)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
 
 
 def _strip_nulls(value: Any) -> Any:
@@ -75,8 +88,7 @@ def _score_partition(partition: int, documents: list, scorer: Any, out_dir: str,
         worker = "local"
     return {"partition": partition, "documents": len(documents), "scored": len(rows), "invalid": len(documents) - len(rows),
             "errors": errors, "seconds": round(time.perf_counter() - t0, 3), "worker": worker,
-            # ru_maxrss is KiB on Linux: the peak of the whole worker process so far
-            "worker_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+            "worker_peak_rss_mb": peak_rss_mb()}  # the whole worker process's peak so far
 
 
 def _partitions(path: Path, blocksize: int) -> list[Any]:
