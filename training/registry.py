@@ -10,7 +10,7 @@ from __future__ import annotations
 import getpass
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -180,14 +180,19 @@ def list_versions(settings: Settings, names: tuple[str, ...] | None = None) -> l
     """Every registered version of the given (default: all) models, newest first."""
     mlflow_client = client(settings)
     try:
-        registered = [m.name for m in mlflow_client.search_registered_models()]
+        registered = {m.name: dict(m.aliases or {}) for m in mlflow_client.search_registered_models()}
     except Exception as exc:  # sqlite missing or locked: say so instead of a stack trace
         raise UnavailableError(f"model registry unreachable: {exc}") from exc
     wanted = [n for n in registered if names is None or n in names]
     versions: list[VersionInfo] = []
     for name in sorted(wanted):
+        # search_model_versions leaves ``aliases`` empty on the versions it returns; the registered model has them.
+        by_version: dict[int, list[str]] = {}
+        for alias, number in registered[name].items():
+            by_version.setdefault(int(number), []).append(alias)
         for mv in mlflow_client.search_model_versions(f"name='{name}'"):
-            versions.append(_version_info(mv))
+            info = _version_info(mv)
+            versions.append(replace(info, aliases=sorted(set(info.aliases) | set(by_version.get(info.version, [])))))
     return sorted(versions, key=lambda v: (v.name, -v.version))
 
 

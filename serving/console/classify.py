@@ -112,7 +112,7 @@ async def start_page(request: Request) -> Response:
 async def classify_form(request: Request) -> HTMLResponse:
     saved, text, elements = None, "", {}
     saved_id = request.query_params.get("saved", "")
-    if saved_id.isdigit():
+    if saved_id.isascii() and saved_id.isdigit() and len(saved_id) <= 12:  # ids fit a 64-bit integer
         saved = await run_in_threadpool(get_review, engine_of(request), int(saved_id))
         if saved is not None:  # the form comes back filled in, ready for the next, similar product
             text, elements = saved.query_text, dict(saved.declared_elements)

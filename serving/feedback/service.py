@@ -36,6 +36,7 @@ from data.rulings.schema import (
     normalise_hs_code,
 )
 from data.store.reviews import ReviewAction, ReviewEntry, add_review
+from serving.limits import surrogate_paths
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +96,15 @@ def normalise_code(code: str, field: str, nomenclature: Any | None) -> str:
     return normalised
 
 
+_TEXT_FIELDS = {"text", "declared_elements", "final_code", "suggested_code", "reason", "reviewer", "model_name",
+                "model_version", "index_fingerprint", "evidence_ids"}
+
+
 def check_decision(decision: Decision, *, nomenclature: Any | None = None, max_text_chars: int = 2000) -> str:
     """Every problem with the decision at once (field + reason), or the normalised final code."""
-    problems: list[dict[str, str]] = []
+    problems: list[dict[str, str]] = [
+        field_error(error_path(loc), "not valid Unicode text (a lone surrogate escape)")
+        for loc in surrogate_paths(decision.model_dump(mode="python", include=_TEXT_FIELDS))]
     if not decision.text:
         problems.append(field_error("text", "empty"))
     elif len(decision.text) > max_text_chars:
@@ -146,6 +153,17 @@ def check_decision(decision: Decision, *, nomenclature: Any | None = None, max_t
     return normalised
 
 
+def _split_text(text: str) -> tuple[str, str]:
+    """(name, description) of a text: whole as the name when it fits, else cut at the last space before the name cap
+    (the ruling's text joins the two with a newline, so no character is added), else at the cap."""
+    if len(text) <= MAX_NAME_CHARS:
+        return text, ""
+    cut = text.rfind(" ", MAX_NAME_CHARS // 2, MAX_NAME_CHARS + 1)
+    if cut > 0:
+        return text[:cut], text[cut + 1:]
+    return text[:MAX_NAME_CHARS], text[MAX_NAME_CHARS:]
+
+
 def _ruling_for(decision: Decision, code: str, now: datetime) -> Ruling:
     model_version = None
     if decision.model_name or decision.model_version:
@@ -160,11 +178,12 @@ def _ruling_for(decision: Decision, code: str, now: datetime) -> Ruling:
         "evidence_ids": decision.evidence_ids[:20],  # the review log keeps all of them; notes have a size cap
     }, ensure_ascii=False)
     try:
-        # The library caps names; a longer description keeps its full text in ``description``.
-        long_text = len(decision.text) > MAX_NAME_CHARS
+        # The library caps names: a longer text continues in ``description``, so that the ruling's text (name +
+        # description) stays the reviewer's text, within the limits retraining applies, not name + the whole again.
+        name, rest = _split_text(decision.text)
         return Ruling(
-            product_name=decision.text[:MAX_NAME_CHARS],
-            description=decision.text if long_text else "",
+            product_name=name,
+            description=rest,
             declared_elements={k.strip(): v.strip() for k, v in decision.declared_elements.items()},
             hs_code=code,
             language=None,

@@ -3,6 +3,7 @@ before it is served (after a restart, on a hot swap, and while a decision is bei
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -204,6 +205,44 @@ def test_feedback_api_errors_name_the_field(api, patch, field):
     assert response.status_code == 422
     assert field in {d["field"] for d in response.json()["error"]["details"]}
     assert count_reviews(api.engine) == 0
+
+
+@pytest.mark.parametrize("patch,field", [
+    ({"reason": "bad \udfff"}, "body.reason"),
+    ({"evidence_ids": ["ok", "\udfff"]}, "body.evidence_ids.1"),
+    ({"model_version": "\udfff"}, "body.model_version"),
+    ({"index_fingerprint": "\ud800x"}, "body.index_fingerprint"),
+    ({"suggested_code": "\udfff"}, "body.suggested_code"),
+    ({"declared_elements": {"材质": "\udfff"}}, "body.declared_elements.材质"),
+])
+def test_lone_surrogates_in_any_field_are_refused_with_the_field(api, patch, field):
+    raw = json.dumps({**BODY, **patch})  # ASCII JSON: the escape travels as "\\udfff", as a hostile client sends it
+    response = api.post("/v1/hs/feedback", content=raw, headers={"X-API-Key": api.keys["suggest"],
+                                                                 "Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert field in {d["field"] for d in response.json()["error"]["details"]}
+    assert count_reviews(api.engine) == 0
+
+
+def test_lone_surrogates_are_refused_by_the_service_too(engine, nomenclature):
+    with pytest.raises(InvalidInputError) as err:
+        record_decision(engine, None, _decision(reason="\udfff"), nomenclature=nomenclature)
+    assert {d["field"] for d in err.value.details} == {"reason"}
+
+
+@pytest.mark.parametrize("text", ["保温杯" * 665 + "x", ("stainless flask " * 125)[:1996]])
+def test_a_long_text_is_stored_once_so_retraining_takes_it(engine, nomenclature, text):
+    receipt = record_decision(engine, None, _decision(text=text), nomenclature=nomenclature)
+    stored = RulingRepository(engine).get(receipt.ruling.ruling_id)
+    assert len(stored.text) <= len(text) + 1  # name + newline + description, not name + the whole text again
+    assert stored.text.replace("\n", " ").replace(" ", "") == text.replace(" ", "")
+
+
+@pytest.mark.parametrize("code", ["999999", "9999999999", "98010000"])
+def test_reserved_chapters_never_become_rulings(engine, nomenclature, code):
+    with pytest.raises(InvalidInputError) as err:
+        record_decision(engine, None, _decision(final_code=code), nomenclature=None)
+    assert "final_code" in {d["field"] for d in err.value.details}
 
 
 def test_feedback_api_without_auth_needs_a_reviewer(api):
