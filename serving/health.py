@@ -36,8 +36,8 @@ async def readyz(request: Request) -> Response:
         return JSONResponse(error_body("unavailable", "models are not loaded",
                                        {"status": status["status"], "error": status["error"],
                                         "last_check": status["last_check"]}), status_code=503)
-    return JSONResponse({"status": status["status"], "source": status["source"], "stale": status["stale"],
-                         "error": status["error"], "last_check": status["last_check"],
+    return JSONResponse({"status": status["status"], "degraded": status["degraded"], "source": status["source"],
+                         "stale": status["stale"], "error": status["error"], "last_check": status["last_check"],
                          "model_versions": snapshot.version_map()})
 
 
