@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-import anyio
 from fastapi import FastAPI
 
 import data  # noqa: F401  (thread caps before numeric libraries load)
 from data.settings import Settings, get_settings
 from data.store.db import open_store
+from serving.admission import Admission
 from serving.auth import KeyAuthenticator
 from serving.coalesce import Coalescer
 from serving.errors import install_error_handlers
@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None, *, holder: ModelHolder | None =
         try:
             yield
         finally:
+            app.state.admission.draining = True  # anything still arriving is answered 503, not run half-way
             holder.stop()
 
     from importlib.metadata import PackageNotFoundError, version
@@ -76,8 +77,9 @@ def create_app(settings: Settings | None = None, *, holder: ModelHolder | None =
     app.state.holder = holder
     app.state.metrics = metrics
     app.state.authenticator = KeyAuthenticator(engine, disabled=settings.auth_disabled)
-    app.state.model_limiter = anyio.CapacityLimiter(settings.threads)
-    app.state.coalescer = Coalescer(max_batch=64, drainers=settings.threads)
+    app.state.admission = Admission(settings)
+    app.state.coalescer = Coalescer(max_batch=64, drainers=settings.threads,
+                                    max_queue=settings.limits.interactive_queue)
 
     install_error_handlers(app)
 
@@ -86,7 +88,7 @@ def create_app(settings: Settings | None = None, *, holder: ModelHolder | None =
         return snapshot.header() if snapshot is not None else None
 
     app.add_middleware(RequestContextMiddleware, metrics=metrics, max_body_bytes=settings.max_request_bytes,
-                       served_header=_current_header)
+                       served_header=_current_header, admission=app.state.admission)
 
     from serving.console.router import router as console_router
     from serving.feedback.router import router as feedback_router

@@ -8,6 +8,7 @@ the caller, because it leaks internal paths and code.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -49,10 +50,14 @@ def internal_error_response() -> JSONResponse:
     )
 
 
+def retry_after_header(seconds: float | None) -> dict[str, str]:
+    return {} if seconds is None else {"Retry-After": str(max(1, math.ceil(seconds)))}
+
+
 async def _clearance_error(request: Request, exc: ClearanceError) -> JSONResponse:
     if exc.status >= 500:
         log.warning("request failed: %s", exc.message, extra={"code": exc.code})
-    return JSONResponse(exc.to_body(), status_code=exc.status)
+    return JSONResponse(exc.to_body(), status_code=exc.status, headers=retry_after_header(exc.retry_after))
 
 
 async def _request_validation(request: Request, exc: RequestValidationError) -> JSONResponse:

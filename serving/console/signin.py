@@ -24,6 +24,7 @@ from serving.console.auth import (
     auth_disabled,
     check_csrf,
     clear_session_cookie,
+    cookie_secure,
     current_session,
     public,
     requires,
@@ -51,7 +52,7 @@ def _signin_page(request: Request, *, next_path: str, status: int = 200, error: 
     response = render(request, "signin.html", status=status, page="signin", next_path=next_path,
                       signin_token=token, reason=reason if reason in REASONS else None, error=error)
     response.set_cookie(SIGNIN_COOKIE, token, max_age=SIGNIN_COOKIE_AGE, path="/signin", httponly=True,
-                        samesite="strict", secure=request.url.scheme == "https")
+                        samesite="strict", secure=cookie_secure(request))
     return response
 
 
