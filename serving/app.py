@@ -22,6 +22,7 @@ from serving.holder import ModelHolder
 from serving.metrics import Metrics
 from serving.middleware import RequestContextMiddleware
 from serving.openapi import install_openapi
+from serving.ratelimit import AuthLimiter
 from serving.served import ServedModels
 
 ERROR_SCHEMA = {
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, *, holder: ModelHolder | None =
     app.state.metrics = metrics
     app.state.authenticator = KeyAuthenticator(engine, disabled=settings.auth_disabled)
     app.state.admission = Admission(settings)
+    app.state.auth_limiter = AuthLimiter(settings.limits, metrics, engine)
     app.state.coalescer = Coalescer(max_batch=64, drainers=settings.threads,
                                     max_queue=settings.limits.interactive_queue)
 
@@ -90,6 +92,7 @@ def create_app(settings: Settings | None = None, *, holder: ModelHolder | None =
     app.add_middleware(RequestContextMiddleware, metrics=metrics, max_body_bytes=settings.max_request_bytes,
                        served_header=_current_header, admission=app.state.admission)
 
+    from serving.audit.router import router as audit_router
     from serving.console.router import router as console_router
     from serving.feedback.router import router as feedback_router
     from serving.health import router as health_router
@@ -98,7 +101,8 @@ def create_app(settings: Settings | None = None, *, holder: ModelHolder | None =
     from serving.shipments.router import router as shipments_router
 
     # The console is one router among the others: the feedback API and the replay do not depend on it.
-    for router in (health_router, hs_router, feedback_router, shipments_router, models_router, console_router):
+    for router in (health_router, hs_router, feedback_router, shipments_router, models_router, audit_router,
+                   console_router):
         app.include_router(router)
     install_openapi(app)
     return app

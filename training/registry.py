@@ -92,8 +92,13 @@ def _engine(settings: Settings):
 
 
 def _record(settings: Settings, **row: Any) -> None:
-    with session_scope(_engine(settings)) as session:
+    engine = _engine(settings)
+    with session_scope(engine) as session:
         session.add(AliasChange(**row))
+    from data.store.audit import record_event
+
+    record_event(engine, "alias_moved", actor=row.get("actor"), details={
+        k: row.get(k) for k in ("model_name", "alias", "action", "from_version", "to_version", "reason")})
 
 
 def _finite_metrics(metrics: dict[str, Any]) -> dict[str, float]:

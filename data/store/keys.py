@@ -99,6 +99,10 @@ def create_key(engine: Engine, name: str, scopes: list[str] | tuple[str, ...]) -
         session.add(row)
         session.flush()
         record = _record(row)
+    from data.store.audit import record_event  # here, not at the doors: every way of making a key is audited
+
+    record_event(engine, "key_created", actor=record.name, key_prefix=record.key_id,
+                 details={"scopes": list(record.scopes)})
     return record, plaintext
 
 
@@ -115,10 +119,16 @@ def revoke_key(engine: Engine, name_or_id: str) -> KeyRecord:
         row = session.scalar(select(ApiKey).where((ApiKey.name == name_or_id) | (ApiKey.key_id == name_or_id)))
         if row is None:
             raise NotFoundError(f"no API key named or with id '{name_or_id}'")
-        if row.revoked_at is None:
+        newly = row.revoked_at is None
+        if newly:
             row.revoked_at = _utcnow()
         session.flush()
-        return _record(row)
+        record = _record(row)
+    if newly:
+        from data.store.audit import record_event
+
+        record_event(engine, "key_revoked", actor=record.name, key_prefix=record.key_id)
+    return record
 
 
 def _active_row(session, key_id: str) -> ApiKey | None:
