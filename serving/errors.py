@@ -76,7 +76,12 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
         message = f"no route for {request.method} {request.url.path}"
     if exc.status_code == 405:
         message = f"method {request.method} is not allowed on {request.url.path}"
-    return JSONResponse(error_body(code, message, None), status_code=exc.status_code, headers=exc.headers)
+    details = None
+    if exc.status_code == 400 and message == "There was an error parsing the body":
+        # FastAPI's own body parsing (bytes that are not UTF-8, a broken form): say where, as a 422 would.
+        message = "the request body cannot be read: it is not UTF-8 JSON (or not a valid form)"
+        details = [{"field": "body", "reason": "not UTF-8 JSON text"}]
+    return JSONResponse(error_body(code, message, details), status_code=exc.status_code, headers=exc.headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

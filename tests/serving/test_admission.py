@@ -137,3 +137,9 @@ def test_the_app_answers_head_on_probes_and_headers_on_errors(client):
     r = client.get("/v1/models")  # 401: error responses carry the headers too
     assert r.status_code == 401 and r.headers["x-content-type-options"] == "nosniff"
     assert client.get("/docs").headers["content-security-policy"] == CSP_DOCS
+
+
+def test_an_unreadable_body_on_a_single_item_route_says_where(client, keys):
+    r = client.post("/v1/risk/score", content=b"\xff\xfe{", headers={**keys["score"], "content-type": "application/json"})
+    assert r.status_code in (400, 422)
+    assert r.json()["error"]["details"][0]["field"] == "body"
