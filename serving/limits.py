@@ -126,6 +126,12 @@ def _json_document(raw: bytes | bytearray | str, prefix: tuple) -> Any:
     except UnicodeDecodeError as exc:
         raise RequestValidationError([{"type": "json_invalid", "loc": prefix, "msg": f"not UTF-8 text: {exc.reason}",
                                        "input": {}}]) from None
+    except RecursionError:
+        raise RequestValidationError([{"type": "json_invalid", "loc": prefix, "msg": "JSON nested too deeply",
+                                       "input": {}}]) from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits (Python's conversion limit)
+        raise RequestValidationError([{"type": "json_invalid", "loc": prefix, "msg": f"JSON not accepted: {exc}"[:200],
+                                       "input": {}}]) from None
 
 
 def limited_body(model: type[M]) -> Callable[[Request], Awaitable[M]]:
