@@ -242,7 +242,7 @@ def kill9(server: Server, keys: dict[str, str], rounds: int, per_round: int, ack
         round_acked: dict[str, dict] = {}
         stop = threading.Event()
 
-        def send(items: list[tuple[str, dict]], stop: threading.Event = stop) -> None:
+        def send(items: list[tuple[str, dict]], stop: threading.Event = stop, round_acked: dict = round_acked) -> None:
             with _client(headers=headers, timeout=10) as client:
                 for key, body in items:
                     if stop.is_set():
