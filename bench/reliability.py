@@ -83,7 +83,7 @@ class Server:
                     "BENCH_SCORE_DELAY_S": str(score_delay_s), "HF_HUB_OFFLINE": "1"}
         self.log = data_dir / f"server-{self.port}.log"
 
-    def start(self, timeout: float = 90.0) -> float:
+    def start(self, timeout: float = 300.0) -> float:
         """Start and wait for ``/readyz`` 200; returns seconds to ready."""
         import httpx
 

@@ -84,7 +84,9 @@ def require_scope(scope: str | None):
             try:
                 record = await authenticator.authenticate(key, scope)
             except UnauthorizedError:
-                limiter.failed(client, prefix, door="api", reason="missing" if not key else "unknown")
+                # Off the event loop: an audit row is a store write.
+                await run_in_threadpool(limiter.failed, client, prefix, door="api",
+                                        reason="missing" if not key else "unknown")
                 raise
         if record is not None:
             request.state.api_key_name = record.name

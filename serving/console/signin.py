@@ -102,7 +102,7 @@ async def signin_submit(request: Request) -> Response:
         if record is None:
             log.warning("console sign-in refused: unknown, malformed or revoked key", extra={"client": client})
             if limiter is not None:
-                limiter.failed(client, key_prefix(key), door="console", reason="unknown")
+                await run_in_threadpool(limiter.failed, client, key_prefix(key), door="console", reason="unknown")
             raise UnauthorizedError("This API key is unknown, malformed or revoked", code="bad_key",
                                     details=[field_error("api_key", "not an active key")])
     except ClearanceError as exc:
