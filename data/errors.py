@@ -15,10 +15,16 @@ class ClearanceError(Exception):
     code: str = "error"
     status: int = 400
 
-    def __init__(self, message: str, *, details: Any = None, code: str | None = None, status: int | None = None):
+    #: Seconds after which a retry may succeed (sent as ``Retry-After``); None: no such hint.
+    retry_after: float | None = None
+
+    def __init__(self, message: str, *, details: Any = None, code: str | None = None, status: int | None = None,
+                 retry_after: float | None = None):
         super().__init__(message)
         self.message = message
         self.details = details
+        if retry_after is not None:
+            self.retry_after = retry_after
         if code is not None:
             self.code = code
         if status is not None:
@@ -65,6 +71,21 @@ class UnavailableError(ClearanceError):
 
     code = "unavailable"
     status = 503
+
+
+class TooManyRequestsError(ClearanceError):
+    """This caller sent too much: too many requests at once for its key, or too many failed sign-ins."""
+
+    code = "too_many_requests"
+    status = 429
+    retry_after = 1.0
+
+
+class OverloadedError(UnavailableError):
+    """The service is full (its queue for this kind of work is) or shutting down: retry after ``retry_after``."""
+
+    code = "overloaded"
+    retry_after = 1.0
 
 
 class EncoderMismatchError(ConflictError):

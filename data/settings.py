@@ -33,6 +33,19 @@ class InputLimits:
     element_value_chars: int = MAX_ELEMENT_VALUE_CHARS
     suggest_batch: int = 1000
     score_batch: int = 10000
+    # Load shedding (serving/admission.py): model calls running at once and waiting, per kind of work; beyond them a
+    # request is answered 503 with Retry-After at once instead of queueing without bound.
+    batch_slots: int = 1
+    interactive_queue: int = 64
+    batch_queue: int = 4
+    console_queue: int = 16
+    per_key_concurrency: int = 16
+    # Authentication failures (serving/ratelimit.py): failures within the window, per client address and per key
+    # prefix, before further attempts are answered 429 for ``lockout_s``.
+    auth_failures_per_client: int = 20
+    auth_failures_per_key: int = 10
+    auth_window_s: float = 60.0
+    lockout_s: float = 300.0
 
 
 class Settings(BaseSettings):
@@ -89,6 +102,25 @@ class Settings(BaseSettings):
     congestion_refresh_s: float = Field(300.0, gt=0, description=(
         "How often the service recomputes the port congestion figures (last 7 days of outcomes) that the delay and "
         "risk models read."))
+    batch_slots: int = Field(InputLimits.batch_slots, ge=1, description=(
+        "Batch model calls (suggest/score batch routes) running at once; interactive calls have `threads` slots of "
+        "their own, so batches cannot starve them."))
+    interactive_queue: int = Field(InputLimits.interactive_queue, ge=0,
+                                   description="Interactive model calls that may wait for a slot (503 beyond).")
+    batch_queue: int = Field(InputLimits.batch_queue, ge=0, description="Batch calls that may wait (503 beyond).")
+    console_queue: int = Field(InputLimits.console_queue, ge=0, description="Console model calls that may wait.")
+    per_key_concurrency: int = Field(InputLimits.per_key_concurrency, ge=1,
+                                     description="Requests one API key (or console session) may have in flight (429).")
+    auth_failures_per_client: int = Field(InputLimits.auth_failures_per_client, ge=1,
+                                          description="Failed authentications per client address per window (429).")
+    auth_failures_per_key: int = Field(InputLimits.auth_failures_per_key, ge=1,
+                                       description="Failed authentications per key prefix per window (429).")
+    auth_window_s: float = Field(InputLimits.auth_window_s, gt=0, description="Window of the failure counts.")
+    lockout_s: float = Field(InputLimits.lockout_s, gt=0, description="How long a locked-out caller gets 429.")
+    shutdown_grace_s: float = Field(10.0, gt=0, description=(
+        "On SIGTERM, seconds in-flight requests may finish; those still running then are answered 503."))
+    secure_cookies: bool = Field(False, description=(
+        "Mark console cookies Secure although the service sees plain HTTP: set it behind a TLS-terminating proxy."))
     score_workers: int = Field(1, ge=0, le=64, description=(
         "Extra processes that score large batches without explanations (the batch route, `clearance risk score "
         "--no-explain`) beside the main process; 0 scores in one process. Default 1: on 2 cores, the service "
@@ -113,7 +145,13 @@ class Settings(BaseSettings):
         return InputLimits(text_chars=self.max_text_chars, elements=self.max_elements,
                            element_key_chars=self.max_element_key_chars,
                            element_value_chars=self.max_element_value_chars,
-                           suggest_batch=self.max_suggest_batch, score_batch=self.max_score_batch)
+                           suggest_batch=self.max_suggest_batch, score_batch=self.max_score_batch,
+                           batch_slots=self.batch_slots, interactive_queue=self.interactive_queue,
+                           batch_queue=self.batch_queue, console_queue=self.console_queue,
+                           per_key_concurrency=self.per_key_concurrency,
+                           auth_failures_per_client=self.auth_failures_per_client,
+                           auth_failures_per_key=self.auth_failures_per_key, auth_window_s=self.auth_window_s,
+                           lockout_s=self.lockout_s)
 
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:

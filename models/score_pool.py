@@ -28,6 +28,7 @@ from __future__ import annotations
 import gc
 import marshal
 import multiprocessing
+import os
 import pickle
 import threading
 import time
@@ -65,9 +66,27 @@ def collector_paused() -> Iterator[None]:
                 gc.enable()
 
 
-def _init(payload: bytes) -> None:
+#: Seconds between a worker's checks that its parent is alive.
+PARENT_CHECK_S = 0.5
+
+
+def _watch_parent(parent: int) -> None:
+    """Exit when the parent is gone (killed with -9, it runs no clean-up): the worker is then reparented, so its
+    parent id changes. Why a thread and not ``PR_SET_PDEATHSIG``: that signal fires when the parent *thread* that
+    spawned the worker ends, and the pool spawns from whichever request thread submits first, threads that the
+    service's thread pool retires when idle; and it is Linux-only."""
+    while True:
+        time.sleep(PARENT_CHECK_S)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
+def _init(payload: bytes, parent: int | None = None) -> None:
     global _SCORER
     import data  # noqa: F401  (thread caps before LightGBM loads)
+
+    if parent is not None:
+        threading.Thread(target=_watch_parent, args=(parent,), name="clearance-parent-watch", daemon=True).start()
 
     scorer = pickle.loads(payload)
     scorer.workers = 0  # a worker never starts workers of its own
@@ -104,7 +123,7 @@ class ScorePool:
         self.workers = workers
         payload = pickle.dumps(scorer, protocol=pickle.HIGHEST_PROTOCOL)
         self._executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_init, initargs=(payload,))
+                                             initializer=_init, initargs=(payload, os.getpid()))
 
     def warm(self) -> None:
         """Start every worker now (a spawned worker imports the stack and unpickles the models: seconds)."""

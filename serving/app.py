@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-import anyio
 from fastapi import FastAPI
 
 import data  # noqa: F401  (thread caps before numeric libraries load)
 from data.settings import Settings, get_settings
 from data.store.db import open_store
+from serving.admission import Admission
 from serving.auth import KeyAuthenticator
 from serving.coalesce import Coalescer
 from serving.errors import install_error_handlers
@@ -22,6 +22,7 @@ from serving.holder import ModelHolder
 from serving.metrics import Metrics
 from serving.middleware import RequestContextMiddleware
 from serving.openapi import install_openapi
+from serving.ratelimit import AuthLimiter
 from serving.served import ServedModels
 from serving.shipments.recording import ShipmentRecorder
 
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, *, holder: ModelHolder | None =
         try:
             yield
         finally:
+            app.state.admission.draining = True  # anything still arriving is answered 503, not run half-way
             holder.stop()
             app.state.recorder.close()
 
@@ -78,8 +80,10 @@ def create_app(settings: Settings | None = None, *, holder: ModelHolder | None =
     app.state.holder = holder
     app.state.metrics = metrics
     app.state.authenticator = KeyAuthenticator(engine, disabled=settings.auth_disabled)
-    app.state.model_limiter = anyio.CapacityLimiter(settings.threads)
-    app.state.coalescer = Coalescer(max_batch=64, drainers=settings.threads)
+    app.state.admission = Admission(settings)
+    app.state.auth_limiter = AuthLimiter(settings.limits, metrics, engine)
+    app.state.coalescer = Coalescer(max_batch=64, drainers=settings.threads,
+                                    max_queue=settings.limits.interactive_queue)
     app.state.recorder = ShipmentRecorder(engine, enabled=settings.record_shipments,
                                           refresh_s=settings.congestion_refresh_s)
 
@@ -98,8 +102,9 @@ def create_app(settings: Settings | None = None, *, holder: ModelHolder | None =
         return snapshot.header() if snapshot is not None else None
 
     app.add_middleware(RequestContextMiddleware, metrics=metrics, max_body_bytes=settings.max_request_bytes,
-                       served_header=_current_header)
+                       served_header=_current_header, admission=app.state.admission)
 
+    from serving.audit.router import router as audit_router
     from serving.console.router import router as console_router
     from serving.feedback.router import router as feedback_router
     from serving.health import router as health_router
@@ -111,7 +116,7 @@ def create_app(settings: Settings | None = None, *, holder: ModelHolder | None =
 
     # The console is one router among the others: the feedback API and the replay do not depend on it.
     for router in (health_router, hs_router, feedback_router, shipments_router, outcomes_router, models_router,
-                   kpi_router, console_router):
+                   kpi_router, audit_router, console_router):
         app.include_router(router)
     install_openapi(app)
     return app

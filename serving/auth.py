@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 
 from data.errors import ForbiddenError, UnauthorizedError
 from data.store.keys import KeyRecord, hash_key, verify_key
+from serving.ratelimit import key_prefix
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <api key>`")
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="`X-API-Key: <api key>`")
@@ -73,7 +74,20 @@ def require_scope(scope: str | None):
                          bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
                          api_key: str | None = Depends(_api_key_header)) -> KeyRecord | None:
         key = api_key or (bearer.credentials if bearer is not None else None)
-        record = await request.app.state.authenticator.authenticate(key, scope)
+        authenticator = request.app.state.authenticator
+        limiter = getattr(request.app.state, "auth_limiter", None)
+        if limiter is None or authenticator.disabled:
+            record = await authenticator.authenticate(key, scope)
+        else:
+            client, prefix = (request.client.host if request.client else None), key_prefix(key)
+            limiter.check(client, prefix)
+            try:
+                record = await authenticator.authenticate(key, scope)
+            except UnauthorizedError:
+                # Off the event loop: an audit row is a store write.
+                await run_in_threadpool(limiter.failed, client, prefix, door="api",
+                                        reason="missing" if not key else "unknown")
+                raise
         if record is not None:
             request.state.api_key_name = record.name
         return record

@@ -16,12 +16,15 @@ import asyncio
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
+from data.errors import OverloadedError
+
 BatchRunner = Callable[[list[Any]], Awaitable[list[Any]]]
 
 
 class Coalescer:
-    def __init__(self, *, max_batch: int = 64, drainers: int = 2):
+    def __init__(self, *, max_batch: int = 64, drainers: int = 2, max_queue: int | None = None):
         self.max_batch = max_batch
+        self.max_queue = max_queue  # items that may wait per key; beyond, 503 at once (load shedding)
         self.drainers = drainers
         self._queues: dict[Hashable, list[tuple[Any, asyncio.Future]]] = {}
         self._active: dict[Hashable, int] = {}
@@ -29,8 +32,12 @@ class Coalescer:
         self.items = 0
 
     async def submit(self, key: Hashable, item: Any, run: BatchRunner) -> Any:
+        queue = self._queues.setdefault(key, [])
+        if self.max_queue is not None and len(queue) >= self.max_queue:
+            raise OverloadedError(f"the service is busy ({len(queue)} requests waiting); retry shortly",
+                                  details={"kind": "interactive", "queue": self.max_queue})
         future: asyncio.Future = asyncio.get_running_loop().create_future()
-        self._queues.setdefault(key, []).append((item, future))
+        queue.append((item, future))
         if self._active.get(key, 0) < self.drainers:
             self._active[key] = self._active.get(key, 0) + 1
             asyncio.get_running_loop().create_task(self._drain(key, run))

@@ -8,6 +8,7 @@ the caller, because it leaks internal paths and code.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -49,10 +50,14 @@ def internal_error_response() -> JSONResponse:
     )
 
 
+def retry_after_header(seconds: float | None) -> dict[str, str]:
+    return {} if seconds is None else {"Retry-After": str(max(1, math.ceil(seconds)))}
+
+
 async def _clearance_error(request: Request, exc: ClearanceError) -> JSONResponse:
     if exc.status >= 500:
         log.warning("request failed: %s", exc.message, extra={"code": exc.code})
-    return JSONResponse(exc.to_body(), status_code=exc.status)
+    return JSONResponse(exc.to_body(), status_code=exc.status, headers=retry_after_header(exc.retry_after))
 
 
 async def _request_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -71,7 +76,12 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
         message = f"no route for {request.method} {request.url.path}"
     if exc.status_code == 405:
         message = f"method {request.method} is not allowed on {request.url.path}"
-    return JSONResponse(error_body(code, message, None), status_code=exc.status_code, headers=exc.headers)
+    details = None
+    if exc.status_code == 400 and message == "There was an error parsing the body":
+        # FastAPI's own body parsing (bytes that are not UTF-8, a broken form): say where, as a 422 would.
+        message = "the request body cannot be read: it is not UTF-8 JSON (or not a valid form)"
+        details = [{"field": "body", "reason": "not UTF-8 JSON text"}]
+    return JSONResponse(error_body(code, message, details), status_code=exc.status_code, headers=exc.headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -11,7 +11,7 @@ from serving.errors import error_body
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="Liveness: the process answers",
+@router.api_route("/healthz", methods=["GET", "HEAD"], summary="Liveness: the process answers",
             responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}})
 async def healthz() -> dict:
     return {"status": "ok"}
@@ -22,7 +22,7 @@ _STALE_EXAMPLE = {**_READY_EXAMPLE, "status": "stale", "source": "cache", "stale
                   "error": "model registry database not found (mlflow.db)"}
 
 
-@router.get("/readyz", summary="Readiness: 200 once champions are loaded (status 'stale' when served from the cache)",
+@router.api_route("/readyz", methods=["GET", "HEAD"], summary="Readiness: 200 once champions are loaded (status 'stale' when served from the cache)",
             responses={200: {"content": {"application/json": {"examples": {
                 "ready": {"value": _READY_EXAMPLE}, "stale": {"value": _STALE_EXAMPLE}}}}},
                 503: {"description": "models not loaded yet",
@@ -32,12 +32,16 @@ async def readyz(request: Request) -> Response:
     holder = request.app.state.holder
     status = holder.status()
     snapshot = holder.peek()
+    admission = getattr(request.app.state, "admission", None)
+    if admission is not None and admission.draining:  # take this instance out of the balancer first
+        return JSONResponse(error_body("shutting_down", "the service is shutting down", {"status": "shutting_down"}),
+                            status_code=503, headers={"Retry-After": "2"})
     if snapshot is None:
         return JSONResponse(error_body("unavailable", "models are not loaded",
                                        {"status": status["status"], "error": status["error"],
                                         "last_check": status["last_check"]}), status_code=503)
-    return JSONResponse({"status": status["status"], "source": status["source"], "stale": status["stale"],
-                         "error": status["error"], "last_check": status["last_check"],
+    return JSONResponse({"status": status["status"], "degraded": status["degraded"], "source": status["source"],
+                         "stale": status["stale"], "error": status["error"], "last_check": status["last_check"],
                          "model_versions": snapshot.version_map()})
 
 

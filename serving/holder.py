@@ -85,17 +85,27 @@ class ModelHolder:
         return self._snapshot is not None
 
     def status(self) -> dict[str, Any]:
+        """``status``: loading | unavailable (nothing served: 503) | ready | stale (serving the cached set, the
+        registry unreachable since start) | registry_unavailable (serving what the registry gave, but its last check
+        failed: no new champion can arrive). ``degraded`` is true for the last two."""
         snapshot = self._snapshot
+        check = dict(self._last_check)
         if snapshot is None:
             state = self._state
+        elif snapshot.stale:
+            state = "stale"
+        elif check.get("ok") is False:
+            state = "registry_unavailable"
         else:
-            state = "stale" if snapshot.stale else "ready"
+            state = "ready"
+        error = self._last_error or (check.get("error") if check.get("ok") is False else None)
         return {
             "status": state,
+            "degraded": state in ("stale", "registry_unavailable"),
             "source": None if snapshot is None else ("cache" if snapshot.stale else "registry"),
             "stale": bool(snapshot and snapshot.stale),
-            "last_check": dict(self._last_check),
-            "error": self._last_error,
+            "last_check": check,
+            "error": error,
             "models": [] if snapshot is None else [v.to_json() for _, v in sorted(snapshot.versions.items())],
         }
 

@@ -69,11 +69,46 @@ DeclaredElements = Annotated[dict[Annotated[str, AfterValidator(_max_chars("elem
 """Declaration elements (申报要素), name → value: at most ``max_elements``, names and values within their limits."""
 
 
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def surrogate_paths(value: Any, loc: tuple = ()) -> list[tuple]:
+    """Locations of strings (keys included) holding a lone surrogate (JSON ``"\\udfff"``): valid JSON, but no text
+    that UTF-8, and therefore the store, can hold."""
+    if isinstance(value, str):
+        return [loc] if _has_surrogate(value) else []
+    found: list[tuple] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and _has_surrogate(key):
+                found.append((*loc, key.encode("utf-8", "backslashreplace").decode("ascii")))
+            found.extend(surrogate_paths(item, (*loc, key)))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found.extend(surrogate_paths(item, (*loc, i)))
+    return found
+
+
+def _refuse_surrogates(data: Any, prefix: tuple) -> None:
+    bad = surrogate_paths(data, prefix)
+    if bad:
+        raise RequestValidationError([{"type": "string_unicode", "loc": loc,
+                                       "msg": "not valid Unicode text (a lone surrogate escape)", "input": None}
+                                      for loc in bad[:50]])
+
+
 def validate_limited(model: type[M], data: Any, limits: InputLimits, prefix: tuple = ("body",)) -> M:
     """``data`` (JSON bytes/text or Python objects) as ``model`` under ``limits``; a RequestValidationError whose
-    locations start with ``prefix`` otherwise (the API's one 422 body)."""
+    locations start with ``prefix`` otherwise (the API's one 422 body). Strings with lone surrogates are refused
+    wherever they are (the store would fail on them)."""
     if isinstance(data, (bytes, bytearray, str)):
         data = _json_document(data, prefix)
+    _refuse_surrogates(data, prefix)
     try:
         return model.model_validate(data, context=limits)
     except ValidationError as exc:
@@ -90,6 +125,12 @@ def _json_document(raw: bytes | bytearray | str, prefix: tuple) -> Any:
                                        "input": {}, "ctx": {"error": exc.msg}}]) from None
     except UnicodeDecodeError as exc:
         raise RequestValidationError([{"type": "json_invalid", "loc": prefix, "msg": f"not UTF-8 text: {exc.reason}",
+                                       "input": {}}]) from None
+    except RecursionError:
+        raise RequestValidationError([{"type": "json_invalid", "loc": prefix, "msg": "JSON nested too deeply",
+                                       "input": {}}]) from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits (Python's conversion limit)
+        raise RequestValidationError([{"type": "json_invalid", "loc": prefix, "msg": f"JSON not accepted: {exc}"[:200],
                                        "input": {}}]) from None
 
 

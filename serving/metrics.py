@@ -39,6 +39,15 @@ class Metrics:
                                registry=self.registry)
         self.risk_levels = Counter("clearance_predicted_risk_level_total", "Predicted risk levels served.",
                                    ["level"], registry=self.registry)
+        self.auth_failures = Counter("clearance_auth_failures_total",
+                                     "Failed authentications by door (api, console) and reason.", ["door", "reason"],
+                                     registry=self.registry)
+        self.auth_lockouts = Counter("clearance_auth_lockouts_total",
+                                     "Client addresses and key prefixes locked out after too many failures.",
+                                     registry=self.registry)
+        self.auth_refused = Counter("clearance_auth_locked_refusals_total",
+                                    "Attempts answered 429 because the caller was locked out.",
+                                    registry=self.registry)
         self._info_lock = threading.Lock()
         self._info_labels: set[tuple[str, str, str]] = set()
         self.started_at = time.time()

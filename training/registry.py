@@ -10,7 +10,7 @@ from __future__ import annotations
 import getpass
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 from data.errors import ClearanceError, ConflictError, NotFoundError, UnavailableError
 from data.settings import Settings
 from data.store.aliases import AliasChange
+from data.store.audit import audit_insert
 from data.store.db import exclusive, open_store, session_scope
 
 CHAMPION = "champion"
@@ -103,6 +104,8 @@ def _alias_moves(name: str, settings: Settings):
 def _record(connection, **row: Any) -> None:
     """One history row, written in the alias lock's transaction (on SQLite that transaction holds the write lock)."""
     connection.execute(AliasChange.__table__.insert().values(**row))
+    connection.execute(audit_insert("alias_moved", actor=row.get("actor"), details={
+        k: row.get(k) for k in ("model_name", "alias", "action", "from_version", "to_version", "reason")}))
 
 
 def _finite_metrics(metrics: dict[str, Any]) -> dict[str, float]:
@@ -190,14 +193,19 @@ def list_versions(settings: Settings, names: tuple[str, ...] | None = None) -> l
     """Every registered version of the given (default: all) models, newest first."""
     mlflow_client = client(settings)
     try:
-        registered = [m.name for m in mlflow_client.search_registered_models()]
+        registered = {m.name: dict(m.aliases or {}) for m in mlflow_client.search_registered_models()}
     except Exception as exc:  # sqlite missing or locked: say so instead of a stack trace
         raise UnavailableError(f"model registry unreachable: {exc}") from exc
     wanted = [n for n in registered if names is None or n in names]
     versions: list[VersionInfo] = []
     for name in sorted(wanted):
+        # search_model_versions leaves ``aliases`` empty on the versions it returns; the registered model has them.
+        by_version: dict[int, list[str]] = {}
+        for alias, number in registered[name].items():
+            by_version.setdefault(int(number), []).append(alias)
         for mv in mlflow_client.search_model_versions(f"name='{name}'"):
-            versions.append(_version_info(mv))
+            info = _version_info(mv)
+            versions.append(replace(info, aliases=sorted(set(info.aliases) | set(by_version.get(info.version, [])))))
     return sorted(versions, key=lambda v: (v.name, -v.version))
 
 

@@ -17,8 +17,11 @@ from sqlalchemy import Engine, update
 
 from data.rulings.readers import ColumnMapping, RowError, read_rulings
 from data.rulings.repository import RulingRepository
+from data.store.idempotency import Once, lookup, run_once
 from data.store.rulings import ImportBatchRow
 
+#: The idempotency scope of ruling imports.
+IMPORT_SCOPE = "rulings_import"
 _ERRORS_KEPT_IN_STORE = 100
 
 
@@ -33,6 +36,7 @@ class ImportSummary(BaseModel):
     errors: list[RowError] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     batch_id: int | None = None
+    replayed: bool = False  # the summary of an earlier import under the same idempotency key
     read_seconds: float = 0.0
     write_seconds: float = 0.0
 
@@ -68,8 +72,18 @@ def write_errors(errors: list[RowError], path: str | Path) -> Path:
 
 
 def import_rulings(engine: Engine, path: str | Path, mapping: ColumnMapping | None = None, progress: bool = True, *,
-                   fmt: str | None = None, nomenclature=None, encoding: str | None = None) -> ImportSummary:
-    """Read ``path`` (CSV/TSV/JSONL/JSON/Parquet), store its valid rulings idempotently and record the batch."""
+                   fmt: str | None = None, nomenclature=None, encoding: str | None = None,
+                   once: Once | None = None) -> ImportSummary:
+    """Read ``path`` (CSV/TSV/JSONL/JSON/Parquet), store its valid rulings idempotently and record the batch.
+
+    Rulings are deduplicated by id anyway; ``once`` (an idempotency key) also makes the *import* apply once: a rerun
+    under the same key answers the first import's summary (``replayed``) without reading the file or adding a batch.
+    The key commits with the batch's final counts, so an import cut off before them runs again in full (its rulings
+    then count as duplicates)."""
+    if once is not None:
+        earlier = lookup(engine, IMPORT_SCOPE, once.owner, once.key, once.request_hash)
+        if earlier is not None:
+            return ImportSummary.model_validate({**earlier[0], "replayed": True})
     t0 = time.perf_counter()
     report = read_rulings(path, mapping, fmt, nomenclature=nomenclature, encoding=encoding, progress=progress)
     t1 = time.perf_counter()
@@ -85,11 +99,18 @@ def import_rulings(engine: Engine, path: str | Path, mapping: ColumnMapping | No
         path=str(path), format=report.format, encoding=report.encoding, rows_read=report.total_rows,
         inserted=result.inserted, duplicates=result.duplicates, rejected=report.rejected_rows, errors=report.errors,
         warnings=report.warnings, batch_id=batch_id, read_seconds=t1 - t0, write_seconds=t2 - t1)
-    with engine.begin() as conn:
-        conn.execute(update(table).where(table.c.id == batch_id).values(
+
+    def finish(session) -> dict:
+        session.execute(update(table).where(table.c.id == batch_id).values(
             finished_at=datetime.now(UTC), inserted=summary.inserted, duplicates=summary.duplicates,
             rejected=summary.rejected,
             errors_sample=[e.model_dump() for e in report.errors[:_ERRORS_KEPT_IN_STORE]]))
+        return summary.model_dump(mode="json", exclude={"errors"})
+
+    response, replayed = run_once(engine, IMPORT_SCOPE, once.owner if once else "", once.key if once else None,
+                                  once.request_hash if once else "", finish)
+    if replayed:  # a concurrent import under the same key finished first
+        return ImportSummary.model_validate({**response, "replayed": True})
     return summary
 
 

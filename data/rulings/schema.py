@@ -29,7 +29,9 @@ MAX_NOTES_CHARS = 5000
 
 HS_CODE_LENGTHS = (6, 8, 10)
 # HS chapters 01-97 (77 is reserved and unused) plus 98/99, which national tariffs use for special provisions.
-VALID_CHAPTERS = frozenset(f"{i:02d}" for i in range(1, 100)) - {"77"}
+# 77 is reserved for future use by the WCO; 98 and 99 are reserved for national special uses (China: none a 9710
+# exporter declares), so a "ruling" under them is noise, or a probe, and never becomes searchable.
+VALID_CHAPTERS = frozenset(f"{i:02d}" for i in range(1, 98)) - {"77"}
 
 _CODE_SEPARATORS = re.compile(r"[\s.\-_/,']+")
 

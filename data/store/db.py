@@ -30,6 +30,8 @@ _PG_MIGRATION_LOCK = 9710_0001
 # Modules that define tables on Base. A module listed here must exist: a missing table is a bug, not an option.
 TABLE_MODULES: tuple[str, ...] = (
     "data.store.aliases",
+    "data.store.audit",
+    "data.store.idempotency",
     "data.store.keys",
     "data.store.reviews",
     "data.store.sessions",

@@ -104,6 +104,10 @@ def create_key(engine: Engine, name: str, scopes: list[str] | tuple[str, ...]) -
             record = _record(row)
     except IntegrityError as exc:  # another replica created the same name between the check and the insert
         raise taken from exc
+    from data.store.audit import record_event  # here, not at the doors: every way of making a key is audited
+
+    record_event(engine, "key_created", actor=record.name, key_prefix=record.key_id,
+                 details={"scopes": list(record.scopes)})
     return record, plaintext
 
 
@@ -120,10 +124,16 @@ def revoke_key(engine: Engine, name_or_id: str) -> KeyRecord:
         row = session.scalar(select(ApiKey).where((ApiKey.name == name_or_id) | (ApiKey.key_id == name_or_id)))
         if row is None:
             raise NotFoundError(f"no API key named or with id '{name_or_id}'")
-        if row.revoked_at is None:
+        newly = row.revoked_at is None
+        if newly:
             row.revoked_at = _utcnow()
         session.flush()
-        return _record(row)
+        record = _record(row)
+    if newly:
+        from data.store.audit import record_event
+
+        record_event(engine, "key_revoked", actor=record.name, key_prefix=record.key_id)
+    return record
 
 
 def _active_row(session, key_id: str) -> ApiKey | None:

@@ -13,7 +13,7 @@ from enum import Enum
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import JSON, CheckConstraint, DateTime, Engine, Float, Integer, String, Text, func, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from data.store.db import Base, session_scope
 
@@ -88,14 +88,20 @@ def _entry(row: ReviewRow) -> ReviewEntry:
     return entry
 
 
-def add_review(engine: Engine, entry: ReviewEntry) -> ReviewEntry:
-    """Insert one decision and commit before returning; returns it with its id."""
+def add_review(engine: Engine, entry: ReviewEntry, *, session: Session | None = None) -> ReviewEntry:
+    """Insert one decision and commit before returning; returns it with its id. Inside ``session`` (an idempotent
+    write), the row commits with that session instead."""
     data = entry.model_dump(exclude={"id"})
     data["action"] = entry.action.value
-    with session_scope(engine) as session:
+    if session is not None:
         row = ReviewRow(**data)
         session.add(row)
         session.flush()
+        return _entry(row)
+    with session_scope(engine) as own:
+        row = ReviewRow(**data)
+        own.add(row)
+        own.flush()
         saved = _entry(row)
     return saved
 

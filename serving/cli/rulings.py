@@ -40,6 +40,9 @@ def import_(
     max_errors: int = typer.Option(20, "--max-errors", help="Row errors to print."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars for large files."),
+    idempotency_key: str = typer.Option(None, "--idempotency-key", help=(
+        "Apply this import once: a rerun with the same key and the same file and options prints the first run's "
+        "summary and adds no import batch.")),
 ) -> None:
     """Import rulings: good rows are stored (re-imports add no duplicates), bad rows are listed with their line."""
     from data.errors import InvalidInputError, field_error
@@ -61,8 +64,18 @@ def import_(
                                                                "declaration or reviewer")]) from exc
     engine = _engine()
     nomenclature = Nomenclature.load(engine) if check_codes else None
+    once = None
+    if idempotency_key is not None:
+        import hashlib
+
+        from data.store.idempotency import Once, check_key, fingerprint
+
+        digest = hashlib.sha256(file.read_bytes()).hexdigest() if file.is_file() else str(file)
+        once = Once(owner="cli", key=check_key(idempotency_key, "idempotency_key"),
+                    request_hash=fingerprint({"file": digest, "format": fmt, "encoding": encoding,
+                                              "check_codes": check_codes, **options, "source": source}))
     summary = import_rulings(engine, file, mapping, progress=progress, fmt=fmt, nomenclature=nomenclature,
-                             encoding=encoding)
+                             encoding=encoding, once=once)
     if errors_out and summary.errors:
         write_errors(summary.errors, errors_out)
     if as_json:
@@ -70,6 +83,8 @@ def import_(
     else:
         for warning in summary.warnings:
             typer.secho(f"note: {warning}", fg=typer.colors.YELLOW, err=True)
+        if summary.replayed:
+            typer.echo(f"already imported under this idempotency key (batch {summary.batch_id}); nothing done")
         typer.echo(f"{file}: {summary.rows_read} rows read, {summary.inserted} inserted, "
                    f"{summary.duplicates} duplicates, {summary.rejected} rejected "
                    f"({summary.rows_per_second:,.0f} rows/s)")

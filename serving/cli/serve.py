@@ -15,8 +15,6 @@ def register(app: typer.Typer) -> None:
         log_level: str = typer.Option("info", "--log-level"),
     ) -> None:
         """Serve the champions over HTTP (loads them in the background; /readyz says when they are in)."""
-        import uvicorn
-
         from data.settings import get_settings
         from serving.app import create_app
         from serving.logging import configure_logging
@@ -29,5 +27,20 @@ def register(app: typer.Typer) -> None:
         configure_logging(log_level.upper())
         if settings.auth_disabled:
             typer.secho("auth is DISABLED (CLEARANCE_AUTH_DISABLED): local development only", fg="yellow", err=True)
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
-                    log_level=log_level, access_log=False, timeout_graceful_shutdown=10)
+        run_app(create_app(settings), settings, log_level)
+
+
+def run_app(app, settings, log_level: str = "info") -> None:
+    """Serve ``app`` under uvicorn until SIGINT/SIGTERM (also what bench/reliability.py runs)."""
+    import uvicorn
+
+    class _Server(uvicorn.Server):
+        def handle_exit(self, sig, frame):
+            # From the signal on: /readyz says 503 and new requests are refused with 503 + Retry-After, while the
+            # requests in flight get shutdown_grace_s to finish (then 503, see serving.middleware).
+            app.state.admission.draining = True
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None, log_level=log_level,
+                            access_log=False, timeout_graceful_shutdown=settings.shutdown_grace_s)
+    _Server(config).run()

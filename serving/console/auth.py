@@ -83,15 +83,19 @@ def signin_url(next_path: str, reason: Ended | str | None = None) -> str:
     return f"/signin?{urlencode(params)}"
 
 
+def cookie_secure(request: Request) -> bool:
+    """Secure over https, or when ``settings.secure_cookies`` says a TLS-terminating proxy sits in front (the service
+    then sees plain http); not otherwise: a plain-http loopback or intranet deployment would never get it back."""
+    return request.url.scheme == "https" or bool(getattr(request.app.state.settings, "secure_cookies", False))
+
+
 def set_session_cookie(response: Response, request: Request, token: str, lifetime_s: float) -> None:
-    # Secure only over https: a plain-http loopback or intranet deployment would otherwise never get the cookie back.
     response.set_cookie(SESSION_COOKIE, token, max_age=int(lifetime_s), path="/", httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https")
+                        secure=cookie_secure(request))
 
 
 def clear_session_cookie(response: Response, request: Request) -> None:
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict",
-                           secure=request.url.scheme == "https")
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=cookie_secure(request))
 
 
 async def current_session(request: Request) -> SignedIn | Ended:
@@ -145,6 +149,8 @@ def check_csrf(request: Request, form: Any | None = None) -> None:
 
 class ConsoleRoute(APIRoute):
     """An APIRoute that applies the endpoint's access rule before the endpoint (and its body parsing) runs."""
+
+    work_kind = "console"  # its model calls wait in the console's lane (serving.admission), not the API's
 
     def get_route_handler(self) -> Callable:
         handler = super().get_route_handler()

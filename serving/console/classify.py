@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -32,6 +33,7 @@ from serving.console.pages import (
 )
 from serving.console.render import COOKIE_MAX_AGE, error_box, render, signed_in
 from serving.deps import run_model
+from serving.idempotency import request_once
 from serving.limits import DeclaredElements, ProductText
 
 log = logging.getLogger(__name__)
@@ -92,7 +94,7 @@ async def _classify_page(request: Request, text: str, elements: dict[str, str], 
         top_evidence = _top_evidence(view)
         context_json = _context_json(text, elements, top_k, view)
     return render(request, "classify.html", status=status, page="classify", view=view, top_evidence=top_evidence,
-                   context_json=context_json, form_text=text, form_elements=list(elements.items()), top_k=top_k,
+                   context_json=context_json, idempotency_key=secrets.token_urlsafe(16), form_text=text, form_elements=list(elements.items()), top_k=top_k,
                    reviewer=reviewer_name(request), limits=settings_of(request).limits, error=error,
                    saved=saved, saved_searchable=saved_searchable)
 
@@ -112,7 +114,7 @@ async def start_page(request: Request) -> Response:
 async def classify_form(request: Request) -> HTMLResponse:
     saved, text, elements = None, "", {}
     saved_id = request.query_params.get("saved", "")
-    if saved_id.isdigit():
+    if saved_id.isascii() and saved_id.isdigit() and len(saved_id) <= 12:  # ids fit a 64-bit integer
         saved = await run_in_threadpool(get_review, engine_of(request), int(saved_id))
         if saved is not None:  # the form comes back filled in, ready for the next, similar product
             text, elements = saved.query_text, dict(saved.declared_elements)
@@ -195,10 +197,16 @@ async def classify_feedback(request: Request) -> Response:
         text, elements, top_k = ctx.text, ctx.declared_elements, ctx.top_k
         decision = _decision_from_form(form, ctx, reviewer)
         served = served_or_503(request)
+        served_version = served.versions.get(HS_SUGGESTER) if getattr(served, "versions", None) else None
+        # One key per rendered form: a double click or a resubmitted form records the decision once.
+        key = form_text(form, "idempotency_key").strip() or None
+        once = request_once(request, payload=decision.model_dump(mode="json"), body_key=key,
+                            owner=decision.reviewer) if key else None
         receipt = await run_model(
             request, record_decision, engine_of(request), served.suggester, decision,
             nomenclature=nomenclature_for(request, served), channel="console", max_text_chars=settings.max_text_chars,
-            overlays=served.overlays)
+            overlays=served.overlays, served_version=str(served_version.version) if served_version else None,
+            once=once)
     except ClearanceError as exc:
         # Nothing was written: show the same suggestion again with the problem, so the reviewer can fix and resend.
         error = error_box(exc, "decision_not_saved" if isinstance(exc, InvalidInputError) and exc.code == "invalid_input"

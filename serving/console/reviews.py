@@ -23,6 +23,8 @@ from serving.console.render import error_box, render
 log = logging.getLogger(__name__)
 
 router = page_router()
+#: Far beyond any review log, far below the 64-bit integers every database binds.
+MAX_OFFSET = 10**9
 
 
 def _review_filters(request: Request) -> tuple[str | None, str | None]:
@@ -41,9 +43,12 @@ async def reviews_page(request: Request) -> HTMLResponse:
     try:
         reviewer, action = _review_filters(request)
         offset_raw = request.query_params.get("offset", "0")
-        if not offset_raw.isdigit():
+        if not offset_raw.isdigit() or not offset_raw.isascii():
             raise InvalidInputError("offset must be a whole number",
                                     code="bad_filter", details=[field_error("offset", "not a number")])
+        if len(offset_raw) > 12 or int(offset_raw) > MAX_OFFSET:  # a database's integers stop at 2**63
+            raise InvalidInputError(f"offset must be at most {MAX_OFFSET}",
+                                    code="bad_filter", details=[field_error("offset", f"larger than {MAX_OFFSET}")])
         offset = int(offset_raw)
     except ClearanceError as exc:
         return render(request, "reviews.html", status=exc.status, page="reviews", entries=[], total=0, offset=0,

@@ -144,8 +144,19 @@ def to_csv(rows: list[dict[str, Any]], columns: list[str] | tuple[str, ...], *, 
     if header:
         writer.writeheader()
     for row in rows:
-        writer.writerow({k: _cell(v) for k, v in row.items()})
+        writer.writerow({k: _defused(_cell(v)) for k, v in row.items()})
     return ("\ufeff" if header else "") + buf.getvalue()
+
+
+# A cell starting with one of these is a formula to Excel, LibreOffice and Sheets (OWASP "CSV injection"); a leading
+# apostrophe makes it text, shown as typed. Numbers are written as numbers, so a negative value stays a number.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def _defused(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def _cell(value: Any) -> Any:

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from data.errors import ClearanceError, ForbiddenError, InvalidInputError, UnauthorizedError, field_error
+from data.store.audit import record_event
 from data.store.keys import verify_key
 from serving.console.auth import (
     SESSION_COOKIE,
@@ -24,6 +25,7 @@ from serving.console.auth import (
     auth_disabled,
     check_csrf,
     clear_session_cookie,
+    cookie_secure,
     current_session,
     public,
     requires,
@@ -33,6 +35,8 @@ from serving.console.auth import (
 )
 from serving.console.render import error_box, render
 from serving.console.sessions import SignedIn
+from serving.errors import retry_after_header
+from serving.ratelimit import key_prefix
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +55,7 @@ def _signin_page(request: Request, *, next_path: str, status: int = 200, error: 
     response = render(request, "signin.html", status=status, page="signin", next_path=next_path,
                       signin_token=token, reason=reason if reason in REASONS else None, error=error)
     response.set_cookie(SIGNIN_COOKIE, token, max_age=SIGNIN_COOKIE_AGE, path="/signin", httponly=True,
-                        samesite="strict", secure=request.url.scheme == "https")
+                        samesite="strict", secure=cookie_secure(request))
     return response
 
 
@@ -90,18 +94,27 @@ async def signin_submit(request: Request) -> Response:
         if not key:
             raise InvalidInputError("Paste your API key to sign in", code="empty_key",
                                     details=[field_error("api_key", "empty")])
+        client = request.client.host if request.client else None
+        limiter = getattr(request.app.state, "auth_limiter", None)
+        if limiter is not None:
+            limiter.check(client, key_prefix(key))
         record = await run_in_threadpool(verify_key, request.app.state.engine, key)
         if record is None:
-            log.warning("console sign-in refused: unknown, malformed or revoked key",
-                        extra={"client": request.client.host if request.client else None})
+            log.warning("console sign-in refused: unknown, malformed or revoked key", extra={"client": client})
+            if limiter is not None:
+                await run_in_threadpool(limiter.failed, client, key_prefix(key), door="console", reason="unknown")
             raise UnauthorizedError("This API key is unknown, malformed or revoked", code="bad_key",
                                     details=[field_error("api_key", "not an active key")])
     except ClearanceError as exc:
-        return _signin_page(request, next_path=next_path, status=exc.status, error=error_box(exc))
+        page = _signin_page(request, next_path=next_path, status=exc.status, error=error_box(exc))
+        page.headers.update(retry_after_header(exc.retry_after))
+        return page
     store = session_store(request.app)
     store.end(request.cookies.get(SESSION_COOKIE))  # a fresh token on every sign-in: no session fixation
     token, _ = store.create(record)
     log.info("console sign-in", extra={"key_id": record.key_id, "key_name": record.name})
+    await run_in_threadpool(record_event, request.app.state.engine, "signin", actor=record.name, client=client,
+                            key_prefix=record.key_id, details={"door": "console"})
     response = RedirectResponse(next_path, status_code=303)
     set_session_cookie(response, request, token, store.lifetime_s)
     response.delete_cookie(SIGNIN_COOKIE, path="/signin")

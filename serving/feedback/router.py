@@ -13,6 +13,7 @@ from models.names import HS_SUGGESTER
 from serving.auth import require_scope
 from serving.deps import run_model, served_models
 from serving.feedback.service import Decision, FeedbackReceipt, record_decision
+from serving.idempotency import mark_replayed, request_once
 from serving.limits import DeclaredElements, ProductText, limited_body
 from serving.openapi import documented_body
 from serving.served import ServedModels
@@ -40,6 +41,10 @@ class FeedbackRequest(BaseModel):
     model_version: str | None = Field(None, description="Version that made the suggestion; default: the served one.")
     index_fingerprint: str | None = Field(None, description="Index that answered; default: the served one.")
     evidence_ids: list[str] = Field(default_factory=list, max_length=100)
+    idempotency_key: str | None = Field(None, description=(
+        "Makes a resend safe: the same key (here or in the `Idempotency-Key` header) with the same body records the "
+        "decision once and answers the first receipt again (header `Idempotent-Replayed: true`); with another body "
+        "it is refused (409)."))
 
 
 class FeedbackResponse(BaseModel):
@@ -49,6 +54,7 @@ class FeedbackResponse(BaseModel):
     action: ReviewAction
     reviewer: str
     searchable: bool = Field(description="True when the ruling is already in the served index.")
+    replayed: bool = Field(False, description="True when this answers an earlier request with the same key.")
     ruling: dict[str, Any]
     model_versions: dict[str, int]
 
@@ -61,6 +67,8 @@ def _record(request: Request, served: ServedModels, body: FeedbackRequest) -> Fe
                                 details=[field_error("reviewer", "empty")])
     suggester = served.suggester
     served_version = served.versions.get(HS_SUGGESTER)
+    once = request_once(request, payload=body.model_dump(mode="json", exclude={"idempotency_key"}),
+                        body_key=body.idempotency_key, owner=reviewer)
     decision = Decision(
         text=body.text, declared_elements=body.declared_elements, action=body.action, final_code=body.final_code,
         suggested_code=body.suggested_code, suggested_confidence=body.suggested_confidence, reason=body.reason,
@@ -71,7 +79,8 @@ def _record(request: Request, served: ServedModels, body: FeedbackRequest) -> Fe
     )
     nomenclature = getattr(suggester, "nomenclature", None)
     return record_decision(request.app.state.engine, suggester, decision, nomenclature=nomenclature, channel="api",
-                           max_text_chars=request.app.state.settings.max_text_chars, overlays=served.overlays)
+                           max_text_chars=request.app.state.settings.max_text_chars, overlays=served.overlays,
+                           served_version=str(served_version.version) if served_version else None, once=once)
 
 
 _EXAMPLES = FeedbackRequest.model_config["json_schema_extra"]["examples"]
@@ -87,5 +96,6 @@ async def feedback(request: Request, body: Annotated[FeedbackRequest, Depends(li
     result = FeedbackResponse(
         review_id=receipt.review.id, ruling_id=receipt.ruling.ruling_id, hs_code=receipt.ruling.hs_code,
         action=receipt.review.action, reviewer=receipt.review.reviewer, searchable=receipt.searchable,
-        ruling=receipt.ruling.model_dump(mode="json"), model_versions=served.version_map())
-    return Response(result.model_dump_json(), media_type="application/json", status_code=201)
+        replayed=receipt.replayed, ruling=receipt.ruling.model_dump(mode="json"), model_versions=served.version_map())
+    return mark_replayed(Response(result.model_dump_json(), media_type="application/json", status_code=201),
+                         receipt.replayed)

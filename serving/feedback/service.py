@@ -35,12 +35,18 @@ from data.rulings.schema import (
     code_digits,
     normalise_hs_code,
 )
-from data.store.reviews import ReviewAction, ReviewEntry, add_review
+from data.store.idempotency import Once, lookup, run_once
+from data.store.reviews import ReviewAction, ReviewEntry, add_review, get_review
+from models.names import HS_SUGGESTER as HS_SUGGESTER_NAME
+from serving.feedback.provenance import attest as attest_decision
+from serving.limits import surrogate_paths
 
 log = logging.getLogger(__name__)
 
 MAX_REASON_CHARS = 2000
 MAX_REVIEWER_CHARS = 100
+#: The idempotency scope of reviewer decisions (API and console share it: one decision, one review row).
+FEEDBACK_SCOPE = "hs_feedback"
 
 
 class Decision(BaseModel):
@@ -71,6 +77,7 @@ class FeedbackReceipt:
     review: ReviewEntry
     searchable: bool
     index_error: str | None = None
+    replayed: bool = False  # answered from an earlier request with the same idempotency key
 
 
 def _digits(code: str) -> str:
@@ -95,9 +102,15 @@ def normalise_code(code: str, field: str, nomenclature: Any | None) -> str:
     return normalised
 
 
+_TEXT_FIELDS = {"text", "declared_elements", "final_code", "suggested_code", "reason", "reviewer", "model_name",
+                "model_version", "index_fingerprint", "evidence_ids"}
+
+
 def check_decision(decision: Decision, *, nomenclature: Any | None = None, max_text_chars: int = 2000) -> str:
     """Every problem with the decision at once (field + reason), or the normalised final code."""
-    problems: list[dict[str, str]] = []
+    problems: list[dict[str, str]] = [
+        field_error(error_path(loc), "not valid Unicode text (a lone surrogate escape)")
+        for loc in surrogate_paths(decision.model_dump(mode="python", include=_TEXT_FIELDS))]
     if not decision.text:
         problems.append(field_error("text", "empty"))
     elif len(decision.text) > max_text_chars:
@@ -146,6 +159,17 @@ def check_decision(decision: Decision, *, nomenclature: Any | None = None, max_t
     return normalised
 
 
+def _split_text(text: str) -> tuple[str, str]:
+    """(name, description) of a text: whole as the name when it fits, else cut at the last space before the name cap
+    (the ruling's text joins the two with a newline, so no character is added), else at the cap."""
+    if len(text) <= MAX_NAME_CHARS:
+        return text, ""
+    cut = text.rfind(" ", MAX_NAME_CHARS // 2, MAX_NAME_CHARS + 1)
+    if cut > 0:
+        return text[:cut], text[cut + 1:]
+    return text[:MAX_NAME_CHARS], text[MAX_NAME_CHARS:]
+
+
 def _ruling_for(decision: Decision, code: str, now: datetime) -> Ruling:
     model_version = None
     if decision.model_name or decision.model_version:
@@ -160,11 +184,12 @@ def _ruling_for(decision: Decision, code: str, now: datetime) -> Ruling:
         "evidence_ids": decision.evidence_ids[:20],  # the review log keeps all of them; notes have a size cap
     }, ensure_ascii=False)
     try:
-        # The library caps names; a longer description keeps its full text in ``description``.
-        long_text = len(decision.text) > MAX_NAME_CHARS
+        # The library caps names: a longer text continues in ``description``, so that the ruling's text (name +
+        # description) stays the reviewer's text, within the limits retraining applies, not name + the whole again.
+        name, rest = _split_text(decision.text)
         return Ruling(
-            product_name=decision.text[:MAX_NAME_CHARS],
-            description=decision.text if long_text else "",
+            product_name=name,
+            description=rest,
             declared_elements={k.strip(): v.strip() for k, v in decision.declared_elements.items()},
             hs_code=code,
             language=None,
@@ -182,8 +207,14 @@ def _ruling_for(decision: Decision, code: str, now: datetime) -> Ruling:
 
 def record_decision(engine: Engine, suggester: Any | None, decision: Decision, *, nomenclature: Any | None = None,
                     channel: str = "console", max_text_chars: int = 2000,
-                    overlays: ReviewerOverlays | None = None) -> FeedbackReceipt:
+                    overlays: ReviewerOverlays | None = None, served_version: str | None = None,
+                    attest: bool = True, once: Once | None = None) -> FeedbackReceipt:
     """Validate, commit the ruling and the review-log row, then make the ruling searchable.
+
+    With a ``suggester`` (and ``attest``), the provenance fields of the review log are the server's: what that
+    suggester answers for the text, under ``served_version`` (:func:`serving.feedback.provenance.attest`), never the
+    client's. ``once`` (an idempotency key) makes a resent decision write its review row once: the row and the key
+    commit together, and a resend gets the first receipt back (``replayed``).
 
     The ruling is added to ``suggester`` (the one the request used) and, through ``overlays``, to every other live
     suggester of the service: the one served now, and one being composed for a swap whose replay read the store
@@ -191,6 +222,12 @@ def record_decision(engine: Engine, suggester: Any | None, decision: Decision, *
     code is unknown.
     """
     code = check_decision(decision, nomenclature=nomenclature, max_text_chars=max_text_chars)
+    if once is not None:
+        earlier = lookup(engine, FEEDBACK_SCOPE, once.owner, once.key, once.request_hash)
+        if earlier is not None:  # answered before: no model call, no write; make sure it is searchable
+            return _receipt_again(engine, suggester, overlays, earlier[0])
+    if suggester is not None and attest:
+        decision = attest_decision(decision, suggester, decision.model_name or HS_SUGGESTER_NAME, served_version)
     now = datetime.now(UTC)
     ruling = _ruling_for(decision, code, now)
     repo = RulingRepository(engine)
@@ -199,7 +236,7 @@ def record_decision(engine: Engine, suggester: Any | None, decision: Decision, *
     except ConflictError:
         # The same reviewer decision already exists (content-hash id); the earlier ruling stands and is logged again.
         stored = repo.get(ruling.ruling_id)
-    review = add_review(engine, ReviewEntry(
+    entry = ReviewEntry(
         created_at=now,
         reviewer=decision.reviewer,
         channel=channel,
@@ -215,12 +252,37 @@ def record_decision(engine: Engine, suggester: Any | None, decision: Decision, *
         index_fingerprint=decision.index_fingerprint,
         ruling_id=stored.ruling_id,
         evidence_ids=list(decision.evidence_ids),
-    ))
+    )
+    saved: dict[str, ReviewEntry] = {}
+
+    def write_review(session) -> dict:
+        saved["review"] = add_review(engine, entry, session=session)
+        return {"review_id": saved["review"].id, "ruling_id": stored.ruling_id}
+
+    response, replayed = run_once(engine, FEEDBACK_SCOPE, once.owner if once else "", once.key if once else None,
+                                  once.request_hash if once else "", write_review, status=201)
+    if replayed:  # a concurrent resend committed first; ours rolled back
+        return _receipt_again(engine, suggester, overlays, response)
+    searchable, index_error = _publish(stored, suggester, overlays)
+    return FeedbackReceipt(ruling=stored, review=saved["review"], searchable=searchable, index_error=index_error)
+
+
+def _publish(ruling: Ruling, suggester: Any | None, overlays: ReviewerOverlays | None) -> tuple[bool, str | None]:
     if overlays is not None:
-        searchable, index_error = overlays.publish(stored, also=suggester)
-    else:
-        searchable, index_error = _add_to([suggester] if suggester is not None else [], stored)
-    return FeedbackReceipt(ruling=stored, review=review, searchable=searchable, index_error=index_error)
+        return overlays.publish(ruling, also=suggester)
+    return _add_to([suggester] if suggester is not None else [], ruling)
+
+
+def _receipt_again(engine: Engine, suggester: Any | None, overlays: ReviewerOverlays | None,
+                   response: dict) -> FeedbackReceipt:
+    """The receipt of a decision stored earlier under the same idempotency key."""
+    review = get_review(engine, int(response["review_id"]))
+    ruling = RulingRepository(engine).get(str(response["ruling_id"]))
+    if review is None:
+        raise ConflictError("the decision stored under this Idempotency-Key is gone", code="idempotency_key_stale")
+    searchable, index_error = _publish(ruling, suggester, overlays)
+    return FeedbackReceipt(ruling=ruling, review=review, searchable=searchable, index_error=index_error,
+                           replayed=True)
 
 
 def _add_to(suggesters: list[Any], ruling: Ruling) -> tuple[bool, str | None]:
@@ -246,14 +308,6 @@ def _holds(suggester: Any, ruling_id: str) -> bool:
     return ids is not None and ruling_id in set(ids)
 
 
-def _snapshot_time(suggester: Any) -> datetime | None:
-    for attr in ("snapshot_at", "built_at", "created_at"):
-        value = getattr(suggester, attr, None)
-        if isinstance(value, datetime):
-            return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return None
-
-
 def _known_ids(suggester: Any) -> set[str]:
     """Ruling ids the suggester already searches: its library plus its overlay (both are saved in the bundle)."""
     ids = getattr(suggester, "ruling_ids", None)  # a numpy array in HSSuggester: no truthiness tests on it
@@ -268,11 +322,12 @@ def replay_reviewer_rulings(engine: Engine, suggester: Any, since: datetime | No
     """Add to ``suggester`` every stored reviewer ruling it does not search yet; returns how many were added.
 
     Rulings already in the bundle (its library or its saved overlay) are skipped by id, so nothing is doubled;
-    ``since`` (default: the suggester's snapshot time, when it has one) narrows the store query further. The service
+    ``since`` (default: none) narrows the store query to rulings created after it. The service
     calls this through :meth:`ReviewerOverlays.replay_into`, never directly: that keeps it in step with decisions
     stored at the same time.
     """
-    since = since or _snapshot_time(suggester)
+    # Ids decide, not times: a ruling stored while the bundle was being built is older than its snapshot yet not in
+    # it, and narrowing the read by the snapshot time would leave it out of every served set until the next build.
     known = _known_ids(suggester)
     rulings = [r for r in RulingRepository(engine).reviewer_rulings(since) if r.ruling_id not in known]
     if rulings:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Request, Response
 
@@ -42,6 +44,19 @@ async def reload_models(request: Request) -> ReloadResponse:
     holder = request.app.state.holder
     # Loading a new version takes seconds of CPU: a worker thread, not the event loop (and not the model limiter,
     # so scoring keeps its threads while the new version loads).
-    result = await anyio.to_thread.run_sync(holder.reload)
+    from data.store.audit import record_event
+
+    actor = getattr(request.state, "api_key_name", None)
+    client = request.client.host if request.client else None
+    try:
+        result = await anyio.to_thread.run_sync(holder.reload)
+    except Exception as exc:
+        await anyio.to_thread.run_sync(functools.partial(
+            record_event, request.app.state.engine, "admin_reload", actor=actor, client=client, outcome="failed",
+            details={"error": getattr(exc, "message", type(exc).__name__)}))
+        raise
+    await anyio.to_thread.run_sync(functools.partial(
+        record_event, request.app.state.engine, "admin_reload", actor=actor, client=client,
+        details={"changed": result.changed, "previous": result.previous, "current": result.current}))
     request.state.served = holder.current()
     return ReloadResponse(changed=result.changed, previous=result.previous, model_versions=result.current)

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import gc
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 
 from models.score_pool import collector_paused
 
@@ -51,3 +57,43 @@ def test_batch_scoring_runs_with_the_collector_paused(monkeypatch):
     monkeypatch.setattr(scorer, "_core", lambda *a, **k: seen.append(gc.isenabled()) or original(*a, **k))
     scorer.score_batch([shipment(), shipment(**{"waybill.channel": "air"})])
     assert seen == [False] and gc.isenabled()
+
+
+_PARENT = """
+import os, sys, time, types
+from models.score_pool import ScorePool
+pool = ScorePool(types.SimpleNamespace(delay_model=None, risk_model=None, workers=0), 2)
+pool.warm()
+print(" ".join(str(pid) for pid in pool._executor._processes), flush=True)
+time.sleep(120)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped by its new parent) counts as gone.
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_workers_exit_when_their_parent_is_killed_with_sigkill():
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root), "CLEARANCE_THREADS": "1"}
+    parent = subprocess.Popen([sys.executable, "-c", _PARENT], stdout=subprocess.PIPE, text=True, env=env, cwd=root)
+    try:
+        workers = [int(p) for p in parent.stdout.readline().split()]
+        assert len(workers) == 2 and all(_alive(p) for p in workers)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(10)
+        deadline = time.monotonic() + 20
+        while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(_alive(p) for p in workers)
+    finally:
+        parent.kill()

@@ -205,7 +205,8 @@ def test_status_follows_the_holder_through_load_failure_stale_and_recovery(regis
     _holder(registry_settings).load_initial()  # fills the cache
     offline = registry_settings.model_copy(update={"mlflow_tracking_uri": f"sqlite:///{tmp_path}/gone.db"})
     holder = _holder(offline)
-    assert holder.status() == {"status": "loading", "source": None, "stale": False, "error": None, "models": [],
+    assert holder.status() == {"status": "loading", "degraded": False, "source": None, "stale": False, "error": None,
+                               "models": [],
                                "last_check": {"at": None, "ok": None, "error": None}}
     holder.load_initial()
     stale = holder.status()
@@ -217,3 +218,58 @@ def test_status_follows_the_holder_through_load_failure_stale_and_recovery(regis
     assert (ready["status"], ready["source"], ready["stale"], ready["error"]) == ("ready", "registry", False, None)
     assert [m["source"] for m in ready["models"]] == ["registry"] * 3 and ready["last_check"]["ok"] is True
     assert [m["version"] for m in ready["models"]] == [1, 1, 1]
+
+
+# ------------------------------------------------------------------------------------------ registry faults
+def _garbage(path) -> None:
+    """Replace ``path`` by a file of garbage, as a botched copy or a full disk leaves it (a new inode)."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(b"this is not a sqlite database" * 100)
+    tmp.replace(path)
+
+
+def test_a_failed_registry_check_is_named_in_the_status(registry_settings):
+    holder = _holder(registry_settings)
+    holder.load_initial()
+    db = registry_settings.data_dir / "mlflow.db"
+    db.rename(db.with_suffix(".away"))
+    with pytest.raises(RegistryUnavailable):
+        holder.reload()
+    status = holder.status()
+    assert status["status"] == "registry_unavailable" and status["degraded"] is True
+    assert "not found" in status["error"]
+    db.with_suffix(".away").rename(db)
+    holder.reload()
+    assert holder.status()["status"] == "ready" and holder.status()["error"] is None
+
+
+def test_a_registry_file_swapped_for_garbage_is_noticed(registry_settings):
+    holder = _holder(registry_settings)
+    holder.load_initial()
+    db = registry_settings.data_dir / "mlflow.db"
+    good = db.read_bytes()
+    _garbage(db)
+    with pytest.raises(RegistryUnavailable):
+        holder.reload()
+    assert holder.status()["status"] == "registry_unavailable"
+    restored = db.with_suffix(".restore")
+    restored.write_bytes(good)
+    restored.replace(db)
+    holder.reload()
+    assert holder.status()["status"] == "ready"
+
+
+def test_started_on_a_corrupt_registry_recovers_on_the_next_good_poll(registry_settings):
+    _holder(registry_settings).load_initial()  # fills the model cache, as an earlier run of the service did
+    db = registry_settings.data_dir / "mlflow.db"
+    good = db.read_bytes()
+    _garbage(db)
+    holder = _holder(registry_settings)
+    assert holder.load_initial().stale and holder.status()["status"] == "stale"
+    with pytest.raises(RegistryUnavailable):
+        holder.reload()
+    restored = db.with_suffix(".restore")
+    restored.write_bytes(good)
+    restored.replace(db)
+    result = holder.reload()
+    assert result.changed and not holder.current().stale and holder.status()["status"] == "ready"

@@ -64,3 +64,10 @@ def test_validate_limited_reports_under_body_like_fastapi():
         validate_limited(SuggestRequest, b'{"text": "cup"', InputLimits())
     assert err.value.errors()[0]["type"] == "json_invalid" and err.value.errors()[0]["loc"] == ("body", 14)
     assert validate_limited(SuggestRequest, '{"text": "cup", "top_k": 3}', InputLimits()).top_k == 3
+
+
+@pytest.mark.parametrize("raw", [b"1" * 5000, b'{"a":' * 3000 + b"1" + b"}" * 3000, b'{"text": "\\udfff"}'])
+def test_hostile_json_is_a_field_error_not_a_crash(raw):
+    with pytest.raises(RequestValidationError) as err:
+        validate_limited(SuggestRequest, raw, InputLimits())
+    assert err.value.errors()[0]["loc"][0] == "body"

@@ -53,6 +53,10 @@ def test_register_promote_and_history(registry_backend):
     loaded = mlflow.pyfunc.load_model(registry.champion_uri(name))
     assert list(loaded.predict([[0]])) == [2.0]
 
+    # `clearance models list` shows each version's aliases (search_model_versions alone leaves them empty).
+    listed = {v.version: v.aliases for v in registry.list_versions(settings, (name,))}
+    assert listed == {v1: [], v2: ["champion"]}
+
 
 def test_lower_is_better_and_equal_metric_promotes(mlflow_settings):
     settings, name = mlflow_settings, "clearance-delay-test"

@@ -32,6 +32,25 @@ def test_import_summary_errors_and_idempotence(cli, tmp_path):
     assert stats["rulings"] == 60
 
 
+def test_an_import_under_an_idempotency_key_applies_once(cli, tmp_path):
+    from sqlalchemy import func, select
+
+    from data.settings import get_settings
+    from data.store.db import open_store
+    from data.store.rulings import ImportBatchRow
+
+    path = write_demo_rulings(tmp_path / "lib.csv", n=20, seed=3)
+    first = json.loads(cli("rulings", "import", path, "--json", "--idempotency-key", "nightly-2026-12-04").output)
+    again = json.loads(cli("rulings", "import", path, "--json", "--idempotency-key", "nightly-2026-12-04").output)
+    assert (first["inserted"], first["replayed"]) == (20, False)
+    assert again == {**first, "replayed": True}  # the first run's summary, not "0 inserted, 20 duplicates"
+    with open_store(get_settings().database_url).connect() as conn:
+        assert conn.execute(select(func.count()).select_from(ImportBatchRow.__table__)).scalar_one() == 1
+    path.write_text(path.read_text(encoding="utf-8") + ",another row,,,851671,,,,,,,,\n", encoding="utf-8")
+    changed = cli("rulings", "import", path, "--json", "--idempotency-key", "nightly-2026-12-04")
+    assert changed.exit_code != 0 and getattr(changed.exception, "code", None) == "idempotency_key_reused"
+
+
 def test_import_with_column_mapping_and_unknown_column(cli, tmp_path):
     path = tmp_path / "titles.tsv"
     path.write_text("hs10\ths6\ttitle_tokens\n1905310000\t190531\t饼干 袋装 全麦\n", encoding="utf-8")

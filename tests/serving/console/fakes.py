@@ -99,6 +99,28 @@ class AnsweringOverlaySuggester(OverlaySuggester):
 
         return SuggestionAnswer.model_validate(super().suggest(text, declared_elements, top_k))
 
+    def suggest_batch(self, items, top_k: int = 5):
+        return [self.suggest(i if isinstance(i, str) else i["text"],
+                             None if isinstance(i, str) else i.get("declared_elements"), top_k) for i in items]
+
+    def validate(self, text: str, declared_code: str, declared_elements: dict | None = None):
+        """The HSSuggester contract over the fake's answer: agreement when the declared code starts a candidate."""
+        from data.errors import InvalidInputError, field_error
+        from data.rulings.schema import normalise_hs_code
+        from models.suggester.answer import ValidationAnswer
+
+        try:
+            code = normalise_hs_code(declared_code, lengths=(4, 6, 8, 10))
+        except ValueError as exc:
+            raise InvalidInputError(f"declared_code: {exc}", details=[field_error("declared_code", str(exc))]) from None
+        suggestion = self.suggest(text, declared_elements, 3)
+        agrees = any(c.code.startswith(code[:6]) for c in suggestion.candidates)
+        return ValidationAnswer.model_validate({
+            "declared_code": code, "agreement": {"hs6": agrees, "hs4": agrees},
+            "declared_confidence": 0.9 if agrees else 0.01, "declared_confidence_hs4": 0.9 if agrees else 0.02,
+            "suggested": suggestion.answer, "alternatives": suggestion.candidates, "needs_review": not agrees,
+            "reasons": [], "suggestion": suggestion})
+
 
 class FixedScorer(PoolLessScorer):
     """Real data-quality findings (H3's checks), fixed delay/risk numbers: enough to test the page and the CSV."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import json
 import re
 
 import pytest
@@ -152,6 +153,36 @@ def test_override_commits_a_reviewer_ruling_and_is_searchable_at_once(console):
                       r'data-code="([^"]+)"', again.text)
     assert first.groups() == (review.ruling_id, "reviewer", "73239300")
     assert 'value="王芳"' in again.text  # reviewer name pre-filled from the cookie
+
+
+def test_a_forged_context_does_not_reach_the_review_log(console):
+    page = console.post("/classify", data={"text": "LED desk lamp usb", "top_k": "5"})
+    ctx = json.loads(page_context(page.text))
+    real = ctx["candidates"][0]["code"]
+    forged = {**ctx, "model": {"name": "x", "version": "999", "index_fingerprint": "forged"},
+              "candidates": [{"code": "999999", "confidence": 1.0, "evidence_ids": ["made-up"]}]}
+    refused = console.post("/classify/feedback", data={"context": json.dumps(forged), "reviewer": "Li Lei",
+                                                       "accept_code": "999999"}, follow_redirects=False)
+    assert refused.status_code == 422 and list_reviews(console.engine, limit=1) == []
+    forged["candidates"] = [{**ctx["candidates"][0], "confidence": 1.0, "evidence_ids": ["made-up"]}]
+    response = console.post("/classify/feedback", data={"context": json.dumps(forged), "reviewer": "Li Lei",
+                                                        "accept_code": real}, follow_redirects=False)
+    assert response.status_code == 303
+    review = list_reviews(console.engine, limit=1)[0]
+    assert (review.model_version, review.index_fingerprint) == ("3", "fake-index-0001")
+    assert review.suggested_confidence < 1.0 and "made-up" not in review.evidence_ids
+
+
+def test_a_resubmitted_feedback_form_records_once(console):
+    page = console.post("/classify", data={"text": "不锈钢真空保温杯 600ml 户外", "top_k": "5"})
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', page.text).group(1)
+    data = {"context": page_context(page.text), "reviewer": "王芳", "override_code": "7323.93.00",
+            "reason": "锅具类", "idempotency_key": key}
+    first = console.post("/classify/feedback", data=data, follow_redirects=False)
+    again = console.post("/classify/feedback", data=data, follow_redirects=False)
+    assert first.status_code == again.status_code == 303
+    assert first.headers["location"] == again.headers["location"]
+    assert len(list_reviews(console.engine)) == 1
 
 
 def test_accept_records_the_chosen_candidate(console):

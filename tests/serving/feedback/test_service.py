@@ -3,6 +3,7 @@ before it is served (after a restart, on a hot swap, and while a decision is bei
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -60,9 +61,14 @@ def test_override_is_stored_with_provenance_then_searchable(engine, nomenclature
     stored = RulingRepository(engine).get(receipt.ruling.ruling_id)
     assert stored.source == RulingSource.reviewer and stored.reviewer == "王芳"
     assert stored.hs_code == "73239300" and stored.model_version == "clearance-hs-suggester@3"
-    assert '"index_fingerprint": "idx-1"' in stored.notes and '"r1"' in stored.notes
+    # Provenance is the server's (what the suggester answers for this text), not the client's "idx-1", r1, r2.
+    answer = OverlaySuggester(seed_rulings(), nomenclature).suggest("不锈钢真空保温杯 600ml")
+    served_ids = {ev["ruling_id"] for c in answer["candidates"] for ev in c["evidence"]}
+    assert '"index_fingerprint": "fake-index-0001"' in stored.notes and '"r1"' not in stored.notes
     review = list_reviews(engine, limit=1)[0]
-    assert review.ruling_id == stored.ruling_id and review.evidence_ids == ["r1", "r2"]
+    assert review.ruling_id == stored.ruling_id and set(review.evidence_ids) == served_ids
+    assert review.suggested_code == answer["candidates"][0]["code"]
+    assert review.suggested_confidence == pytest.approx(answer["candidates"][0]["confidence"])
     assert receipt.searchable
     top = _top_evidence(suggester.suggest("不锈钢真空保温杯 600ml"))
     assert (top["ruling_id"], top["source"]) == (stored.ruling_id, "reviewer")
@@ -164,15 +170,18 @@ def test_restart_replays_every_acknowledged_decision(settings, nomenclature):
     assert top["ruling_id"] == receipts[1].ruling.ruling_id and top["source"] == "reviewer"
 
 
-def test_replay_skips_rulings_already_in_the_bundle_snapshot(engine, nomenclature):
+def test_replay_decides_by_id_not_by_the_snapshot_time(engine, nomenclature):
+    # Stored while the bundle was being built: older than its snapshot, yet not in it. Replayed all the same.
     old = Ruling(product_name="旧的审核", hs_code="9617009000", source="reviewer",
                  created_at=datetime.now(UTC) - timedelta(days=3))
     RulingRepository(engine).add(old)
     record_decision(engine, None, _decision(), nomenclature=nomenclature)
     suggester = OverlaySuggester(seed_rulings(), nomenclature)
     suggester.snapshot_at = datetime.now(UTC) - timedelta(days=1)
-    assert replay_reviewer_rulings(engine, suggester) == 1  # the 3-day-old one is inside the bundle already
-    assert replay_reviewer_rulings(engine, OverlaySuggester(seed_rulings(), nomenclature)) == 2  # no snapshot time
+    assert replay_reviewer_rulings(engine, suggester) == 2
+    inside = OverlaySuggester(seed_rulings(), nomenclature)
+    inside.ruling_ids = [*inside.ruling_ids, old.ruling_id]  # this bundle does hold it
+    assert replay_reviewer_rulings(engine, inside) == 1
 
 
 # ------------------------------------------------------------------------------------------------- API route
@@ -226,6 +235,83 @@ def test_feedback_api_errors_name_the_field(api, patch, field):
     response = api.post("/v1/hs/feedback", json={**BODY, **patch}, headers={"X-API-Key": api.keys["suggest"]})
     assert response.status_code == 422
     assert field in {d["field"] for d in response.json()["error"]["details"]}
+    assert count_reviews(api.engine) == 0
+
+
+@pytest.mark.parametrize("patch,field", [
+    ({"reason": "bad \udfff"}, "body.reason"),
+    ({"evidence_ids": ["ok", "\udfff"]}, "body.evidence_ids.1"),
+    ({"model_version": "\udfff"}, "body.model_version"),
+    ({"index_fingerprint": "\ud800x"}, "body.index_fingerprint"),
+    ({"suggested_code": "\udfff"}, "body.suggested_code"),
+    ({"declared_elements": {"材质": "\udfff"}}, "body.declared_elements.材质"),
+])
+def test_lone_surrogates_in_any_field_are_refused_with_the_field(api, patch, field):
+    raw = json.dumps({**BODY, **patch})  # ASCII JSON: the escape travels as "\\udfff", as a hostile client sends it
+    response = api.post("/v1/hs/feedback", content=raw, headers={"X-API-Key": api.keys["suggest"],
+                                                                 "Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert field in {d["field"] for d in response.json()["error"]["details"]}
+    assert count_reviews(api.engine) == 0
+
+
+def test_lone_surrogates_are_refused_by_the_service_too(engine, nomenclature):
+    with pytest.raises(InvalidInputError) as err:
+        record_decision(engine, None, _decision(reason="\udfff"), nomenclature=nomenclature)
+    assert {d["field"] for d in err.value.details} == {"reason"}
+
+
+@pytest.mark.parametrize("text", ["保温杯" * 665 + "x", ("stainless flask " * 125)[:1996]])
+def test_a_long_text_is_stored_once_so_retraining_takes_it(engine, nomenclature, text):
+    receipt = record_decision(engine, None, _decision(text=text), nomenclature=nomenclature)
+    stored = RulingRepository(engine).get(receipt.ruling.ruling_id)
+    assert len(stored.text) <= len(text) + 1  # name + newline + description, not name + the whole text again
+    assert stored.text.replace("\n", " ").replace(" ", "") == text.replace(" ", "")
+
+
+@pytest.mark.parametrize("code", ["999999", "9999999999", "98010000"])
+def test_reserved_chapters_never_become_rulings(engine, nomenclature, code):
+    with pytest.raises(InvalidInputError) as err:
+        record_decision(engine, None, _decision(final_code=code), nomenclature=None)
+    assert "final_code" in {d["field"] for d in err.value.details}
+
+
+def test_a_resent_decision_with_an_idempotency_key_writes_one_review(api):
+    headers = {"X-API-Key": api.keys["suggest"], "Idempotency-Key": "order-42-line-1"}
+    first = api.post("/v1/hs/feedback", json=BODY, headers=headers)
+    again = api.post("/v1/hs/feedback", json=BODY, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true" and "Idempotent-Replayed" not in first.headers
+    assert again.json()["review_id"] == first.json()["review_id"] and again.json()["replayed"] is True
+    assert count_reviews(api.engine) == 1
+    in_body = api.post("/v1/hs/feedback", json={**BODY, "idempotency_key": "order-42-line-1"},
+                       headers={"X-API-Key": api.keys["suggest"]})
+    assert in_body.json()["review_id"] == first.json()["review_id"] and count_reviews(api.engine) == 1
+    changed = api.post("/v1/hs/feedback", json={**BODY, "reason": "another"}, headers=headers)
+    assert changed.status_code == 409 and changed.json()["error"]["code"] == "idempotency_key_reused"
+    assert count_reviews(api.engine) == 1
+
+
+def test_without_a_key_a_resend_is_a_second_review(api):
+    for _ in range(2):
+        assert api.post("/v1/hs/feedback", json=BODY, headers={"X-API-Key": api.keys["suggest"]}).status_code == 201
+    assert count_reviews(api.engine) == 2
+
+
+def test_the_review_log_records_the_servers_provenance_not_the_clients(api):
+    forged = {**BODY, "suggested_code": "9999999999", "suggested_confidence": 0.99, "model_version": "999",
+              "index_fingerprint": "forged", "evidence_ids": ["made-up"]}
+    answer = api.suggester.suggest(BODY["text"])  # what the served model says before the decision joins it
+    assert api.post("/v1/hs/feedback", json=forged, headers={"X-API-Key": api.keys["suggest"]}).status_code == 201
+    review = list_reviews(api.engine, limit=1)[0]
+    assert review.model_version == "3" and review.index_fingerprint == "fake-index-0001"
+    assert review.suggested_code == answer["candidates"][0]["code"] and "made-up" not in review.evidence_ids
+
+
+def test_an_accept_of_a_code_the_model_did_not_suggest_is_refused(api):
+    body = {"text": BODY["text"], "action": "accept", "suggested_code": "8507600000"}
+    response = api.post("/v1/hs/feedback", json=body, headers={"X-API-Key": api.keys["suggest"]})
+    assert response.status_code == 422 and response.json()["error"]["code"] == "accept_not_suggested"
     assert count_reviews(api.engine) == 0
 
 

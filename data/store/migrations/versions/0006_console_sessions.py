@@ -1,7 +1,7 @@
 """Console sign-in sessions in the store, shared by every service replica (issue 12).
 
 Revision ID: 0006
-Revises: 0002
+Revises: 0005
 Created: 2026-12-04
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0006'
-down_revision = '0002'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
