@@ -34,6 +34,7 @@ TABLE_MODULES: tuple[str, ...] = (
     "data.store.reviews",
     "data.store.rulings",
     "data.store.shipments",
+    "data.store.tariff",
 )
 
 
