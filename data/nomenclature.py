@@ -222,6 +222,8 @@ class Nomenclature:
             digits = self._structural(code)
         except ValueError as exc:
             return str(exc)
+        if len(digits) >= 8 and digits in self._entries:
+            return None  # an imported line (a 10-digit line need not have its 8-digit parent in the table)
         if len(digits) >= 8:
             national = self._national_by_parent.get(digits[:6])
             if national and digits[:8] not in self._entries:

@@ -64,7 +64,8 @@ class CorrelationImportSummary(BaseModel):
     format: str
     subheadings: int
     pairs: int
-    renumbered: int
+    renumbered: int = Field(description="One target with a new number.")
+    kept_number: int = Field(description="One target with the same number: valid in both editions, scope changed.")
     split: int
     rejected: int
     errors: list = Field(default_factory=list)  # RowError
@@ -121,9 +122,12 @@ def parse_correlation(path: Path) -> tuple[str, dict[str, list[TransitionTarget]
         except ValueError as exc:
             errors.append(RowError(line=line, field=f_partial, reason=str(exc)))
             return
-        if any(t.code == dst for t in out[src]):
-            errors.append(RowError(line=line, field=f_to, reason=f"duplicate pair {src} → {dst}"))
-            return
+        for i, t in enumerate(out[src]):
+            if t.code == dst:  # the same pair twice (the published JSON has a few): one pair, nothing lost
+                out[src][i] = t.model_copy(update={"partial": t.partial or partial,
+                                                   "note": t.note if note in (None, "", t.note) else
+                                                   f"{t.note}; {note}"[:500]})
+                return
         out[src].append(TransitionTarget(code=dst, partial=partial, note=str(note or "")[:500]))
 
     text, _enc, _warnings = read_text(path)
@@ -179,9 +183,10 @@ def import_correlation(engine, path: str | Path, *, source: str | None = None) -
              "source": source or path.name, "imported_at": now} for src, targets in table.items() for t in targets]
     replace_correlation(engine, rows, to_edition=TO_EDITION)
     renumbered = sum(1 for src, ts in table.items() if len(ts) == 1 and ts[0].code != src)
+    kept = sum(1 for src, ts in table.items() if len(ts) == 1 and ts[0].code == src)
     split = sum(1 for ts in table.values() if len(ts) > 1)
     return CorrelationImportSummary(path=str(path), format=fmt, subheadings=len(table), pairs=len(rows),
-                                    renumbered=renumbered, split=split, rejected=len({e.line for e in errors}),
+                                    renumbered=renumbered, kept_number=kept, split=split, rejected=len({e.line for e in errors}),
                                     errors=errors)
 
 

@@ -72,7 +72,7 @@ def import_correlation_(
         typer.echo(json.dumps(body, ensure_ascii=False, indent=2))
         return
     typer.echo(f"{file} ({summary.format}): {summary.subheadings} HS 2022 subheadings move ({summary.renumbered} "
-               f"renumbered, {summary.split} split), {summary.pairs} pairs stored, {summary.rejected} rejected")
+               f"renumbered, {summary.kept_number} keep their number, {summary.split} split), {summary.pairs} pairs stored, {summary.rejected} rejected")
     for e in summary.errors[:max_errors]:
         typer.echo(f"  line {e.line}: {e.field}: {e.reason}")
     if len(summary.errors) > max_errors:

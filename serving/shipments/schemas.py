@@ -40,7 +40,7 @@ class FindingOut(BaseModel):
     message_en: str
     message_zh: str
     category: str = Field(description="mandatory, format, hs_code, value, three_document, dangerous_goods, "
-                                      "declaration_mode, or schema (the document does not parse)")
+                                      "declaration_mode, tariff, or schema (the document does not parse)")
 
 
 class CheckResponse(BaseModel):
