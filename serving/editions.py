@@ -161,3 +161,42 @@ def _zh_detail(t: Transition | None) -> str:
     if t.status == "new":
         return f"：该编码自 {t.effective_date} 起（HS 2028）才生效。"
     return "。"
+
+
+# ----------------------------------------------------------------------------------------- comparing candidates
+def _dotted(code: str) -> str:
+    return code if len(code) <= 4 else ".".join([code[:4]] + [code[i:i + 2] for i in range(4, len(code), 2)])
+
+
+def _supervision_label(lines: list) -> str:
+    values = sorted({(f.supervision if f.supervision is not None else "?") for f in lines})
+    return " / ".join(v or "none" for v in values).replace("?", "unknown") if values else "unknown"
+
+
+def tariff_differences(candidates: list[Candidate], top_n: int = 3) -> list[dict[str, str]]:
+    """Where the top candidates differ in export rebate or supervision conditions, against the first one.
+
+    ``[{"kind": "rebate", "en": "4202.21 vs 4202.22: rebate 13 % vs 9 %", "zh": ...}]``; empty when no facts are
+    known for them or they agree. A candidate without imported lines is "unknown", never 0 %.
+    """
+    from data.tariff import rate_label
+
+    shown = [c for c in candidates[:top_n]]
+    if len(shown) < 2 or not any(c.tariff for c in shown):
+        return []
+    first = shown[0]
+    out = []
+    for other in shown[1:]:
+        pair = f"{_dotted(first.code)} vs {_dotted(other.code)}"
+        a, b = rate_label([f.rebate_rate for f in first.tariff]), rate_label([f.rebate_rate for f in other.tariff])
+        if a != b:
+            out.append({"kind": "rebate", "codes": f"{first.code},{other.code}", "en": f"{pair}: rebate {a} vs {b}",
+                        "zh": f"{pair}：出口退税率 {a.replace('unknown', '未知')} 对 {b.replace('unknown', '未知')}"})
+        a, b = _supervision_label(first.tariff), _supervision_label(other.tariff)
+        if a != b:
+            zh = {"none": "无", "unknown": "未知"}
+            za, zb = (" ".join(zh.get(w, w) for w in x.split(" ")) for x in (a, b))
+            out.append({"kind": "supervision", "codes": f"{first.code},{other.code}",
+                        "en": f"{pair}: supervision conditions {a} vs {b}",
+                        "zh": f"{pair}：监管条件 {za} 对 {zb}"})
+    return out
