@@ -135,6 +135,12 @@ def rate_label(rates: list[float | None]) -> str:
     return text
 
 
+def supervision_label(values: list[str | None]) -> str:
+    """'AB', 'none', 'unknown' or 'AB / none' for the supervision conditions of one code's lines."""
+    labels = sorted({"unknown" if v is None else (v or "none") for v in values})
+    return " / ".join(labels) if labels else "unknown"
+
+
 # ------------------------------------------------------------------------------------------------------ parsing
 FACT_COLUMNS: dict[str, tuple[str, ...]] = {
     "rebate_rate": ("rebate_rate", "export_rebate", "export_rebate_rate", "rebate", "出口退税率", "退税率"),

@@ -169,8 +169,9 @@ def _dotted(code: str) -> str:
 
 
 def _supervision_label(lines: list) -> str:
-    values = sorted({(f.supervision if f.supervision is not None else "?") for f in lines})
-    return " / ".join(v or "none" for v in values).replace("?", "unknown") if values else "unknown"
+    from data.tariff import supervision_label
+
+    return supervision_label([f.supervision for f in lines])
 
 
 def tariff_differences(candidates: list[Candidate], top_n: int = 3) -> list[dict[str, str]]:

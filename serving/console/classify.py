@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from data.errors import ClearanceError, InvalidInputError, field_error
 from data.store.reviews import ReviewAction, get_review
 from models.names import HS_SUGGESTER
+from models.suggester.answer import SuggestionAnswer
 from serving.console import service
 from serving.console.auth import check_csrf, requires
 from serving.console.i18n import LANGS, resolve_lang
@@ -32,6 +33,7 @@ from serving.console.pages import (
 )
 from serving.console.render import COOKIE_MAX_AGE, error_box, render, signed_in
 from serving.deps import run_model
+from serving.editions import annotate_suggestion, tariff_book, tariff_differences
 from serving.limits import DeclaredElements, ProductText
 
 log = logging.getLogger(__name__)
@@ -78,10 +80,18 @@ async def _classify_page(request: Request, text: str, elements: dict[str, str], 
     """The classify page; with ``run`` the suggester answers ``text`` first (never on an invalid form)."""
     view = None
     top_evidence: list[dict[str, Any]] = []
+    differences: list[dict[str, str]] = []
     context_json = ""
     if run and text:
         served = served_or_503(request)
         answer = await run_model(request, served.suggester.suggest, text, elements or None, top_k)
+        # Tariff facts, HS 2028 transitions and the edition stamp, as the API adds them (serving.editions).
+        settings = settings_of(request)
+        book = await run_in_threadpool(tariff_book, engine_of(request), settings.hs2028_effective_date)
+        if not isinstance(answer, SuggestionAnswer):  # a plain dict from a stand-in suggester
+            answer = SuggestionAnswer.model_validate(answer)
+        annotate_suggestion(answer, book)
+        differences = tariff_differences(answer.candidates)
         view = service.classify_view(answer, nomenclature_for(request, served), resolve_lang(request))
         model = view.answer.setdefault("model", {}) or {}
         served_version = served.versions.get(HS_SUGGESTER) if getattr(served, "versions", None) else None
@@ -92,6 +102,7 @@ async def _classify_page(request: Request, text: str, elements: dict[str, str], 
         top_evidence = _top_evidence(view)
         context_json = _context_json(text, elements, top_k, view)
     return render(request, "classify.html", status=status, page="classify", view=view, top_evidence=top_evidence,
+                  differences=differences,
                    context_json=context_json, form_text=text, form_elements=list(elements.items()), top_k=top_k,
                    reviewer=reviewer_name(request), limits=settings_of(request).limits, error=error,
                    saved=saved, saved_searchable=saved_searchable)
