@@ -201,3 +201,24 @@ def tariff_differences(candidates: list[Candidate], top_n: int = 3) -> list[dict
                         "en": f"{pair}: supervision conditions {a} vs {b}",
                         "zh": f"{pair}：监管条件 {za} 对 {zb}"})
     return out
+
+
+# ---------------------------------------------------------------------------------------------- shipment lines
+def shipment_lines(shipment: Any, book: TariffBook, nomenclature: Any = None) -> list[dict]:
+    """The codes of a shipment's order and declaration lines with their tariff facts and transition, on the
+    declaration date (``[{"field", "hs_code", "tariff", "transition"}]``; lines without a code are left out)."""
+    from features.tariff_checks import line_facts
+
+    day = shipment.declaration.declared_at.date()
+    out = []
+    for doc, lines in (("order", shipment.order.lines), ("declaration", shipment.declaration.lines)):
+        for i, ln in enumerate(lines):
+            if not ln.hs_code:
+                continue
+            facts = line_facts(nomenclature, ln.hs_code) if nomenclature is not None else None
+            if facts is None:
+                found = [f for f in book.lines_of(ln.hs_code, day) if f.code == ln.hs_code]
+                facts = found[0] if found else None
+            out.append({"field": f"{doc}.lines.{i}.hs_code", "hs_code": ln.hs_code, "tariff": facts,
+                        "transition": book.transition(ln.hs_code, day)})
+    return out

@@ -125,3 +125,23 @@ def test_split_candidate_on_top_needs_review_after_the_date():
     assert answer.answer is None and answer.needs_review
     assert answer.reasons[-1].code == "hs2028_split"
     assert answer.candidates[0].evidence[0].transition.status == "split"
+
+
+def test_shipment_lines_carry_facts_and_transitions(make_app, registry_settings, tmp_path):
+    from data.shipments.examples import example_shipment
+
+    _store(registry_settings, tmp_path)
+    doc = example_shipment()
+    doc["declaration"]["lines"][0]["hs_code"] = "9617001100"
+    doc["order"]["lines"][0]["hs_code"] = "9617001100"
+    with _client(make_app, registry_settings) as c:
+        wait_ready(c)
+        checked = c.post("/v1/shipments/check", json=doc).json()
+        scored = c.post("/v1/risk/score", json={"shipment": doc}).json()
+    for body in (checked, scored):
+        lines = {line["field"]: line for line in body["lines"]}
+        line = lines["declaration.lines.0.hs_code"]
+        assert line["tariff"]["rebate_rate"] == 13.0 and line["transition"]["status"] == "renumbered"
+        assert lines["declaration.lines.1.hs_code"]["tariff"] is None
+        assert lines["declaration.lines.1.hs_code"]["transition"]["status"] == "unchanged"
+        assert body["edition"]["nomenclature"] == "HS2022"
