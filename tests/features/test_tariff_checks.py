@@ -106,3 +106,13 @@ def test_bad_documents_are_schema_errors():
     locs = {tuple(e["loc"]) for e in exc.value.errors()}
     assert ("declaration", "lines", 0, "documents", 0) in locs
     assert ("declaration", "lines", 0, "ledger_rebate_rate") in locs
+
+
+def test_tariff_findings_stay_out_of_the_model_features(nom):
+    from features.shipment_features import feature_row
+
+    shipment = Shipment.model_validate(_doc("9617001100", ledger_rebate_rate=9))
+    findings = run_checks(shipment, nom)
+    assert {f.category for f in findings} >= {"tariff"}
+    without = [f for f in findings if f.category != "tariff"]
+    assert feature_row(shipment, findings) == feature_row(shipment, without)

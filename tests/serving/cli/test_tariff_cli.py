@@ -37,6 +37,17 @@ def _library(cli, tmp_path) -> None:
     assert r.exit_code == 0 and json.loads(r.output)["inserted"] == 6, r.output
 
 
+def test_imported_rulings_carry_the_edition_and_tariff_version(cli, tmp_path):
+    from data.rulings.repository import RulingRepository
+    from data.settings import get_settings
+    from data.store.db import open_store
+
+    _library(cli, tmp_path)
+    stamps = {(r.hs_code, r.nomenclature_version, r.tariff_version)
+              for r in RulingRepository(open_store(get_settings().database_url)).iter_all()}
+    assert ("4202210090", "HS2022", "CNTEST") in stamps and ("9405310000", "HS2022", "CNTEST") in stamps
+
+
 def test_nomenclature_import_prints_facts_counts_and_bad_values(cli):
     r = cli("nomenclature", "import", FIXTURES / "facts.csv", "--label", "CNTEST", "--json")
     assert r.exit_code == 0, r.output
