@@ -207,6 +207,7 @@ class TariffBook:
         for code in sorted(self.facts):
             self._by_hs6[code[:6]].append(code)
         self._new_codes = {t.code for ts in self.correlation.values() for t in ts}
+        self._memo: dict[tuple, Transition] = {}
         self._sources_of: dict[str, list[str]] = defaultdict(list)
         for src, ts in self.correlation.items():
             for t in ts:
@@ -264,8 +265,18 @@ class TariffBook:
         """
         if not self.has_correlation or not code or len(code) < 6:
             return None
+        # Answers repeat the same few hundred codes: one (immutable, never mutated) Transition per code and day kind.
+        key = (code, self.in_force(day), edition)
+        found = self._memo.get(key)
+        if found is None:
+            if len(self._memo) > 100_000:
+                self._memo.clear()
+            found = self._memo[key] = self._transition(code, key[1], edition)
+        return found
+
+    def _transition(self, code: str, in_force: bool, edition: str | None) -> Transition:
         c6 = code[:6]
-        common = {"code": code, "effective_date": self.effective_date, "in_force": self.in_force(day)}
+        common = {"code": code, "effective_date": self.effective_date, "in_force": in_force}
         if edition == TO_EDITION or (edition is None and c6 not in self.correlation and c6 in self._new_codes
                                      and not _in_hs2022(c6)):
             return Transition(status="new", new_codes=[c6], **common,
