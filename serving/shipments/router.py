@@ -53,11 +53,14 @@ async def score(request: Request,
         result = await run_model(request, service.score, served, body, await _book(request))
     else:
         # Concurrent requests share one vectorised scorer call (see serving.coalesce); alone, it runs at once.
+        book = await _book(request)
+        service.refresh_facts(served, book)
+
         async def run(shipments):
             return await run_model(request, service.score_many, served, shipments, body.explain)
 
         scored = await request.app.state.coalescer.submit(("score", id(served), body.explain), body.shipment, run)
-        result = service.respond(served, scored, body.shipment, await _book(request))
+        result = service.respond(served, scored, body.shipment, book)
     request.app.state.metrics.observe_risk_levels([result.risk.level])
     return _json(result)
 

@@ -41,6 +41,17 @@ def _schema_findings(exc: ValidationError) -> list[FindingOut]:
     return out
 
 
+def refresh_facts(served: ServedModels, book) -> None:
+    """Give the scorer's nomenclature the store's current tariff facts (one reference assignment, so a check in
+    flight sees the old facts or the new, never a mix): facts imported after the models were loaded are checked at
+    once, without waiting for the next model swap."""
+    nomenclature = getattr(served.scorer, "nomenclature", None)
+    if book is None or nomenclature is None or not hasattr(nomenclature, "facts"):
+        return
+    if nomenclature.facts is not book.facts:
+        nomenclature.facts = book.facts
+
+
 def _codes(shipment: Shipment | None, served: ServedModels, book) -> dict[str, Any]:
     """The line codes with facts and transitions, and the edition of the declaration date (``serving.editions``)."""
     if shipment is None or book is None:
@@ -58,6 +69,7 @@ def check(served: ServedModels, document: dict[str, Any], book=None) -> CheckRes
 
     shipment_id = document.get("shipment_id") if isinstance(document.get("shipment_id"), str) else None
     shipment = None
+    refresh_facts(served, book)
     try:
         shipment = _SHIPMENT.validate_python(document)
     except ValidationError as exc:
@@ -71,6 +83,7 @@ def check(served: ServedModels, document: dict[str, Any], book=None) -> CheckRes
 
 
 def score(served: ServedModels, request: ScoreRequest, book=None) -> ScoreResponse:
+    refresh_facts(served, book)
     result = served.scorer.score(request.shipment, explain=request.explain, route_options=request.route_options or ())
     return respond(served, result, request.shipment, book)
 

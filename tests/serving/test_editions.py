@@ -145,3 +145,20 @@ def test_shipment_lines_carry_facts_and_transitions(make_app, registry_settings,
         assert lines["declaration.lines.1.hs_code"]["tariff"] is None
         assert lines["declaration.lines.1.hs_code"]["transition"]["status"] == "unchanged"
         assert body["edition"]["nomenclature"] == "HS2022"
+
+
+def test_facts_imported_after_the_models_loaded_reach_the_checks(make_app, registry_settings, tmp_path):
+    from data.shipments.examples import example_shipment
+
+    doc = example_shipment()
+    doc["declaration"]["lines"][0]["hs_code"] = "9617001100"
+    doc["order"]["lines"][0]["hs_code"] = "9617001100"
+    with _client(make_app, registry_settings) as c:
+        wait_ready(c)
+        before = {f["code"] for f in c.post("/v1/shipments/check", json=doc).json()["findings"]}
+        _store(registry_settings, tmp_path, correlation=False)
+        from serving import editions
+
+        editions._books.clear()  # as if the few seconds of the book cache had passed
+        after = {f["code"] for f in c.post("/v1/shipments/check", json=doc).json()["findings"]}
+    assert "SUPERVISION_DOCUMENT_MISSING" not in before and "SUPERVISION_DOCUMENT_MISSING" in after

@@ -29,6 +29,14 @@ def _fresh_books():
 
 
 @pytest.fixture
+def nomenclature():
+    """A nomenclature of this module's own: the shipment routes give the scorer's nomenclature the imported facts."""
+    from data.nomenclature import Nomenclature
+
+    return Nomenclature.default()
+
+
+@pytest.fixture
 def settings(settings):
     return settings.model_copy(update={"auth_disabled": True})
 
