@@ -35,23 +35,27 @@ def today() -> date:
 
 
 def tariff_book(engine: Any, effective_date: date) -> TariffBook:
-    """The store's facts and correlation, reloaded when either was re-imported (checked every few seconds)."""
+    """The store's facts and correlation, reloaded when either was re-imported (checked every few seconds).
+
+    One thread checks and loads at a time (the others wait for its book, in their worker threads): concurrent
+    requests never load the same book twice, and the event loop never waits on a load.
+    """
     from data.store.tariff import correlation_stamp
 
     key = (str(engine.url), effective_date)
-    now = time.monotonic()
+    cached = _books.get(key)
+    if cached is not None and time.monotonic() - cached[1] < BOOK_CHECK_S:
+        return cached[2]
     with _lock:
         cached = _books.get(key)
+        now = time.monotonic()
         if cached is not None and now - cached[1] < BOOK_CHECK_S:
             return cached[2]
-    stamp = correlation_stamp(engine)
-    if cached is not None and cached[0] == stamp:
-        book = cached[2]
-    else:
-        book = TariffBook.load(engine, effective_date=effective_date)
-    with _lock:
+        stamp = correlation_stamp(engine)
+        book = cached[2] if cached is not None and cached[0] == stamp else TariffBook.load(
+            engine, effective_date=effective_date)
         _books[key] = (stamp, now, book)
-    return book
+        return book
 
 
 def book_for_settings(settings: Any) -> TariffBook:
