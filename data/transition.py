@@ -242,6 +242,11 @@ class TariffBook:
 
     # transitions --------------------------------------------------------------------------------------------
     @property
+    def new_codes(self) -> frozenset[str]:
+        """Every HS 2028 subheading the correlation names."""
+        return frozenset(self._new_codes)
+
+    @property
     def has_correlation(self) -> bool:
         return bool(self.correlation)
 

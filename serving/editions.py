@@ -58,6 +58,25 @@ def tariff_book(engine: Any, effective_date: date) -> TariffBook:
         return book
 
 
+def decision_edition(decision: Any, book: TariffBook, nomenclature: Any) -> frozenset[str] | None:
+    """A reviewer decision under a code only HS 2028 has (an answer given in the new edition, or a split's target)
+    is recorded in HS 2028: sets ``decision.edition`` and returns the codes it may use; None leaves it as it is."""
+    from data.rulings.schema import code_digits
+    from data.transition import TO_EDITION
+
+    try:
+        code6 = code_digits(decision.final_code or decision.suggested_code or "")[:6]
+    except ValueError:
+        return None
+    known = nomenclature is None or nomenclature.is_valid(code6)
+    if decision.edition is None and book.has_correlation and code6 in book.new_codes and not known:
+        decision.edition = TO_EDITION
+        if decision.ruling_date is None and not book.in_force():
+            decision.ruling_date = book.effective_date  # an HS 2028 ruling applies from the day HS 2028 does
+        return book.new_codes
+    return None
+
+
 def book_for_settings(settings: Any) -> TariffBook:
     from data.store.db import open_store
 

@@ -33,7 +33,7 @@ from serving.console.pages import (
 )
 from serving.console.render import COOKIE_MAX_AGE, error_box, render, signed_in
 from serving.deps import run_model
-from serving.editions import annotate_suggestion, tariff_book, tariff_differences
+from serving.editions import annotate_suggestion, decision_edition, tariff_book, tariff_differences
 from serving.limits import DeclaredElements, ProductText
 
 log = logging.getLogger(__name__)
@@ -206,10 +206,13 @@ async def classify_feedback(request: Request) -> Response:
         text, elements, top_k = ctx.text, ctx.declared_elements, ctx.top_k
         decision = _decision_from_form(form, ctx, reviewer)
         served = served_or_503(request)
+        nomenclature = nomenclature_for(request, served)
+        book = await run_in_threadpool(tariff_book, engine_of(request), settings.hs2028_effective_date)
+        edition_codes = decision_edition(decision, book, nomenclature)  # an HS 2028 code accepted or typed
         receipt = await run_model(
             request, record_decision, engine_of(request), served.suggester, decision,
-            nomenclature=nomenclature_for(request, served), channel="console", max_text_chars=settings.max_text_chars,
-            overlays=served.overlays)
+            nomenclature=nomenclature, channel="console", max_text_chars=settings.max_text_chars,
+            overlays=served.overlays, edition_codes=edition_codes)
     except ClearanceError as exc:
         # Nothing was written: show the same suggestion again with the problem, so the reviewer can fix and resend.
         error = error_box(exc, "decision_not_saved" if isinstance(exc, InvalidInputError) and exc.code == "invalid_input"

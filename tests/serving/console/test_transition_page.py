@@ -138,3 +138,20 @@ def test_page_without_a_correlation_says_how_to_import_one(settings, nomenclatur
     with TestClient(app) as client:
         page = client.get("/transition?lang=en").text
     assert 'data-testid="no-correlation"' in page and "import-correlation" in page
+
+
+def test_accepting_an_hs2028_code_records_it_in_that_edition(console):
+    # the resolved split's ruling makes 9503.90 a candidate; accepting it records a ruling in HS 2028
+    toy = next(r for r in RulingRepository(console.engine).iter_all() if r.hs_code == "9503009000")
+    console.post("/transition/resolve", data={"ruling_id": toy.ruling_id, "new_code": "950390", "reviewer": "王芳"})
+    from tests.serving.console.fakes import page_context
+
+    page = console.post("/classify", data={"text": "儿童塑料积木玩具 500片 新款", "top_k": "5"})
+    assert 'name="accept_code" value="950390"' in page.text
+    response = console.post("/classify/feedback", data={"context": page_context(page.text), "reviewer": "王芳",
+                                                         "accept_code": "950390"}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    review = list_reviews(console.engine, limit=1)[0]
+    ruling = RulingRepository(console.engine).get(review.ruling_id)
+    assert (review.final_code, ruling.nomenclature_version) == ("950390", "HS2028")
+    assert ruling.ruling_date == date(2028, 1, 1)
