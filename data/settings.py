@@ -7,6 +7,7 @@ service. Every path derives from ``data_dir`` so that a test can point the whole
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
@@ -121,6 +122,10 @@ class Settings(BaseSettings):
         "On SIGTERM, seconds in-flight requests may finish; those still running then are answered 503."))
     secure_cookies: bool = Field(False, description=(
         "Mark console cookies Secure although the service sees plain HTTP: set it behind a TLS-terminating proxy."))
+    hs2028_effective_date: date = Field(date(2028, 1, 1), description=(
+        "When HS 2028 enters into force. From this day the suggester answers in the new edition (renumbered codes "
+        "under their new code, split codes as evidence that needs review) and declared codes are validated against "
+        "it. A setting so that tests and rehearsals can move the date."))
     score_workers: int = Field(1, ge=0, le=64, description=(
         "Extra processes that score large batches without explanations (the batch route, `clearance risk score "
         "--no-explain`) beside the main process; 0 scores in one process. Default 1: on 2 cores, the service "

@@ -29,6 +29,7 @@ from data.shipments.reference import (
     SPLIT_ADVISORY_USD,
 )
 from data.shipments.schema import Shipment
+from features.tariff_checks import tariff_checks
 
 # ------------------------------------------------------------------------------------------------ tolerances
 #: Declared value vs order total, and declaration total vs its own lines: the larger of 1% and one currency unit
@@ -48,7 +49,8 @@ WEIGHT_ABS_TOLERANCE_KG = 0.5
 UNIT_PRICE_OUTLIER_FACTOR = 10.0
 
 Severity = Literal["info", "warning", "error"]
-Category = Literal["mandatory", "format", "hs_code", "value", "three_document", "dangerous_goods", "declaration_mode"]
+Category = Literal["mandatory", "format", "hs_code", "value", "three_document", "dangerous_goods", "declaration_mode",
+                   "tariff"]
 
 
 class Finding(BaseModel):
@@ -85,7 +87,8 @@ class FindingKind(BaseModel):
 CATALOGUE: dict[str, FindingKind] = TypeAdapter(dict[str, FindingKind]).validate_python(
     yaml.safe_load(Path(__file__).with_name("findings.yaml").read_text(encoding="utf-8")))
 SEVERITIES = ("info", "warning", "error")
-CATEGORIES = ("mandatory", "format", "hs_code", "value", "three_document", "dangerous_goods", "declaration_mode")
+CATEGORIES = ("mandatory", "format", "hs_code", "value", "three_document", "dangerous_goods", "declaration_mode",
+              "tariff")
 
 _DOCS_ZH = {"waybill": "运单", "declaration": "报关单"}
 
@@ -402,4 +405,5 @@ def run_checks(shipment: Shipment, nomenclature: NomenclatureLike) -> list[Findi
     _values(shipment, out)
     _three_documents(shipment, out)
     _dangerous_goods(shipment, out)
+    tariff_checks(shipment, nomenclature, out, _finding)
     return out

@@ -236,6 +236,10 @@ def feature_row(shipment: Shipment, findings: Sequence[Finding], congestion: Con
     n_three = 0
     codes = set()
     for f in findings:
+        if f.category == "tariff":
+            # Tariff-fact findings exist only where facts are imported; the models were never trained with them,
+            # so they are shown to the user but kept out of the model's counts (see docs/tariff.md).
+            continue
         sev[f.severity] += 1
         if f.category == "three_document":
             n_three += 1

@@ -86,6 +86,12 @@ def import_rulings(engine: Engine, path: str | Path, mapping: ColumnMapping | No
             return ImportSummary.model_validate({**earlier[0], "replayed": True})
     t0 = time.perf_counter()
     report = read_rulings(path, mapping, fmt, nomenclature=nomenclature, encoding=encoding, progress=progress)
+    # Edition stamps: a national line is expressed in the national tariff loaded when it was imported.
+    tariff = getattr(nomenclature, "tariff_version", None)
+    if tariff:
+        for ruling in report.rulings:
+            if len(ruling.hs_code) > 6 and ruling.tariff_version is None:
+                ruling.tariff_version = tariff
     t1 = time.perf_counter()
     repo = RulingRepository(engine)
     table = ImportBatchRow.__table__

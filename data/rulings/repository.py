@@ -42,6 +42,7 @@ def ruling_to_row(ruling: Ruling, import_batch_id: int | None = None) -> dict:
         "source": ruling.source.value,
         "ruling_date": ruling.ruling_date,
         "nomenclature_version": ruling.nomenclature_version,
+        "tariff_version": ruling.tariff_version,
         "notes": ruling.notes,
         "reviewer": ruling.reviewer,
         "model_version": ruling.model_version,
@@ -61,7 +62,7 @@ def row_to_ruling(row) -> Ruling:
         ruling_id=m["ruling_id"], product_name=m["product_name"], description=m["description"] or "",
         declared_elements=dict(m["declared_elements"] or {}), hs_code=m["hs_code"], language=m["language"],
         source=RulingSource(m["source"]), ruling_date=m["ruling_date"],
-        nomenclature_version=m["nomenclature_version"], notes=m["notes"] or "", reviewer=m["reviewer"],
+        nomenclature_version=m["nomenclature_version"], tariff_version=m["tariff_version"], notes=m["notes"] or "", reviewer=m["reviewer"],
         model_version=m["model_version"], created_at=created)
 
 

@@ -179,7 +179,8 @@ class Ruling(BaseModel):
     language: Language | None = None
     source: RulingSource
     ruling_date: date | None = None
-    nomenclature_version: str = "HS2022"
+    nomenclature_version: str = Field("HS2022", description="Nomenclature edition the code is expressed in.")
+    tariff_version: str | None = Field(None, description="National tariff version of a 8/10-digit code (CN2023).")
     notes: str = ""
     reviewer: str | None = None
     model_version: str | None = None

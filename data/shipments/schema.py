@@ -18,6 +18,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -114,6 +115,22 @@ Money = Annotated[float, Field(strict=True, ge=0, le=1e12, allow_inf_nan=False)]
 Flag = Annotated[bool, Field(strict=True)]
 
 
+def _documents(value: object) -> object:
+    """Supervision documents of a line as a list; a CSV cell or a form gives them as one text, ``B;4:0123``."""
+    if isinstance(value, str):
+        return [part.strip() for part in re.split(r"[;|,\s]+", value) if part.strip()]
+    return value
+
+
+# A document the declaration presents for a line's supervision conditions: the condition's letter code (监管证件代码),
+# optionally followed by ``:`` and the document number (``B:310000123456789``, ``4:24-CN-0001``).
+SupervisionDocument = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
+                                                       pattern=r"^[0-9A-Za-z](:[^\s]{1,60})?$"),
+                                Field(strict=True)]
+SupervisionDocuments = Annotated[list[SupervisionDocument], BeforeValidator(_documents), Field(max_length=20)]
+RebateRate = Annotated[float | None, Field(strict=True, ge=0, le=100, allow_inf_nan=False)]
+
+
 # extra="forbid": a misspelt field ("postal_code") must be an error, not silently dropped data.
 # cache_strings="none": pydantic would intern short strings parsed from JSON, but most of a shipment's strings are
 # unique (ids, names, descriptions), so the cache lookups cost more than they save (~1.5 µs of ~21 per document).
@@ -193,6 +210,10 @@ class DeclarationLine(_Model):
     quantity: Positive
     unit: ShortStripped
     value: Money  # line value in the declaration currency
+    # The supervision documents (监管证件) this line presents; checked against the code's supervision conditions.
+    documents: SupervisionDocuments = Field(default_factory=list)
+    # The exporter's own rebate ledger for this line's code, percent; compared with the tariff's rebate when given.
+    ledger_rebate_rate: RebateRate = None
 
 
 class Declaration(_Model):

@@ -37,6 +37,7 @@ TABLE_MODULES: tuple[str, ...] = (
     "data.store.sessions",
     "data.store.rulings",
     "data.store.shipments",
+    "data.store.tariff",
 )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Date, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from data.store.db import Base, UTCDateTime
@@ -47,6 +47,7 @@ class RulingRow(Base):
     source: Mapped[str] = mapped_column(String(32), index=True)
     ruling_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     nomenclature_version: Mapped[str] = mapped_column(String(32), default="HS2022")
+    tariff_version: Mapped[str | None] = mapped_column(String(32), nullable=True)  # e.g. CN2023; None: not stated
     notes: Mapped[str] = mapped_column(Text, default="")
     reviewer: Mapped[str | None] = mapped_column(String(200), nullable=True)
     model_version: Mapped[str | None] = mapped_column(String(200), nullable=True)
@@ -66,6 +67,13 @@ class NomenclatureLineRow(Base):
     unit1: Mapped[str | None] = mapped_column(String(32), nullable=True)
     unit2: Mapped[str | None] = mapped_column(String(32), nullable=True)
     version: Mapped[str] = mapped_column(String(32))  # e.g. "CN2023"
+    # Tariff facts (data.tariff): None is unknown, never zero; '' supervision/inspection means none.
+    rebate_rate: Mapped[float | None] = mapped_column(Float, nullable=True)
+    vat_rate: Mapped[float | None] = mapped_column(Float, nullable=True)
+    supervision: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    inspection: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    valid_from: Mapped[date | None] = mapped_column(Date, nullable=True)
+    valid_to: Mapped[date | None] = mapped_column(Date, nullable=True)
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

@@ -9,6 +9,9 @@ from datetime import date
 
 from pydantic import BaseModel, Field
 
+from data.tariff import TariffFacts
+from data.transition import Edition, Transition
+
 
 class Evidence(BaseModel):
     """A historical ruling that supports a candidate."""
@@ -20,6 +23,8 @@ class Evidence(BaseModel):
     source: str
     ruling_date: date | None = None
     channel: str = Field("lexical", description="Which search found it: lexical, dense or overlay.")
+    # Filled by the serving layer (serving/editions.py) once a correlation is imported; the suggester never sets it.
+    transition: Transition | None = None
 
 
 class AnswerCode(BaseModel):
@@ -39,6 +44,11 @@ class Candidate(BaseModel):
     confidence_hs4: float = Field(0.0, ge=0.0, le=1.0, description="Calibrated probability that the HS4 is right.")
     national: list[AnswerCode] = Field(default_factory=list,
                                        description="8/10-digit lines under this HS6 seen in the evidence, most likely first.")
+    # Filled by the serving layer (serving/editions.py): facts of the national lines, the HS 2028 transition.
+    tariff: list[TariffFacts] = Field(default_factory=list,
+                                      description="Tariff facts (rebate, VAT, supervision, inspection, units) of the "
+                                                  "national lines under this code; empty when none were imported.")
+    transition: Transition | None = None
 
 
 class Reason(BaseModel):
@@ -71,6 +81,7 @@ class SuggestionAnswer(BaseModel):
     model: ModelInfo
     hierarchy: list[AnswerCode] = Field(default_factory=list,
                                         description="HS2 → HS4 → HS6 (→ national) path of the top candidate.")
+    edition: Edition | None = Field(None, description="Nomenclature edition and national tariff version of the codes.")
 
 
 class Agreement(BaseModel):
@@ -91,3 +102,7 @@ class ValidationAnswer(BaseModel):
     needs_review: bool
     reasons: list[Reason] = Field(default_factory=list)
     suggestion: SuggestionAnswer
+    declared_transition: Transition | None = None
+    edition: Edition | None = Field(None, description="Edition in force on the declaration date.")
+    edition_problem: str | None = Field(None, description="Why the declared code is not valid in the edition in "
+                                                          "force on the declaration date; null when it is.")

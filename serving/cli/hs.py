@@ -83,6 +83,22 @@ def _print_answer(answer) -> None:
         console.print(f"- {r.en} / {r.zh}")
     if answer.missing_elements:
         console.print("missing declaration elements (申报要素): " + "、".join(answer.missing_elements))
+    from data.tariff import rate_label
+    from serving.editions import tariff_differences
+
+    for c in answer.candidates:
+        if c.tariff:
+            console.print(f"{c.code}: rebate {rate_label([f.rebate_rate for f in c.tariff])}, supervision "
+                          f"{', '.join(sorted({f.supervision or '-' for f in c.tariff}))}")
+        if c.transition is not None and c.transition.status != "unchanged":
+            t = c.transition
+            console.print(f"{c.code}: HS 2028 ({t.effective_date}) {t.status} → "
+                          f"{t.new_code or ', '.join(t.new_codes)}")
+    for diff in tariff_differences(answer.candidates):
+        console.print(f"[bold]{diff['en']}[/bold] / {diff['zh']}")
+    if answer.edition is not None:
+        console.print(f"edition: {answer.edition.nomenclature}" + (f" + {answer.edition.tariff}"
+                                                                    if answer.edition.tariff else ""))
 
 
 @app.command()
@@ -95,7 +111,10 @@ def suggest(
 ) -> None:
     """Suggest HS codes with evidence, calibrated confidence and a needs-review flag."""
     suggester = _load_suggester(model_dir)
-    answer = suggester.suggest(text, _parse_elements(elements), top_k=top_k)
+    from serving.editions import annotate_suggestion, book_for_settings
+
+    answer = annotate_suggestion(suggester.suggest(text, _parse_elements(elements), top_k=top_k),
+                                 book_for_settings(_settings()))
     if as_json:
         typer.echo(answer.model_dump_json(indent=2))
     else:
@@ -108,10 +127,25 @@ def validate(
     code: str = typer.Argument(..., help="Declared HS code (4-10 digits, separators allowed)."),
     elements: str = typer.Option(None, "--elements", help="申报要素 as 'key:value|key:value' or a JSON object."),
     model_dir: Path = typer.Option(None, "--model-dir"),
+    declaration_date: str = typer.Option(None, "--date", help="Declaration date YYYY-MM-DD (default today): the "
+                                                              "code is checked against the edition then in force."),
 ) -> None:
-    """Check a declared code against the library: agreement at HS6/HS4, confidence, alternatives (JSON)."""
+    """Check a declared code against the library: agreement at HS6/HS4, confidence, alternatives, and the HS edition
+    in force on the declaration date (JSON)."""
+    from datetime import date
+
+    from serving.editions import annotate_validation, book_for_settings
+
     suggester = _load_suggester(model_dir)
-    result = suggester.validate(text, code, _parse_elements(elements))
+    try:
+        day = date.fromisoformat(declaration_date) if declaration_date else None
+    except ValueError:
+        from data.errors import InvalidInputError, field_error
+
+        raise InvalidInputError(f"--date: '{declaration_date}' is not YYYY-MM-DD",
+                                details=[field_error("date", "not YYYY-MM-DD")]) from None
+    result = annotate_validation(suggester.validate(text, code, _parse_elements(elements)),
+                                 book_for_settings(_settings()), day)
     typer.echo(result.model_dump_json(indent=2, exclude={"suggestion"}))
 
 

@@ -46,6 +46,33 @@ def import_(
         return
     typer.echo(f"{file}: {summary.rows_read} rows read, {summary.inserted} inserted, {summary.updated} updated, "
                f"{summary.rejected} rejected; nomenclature is now {version}")
+    for fact, info in summary.facts.items():
+        typer.echo(f"  {fact} (column {info['column']}): {info['known']} known, {info['unknown']} unknown")
+    for e in summary.errors[:max_errors]:
+        typer.echo(f"  line {e.line}: {e.field}: {e.reason}")
+    if len(summary.errors) > max_errors:
+        typer.echo(f"  … {len(summary.errors) - max_errors} more (raise --max-errors)")
+
+
+@app.command("import-correlation")
+def import_correlation_(
+    file: Path = typer.Argument(..., help="HS 2022 → HS 2028 correlation: the JSON of "
+                                          "../shared/datasets/hs2028-correlations/ or a CSV from,to,partial[,note]."),
+    max_errors: int = typer.Option(20, "--max-errors", help="Row errors to print."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Replace the stored HS 2028 correlation; every shown code then carries its transition (reload the service)."""
+    from data.transition import import_correlation
+
+    summary = import_correlation(_engine(), file)
+    if as_json:
+        body = summary.model_dump(exclude={"errors"})
+        body["errors"] = [e.model_dump() for e in summary.errors[:max_errors]]
+        body["errors_total"] = len(summary.errors)
+        typer.echo(json.dumps(body, ensure_ascii=False, indent=2))
+        return
+    typer.echo(f"{file} ({summary.format}): {summary.subheadings} HS 2022 subheadings move ({summary.renumbered} "
+               f"renumbered, {summary.kept_number} keep their number, {summary.split} split), {summary.pairs} pairs stored, {summary.rejected} rejected")
     for e in summary.errors[:max_errors]:
         typer.echo(f"  line {e.line}: {e.field}: {e.reason}")
     if len(summary.errors) > max_errors:

@@ -143,3 +143,42 @@ def stats(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> 
         typer.echo(f"{key.replace('_', ' ')}: {items}")
     first, last = body["ruling_dates"]
     typer.echo(f"ruling dates: {first or '-'} … {last or '-'}")
+
+
+@app.command("transition-report")
+def transition_report_(
+    json_out: Path = typer.Option(None, "--json", help="Also write the whole report (every affected ruling) as JSON."),
+    csv_out: Path = typer.Option(None, "--csv", help="Also write one CSV row per affected ruling."),
+    top: int = typer.Option(30, "--top", help="Code groups to print."),
+) -> None:
+    """Stored rulings and reviewer decisions whose codes HS 2028 renumbers or splits, grouped by code, with counts."""
+    from data.settings import get_settings
+    from data.transition_report import CSV_COLUMNS, transition_report
+    from serving.editions import tariff_book
+
+    settings = get_settings()
+    engine = _engine()
+    report = transition_report(engine, tariff_book(engine, settings.hs2028_effective_date))
+    if not report.correlation_loaded:
+        typer.secho("no HS 2028 correlation imported: run `clearance nomenclature import-correlation FILE` first",
+                    fg=typer.colors.YELLOW)
+    typer.echo(f"HS 2028 from {report.effective_date}: {report.rulings_scanned} rulings scanned")
+    for status, t in report.totals.items():
+        typer.echo(f"  {status}: {t['codes']} codes, {t['rulings']} rulings, {t['decisions']} reviewer decisions"
+                   + (f", {t['resolved']} resolved by review" if status == "split" else ""))
+    for g in report.groups[:top]:
+        typer.echo(f"  {g.hs6} {g.status:<10} → {', '.join(g.new_codes):<30} {g.rulings} rulings, "
+                   f"{g.decisions} decisions" + (f", {g.resolved} resolved" if g.status == "split" else ""))
+    if len(report.groups) > top:
+        typer.echo(f"  … {len(report.groups) - top} more codes (raise --top, or --json/--csv)")
+    if json_out:
+        json_out.write_text(report.model_dump_json(indent=2), encoding="utf-8")
+        typer.echo(f"wrote {json_out}")
+    if csv_out:
+        import csv
+
+        with open(csv_out, "w", encoding="utf-8-sig", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(CSV_COLUMNS))
+            writer.writeheader()
+            writer.writerows(report.rows())
+        typer.echo(f"wrote {csv_out}")

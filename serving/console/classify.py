@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from data.errors import ClearanceError, InvalidInputError, field_error
 from data.store.reviews import ReviewAction, get_review
 from models.names import HS_SUGGESTER
+from models.suggester.answer import SuggestionAnswer
 from serving.console import service
 from serving.console.auth import check_csrf, requires
 from serving.console.i18n import LANGS, resolve_lang
@@ -33,6 +34,7 @@ from serving.console.pages import (
 )
 from serving.console.render import COOKIE_MAX_AGE, error_box, render, signed_in
 from serving.deps import run_model
+from serving.editions import annotate_suggestion, decision_edition, tariff_book, tariff_differences
 from serving.idempotency import request_once
 from serving.limits import DeclaredElements, ProductText
 
@@ -80,10 +82,18 @@ async def _classify_page(request: Request, text: str, elements: dict[str, str], 
     """The classify page; with ``run`` the suggester answers ``text`` first (never on an invalid form)."""
     view = None
     top_evidence: list[dict[str, Any]] = []
+    differences: list[dict[str, str]] = []
     context_json = ""
     if run and text:
         served = served_or_503(request)
         answer = await run_model(request, served.suggester.suggest, text, elements or None, top_k)
+        # Tariff facts, HS 2028 transitions and the edition stamp, as the API adds them (serving.editions).
+        settings = settings_of(request)
+        book = await run_in_threadpool(tariff_book, engine_of(request), settings.hs2028_effective_date)
+        if not isinstance(answer, SuggestionAnswer):  # a plain dict from a stand-in suggester
+            answer = SuggestionAnswer.model_validate(answer)
+        annotate_suggestion(answer, book)
+        differences = tariff_differences(answer.candidates)
         view = service.classify_view(answer, nomenclature_for(request, served), resolve_lang(request))
         model = view.answer.setdefault("model", {}) or {}
         served_version = served.versions.get(HS_SUGGESTER) if getattr(served, "versions", None) else None
@@ -94,7 +104,8 @@ async def _classify_page(request: Request, text: str, elements: dict[str, str], 
         top_evidence = _top_evidence(view)
         context_json = _context_json(text, elements, top_k, view)
     return render(request, "classify.html", status=status, page="classify", view=view, top_evidence=top_evidence,
-                   context_json=context_json, idempotency_key=secrets.token_urlsafe(16), form_text=text, form_elements=list(elements.items()), top_k=top_k,
+                   differences=differences, context_json=context_json, idempotency_key=secrets.token_urlsafe(16),
+                   form_text=text, form_elements=list(elements.items()), top_k=top_k,
                    reviewer=reviewer_name(request), limits=settings_of(request).limits, error=error,
                    saved=saved, saved_searchable=saved_searchable)
 
@@ -198,15 +209,18 @@ async def classify_feedback(request: Request) -> Response:
         decision = _decision_from_form(form, ctx, reviewer)
         served = served_or_503(request)
         served_version = served.versions.get(HS_SUGGESTER) if getattr(served, "versions", None) else None
+        nomenclature = nomenclature_for(request, served)
+        book = await run_in_threadpool(tariff_book, engine_of(request), settings.hs2028_effective_date)
+        edition_codes = decision_edition(decision, book, nomenclature)  # an HS 2028 code accepted or typed
         # One key per rendered form: a double click or a resubmitted form records the decision once.
         key = form_text(form, "idempotency_key").strip() or None
         once = request_once(request, payload=decision.model_dump(mode="json"), body_key=key,
                             owner=decision.reviewer) if key else None
         receipt = await run_model(
             request, record_decision, engine_of(request), served.suggester, decision,
-            nomenclature=nomenclature_for(request, served), channel="console", max_text_chars=settings.max_text_chars,
+            nomenclature=nomenclature, channel="console", max_text_chars=settings.max_text_chars,
             overlays=served.overlays, served_version=str(served_version.version) if served_version else None,
-            once=once)
+            once=once, edition_codes=edition_codes)
     except ClearanceError as exc:
         # Nothing was written: show the same suggestion again with the problem, so the reviewer can fix and resend.
         error = error_box(exc, "decision_not_saved" if isinstance(exc, InvalidInputError) and exc.code == "invalid_input"

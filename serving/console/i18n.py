@@ -240,12 +240,50 @@ STRINGS: dict[str, dict[str, str]] = {
     "mon_key_metrics": {"zh": "关键指标（测试期）", "en": "Key metrics (test months)"},
     "mon_all_metrics": {"zh": "全部评估指标", "en": "All evaluation metrics"},
     "kpi_total": {"zh": "合计", "en": "Total"},
+    # Tariff facts and the HS 2028 transition (issue 11)
+    "nav_transition": {"zh": "HS 2028 转换", "en": "HS 2028"},
+    "rebate": {"zh": "出口退税率", "en": "Export rebate"},
+    "vat": {"zh": "增值税率", "en": "VAT"},
+    "supervision": {"zh": "监管条件", "en": "Supervision conditions"},
+    "inspection": {"zh": "检验检疫类别", "en": "Inspection category"},
+    "unknown": {"zh": "未知", "en": "unknown"},
+    "none": {"zh": "无", "en": "none"},
+    "tariff_lines": {"zh": "税号及税则信息", "en": "National lines and tariff facts"},
+    "tariff_differences": {"zh": "候选编码的退税率与监管条件差异", "en": "Where the top candidates differ"},
+    "edition": {"zh": "版本", "en": "Edition"},
+    "hs2028_badge_renumbered": {"zh": "HS 2028 改号为 {code}", "en": "HS 2028: renumbered {code}"},
+    "hs2028_badge_split": {"zh": "HS 2028 拆分为 {codes}，需复核", "en": "HS 2028: split into {codes}, needs review"},
+    "hs2028_badge_new": {"zh": "HS 2028 编码", "en": "HS 2028 code"},
+    "transition_title": {"zh": "HS 2028 转换：受影响的归类", "en": "HS 2028 transition: affected rulings"},
+    "transition_intro": {
+        "zh": "HS 2028 于 {date} 起实施。下表列出规则库中编码被改号或拆分的历史归类与审核决定；拆分的编码需逐个商品复核，"
+              "复核结果以新编码记为审核归类，日期为实施日。",
+        "en": "HS 2028 enters into force on {date}. Below are the library's rulings and reviewer decisions whose codes "
+              "are renumbered or split; a split needs a product-level review, recorded as a reviewer ruling under the "
+              "new code, dated from the effective date."},
+    "transition_no_correlation": {
+        "zh": "尚未导入 HS 2022 → HS 2028 对应表：请运行 clearance nomenclature import-correlation 文件。",
+        "en": "No HS 2022 → HS 2028 correlation is imported: run clearance nomenclature import-correlation FILE."},
+    "transition_renumbered": {"zh": "改号", "en": "Renumbered"},
+    "transition_split": {"zh": "拆分", "en": "Split"},
+    "transition_codes": {"zh": "个编码", "en": "codes"},
+    "transition_rulings": {"zh": "条归类", "en": "rulings"},
+    "transition_decisions": {"zh": "条审核决定", "en": "reviewer decisions"},
+    "transition_resolved_n": {"zh": "条已复核", "en": "resolved"},
+    "transition_scanned": {"zh": "条归类已检查", "en": "rulings scanned"},
+    "transition_new_code": {"zh": "HS 2028 编码", "en": "HS 2028 code"},
+    "transition_resolve": {"zh": "确认新编码", "en": "Resolve"},
+    "transition_resolved": {"zh": "已记录复核结果", "en": "Split resolved"},
+    "transition_classify_again": {"zh": "用该商品重新归类", "en": "Classify this product again"},
+    "transition_more": {"zh": "条未显示（见 CSV 导出）", "en": "more (see the CSV export)"},
+    "transition_none": {"zh": "规则库中没有受影响的归类。", "en": "No ruling in the library is affected."},
 }
 
 
 # Chinese headlines for the console's own input errors (keyed by the error code the console raises them with). The
 # English page shows the detailed English message instead; the field/reason list below the headline is the same in both.
 ERRORS_ZH: dict[str, str] = {
+    "not_split": "该编码在 HS 2028 中没有拆分，无需复核。",
     "too_large": "内容过大，超过了大小限制，未做任何处理。",
     "context_damaged": "找不到本次决定对应的建议（页面数据缺失或损坏），请重新归类。",
     "accept_not_suggested": "采纳的编码不在本次建议的候选中。",

@@ -30,12 +30,12 @@ async def static_file(name: str) -> Response:
 
 
 def _assemble() -> APIRouter:
-    from serving.console import classify, kpi_page, models_page, reviews, shipments_page
+    from serving.console import classify, kpi_page, models_page, reviews, shipments_page, transition_page
     from serving.console.signin import router as signin_router
 
     combined = APIRouter()
     for part in (signin_router, static, classify.router, kpi_page.router, models_page.router, reviews.router,
-                 shipments_page.router):
+                 shipments_page.router, transition_page.router):
         combined.include_router(part)
     return combined
 

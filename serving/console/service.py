@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from data.errors import InvalidInputError, field_error, pydantic_details
 from data.settings import InputLimits
+from data.tariff import rate_label, supervision_label
 from serving.console.i18n import pick
 from serving.hs.schemas import SuggestRequest
 
@@ -84,6 +85,10 @@ class CandidateView:
     hierarchy: list[HierarchyLevel]
     evidence: list[dict[str, Any]]
     acceptable: bool  # a ruling needs at least HS6
+    tariff: list[dict[str, Any]] = field(default_factory=list)  # facts of the national lines (serving.editions)
+    transition: dict[str, Any] | None = None
+    rebate: str = ""  # "13 %", "9-13 %", "unknown"; "" when no facts were imported for the code
+    supervision: str = ""  # "AB", "none", "unknown"
 
 
 @dataclass
@@ -122,10 +127,14 @@ def classify_view(answer: Any, nomenclature: Any | None, lang: str) -> ClassifyV
     for cand in data.get("candidates", []):
         hierarchy = _hierarchy(cand["code"], nomenclature, lang)
         name = pick(lang, cand.get("description_en"), cand.get("description_zh"))
+        tariff = list(cand.get("tariff") or [])
         candidates.append(CandidateView(
             code=cand["code"], level=int(cand.get("level") or len(cand["code"])),
             confidence=float(cand.get("confidence") or 0.0), name=name, hierarchy=hierarchy,
             evidence=list(cand.get("evidence") or []), acceptable=len(cand["code"]) >= 6,
+            tariff=tariff, transition=cand.get("transition"),
+            rebate=rate_label([f.get("rebate_rate") for f in tariff]) if tariff else "",
+            supervision=supervision_label([f.get("supervision") for f in tariff]) if tariff else "",
         ))
         for ev in cand.get("evidence") or []:
             if ev.get("ruling_id") and ev["ruling_id"] not in evidence_ids:

@@ -109,6 +109,8 @@ def _cell_text(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, list):  # supervision documents: one cell, ``B;4:0123`` (the schema splits it again)
+        return ";".join(str(v) for v in value)
     return str(value)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from data.errors import ClearanceError, InvalidInputError, field_error
 from serving.console import service
@@ -118,6 +119,12 @@ async def shipments_submit(request: Request) -> HTMLResponse:
         results: list[dict[str, Any]] = []
         if parsed.shipments:
             served = served_or_503(request)
+            from serving.editions import tariff_book
+            from serving.shipments.service import refresh_facts
+
+            settings = request.app.state.settings
+            refresh_facts(served, await run_in_threadpool(tariff_book, request.app.state.engine,
+                                                          settings.hs2028_effective_date))
             scored = await run_model(request, served.scorer.score_batch, parsed.shipments, explain=True)
             results = [r.model_dump(mode="json") if hasattr(r, "model_dump") else dict(r) for r in scored]
     except ClearanceError as exc:

@@ -78,9 +78,15 @@ def _record(request: Request, served: ServedModels, body: FeedbackRequest) -> Fe
         evidence_ids=body.evidence_ids,
     )
     nomenclature = getattr(suggester, "nomenclature", None)
-    return record_decision(request.app.state.engine, suggester, decision, nomenclature=nomenclature, channel="api",
-                           max_text_chars=request.app.state.settings.max_text_chars, overlays=served.overlays,
-                           served_version=str(served_version.version) if served_version else None, once=once)
+    from serving.editions import decision_edition, tariff_book
+
+    state = request.app.state
+    edition_codes = decision_edition(decision, tariff_book(state.engine, state.settings.hs2028_effective_date),
+                                     nomenclature)  # a code only HS 2028 has: recorded in that edition
+    return record_decision(state.engine, suggester, decision, nomenclature=nomenclature, channel="api",
+                           max_text_chars=state.settings.max_text_chars, overlays=served.overlays,
+                           served_version=str(served_version.version) if served_version else None, once=once,
+                           edition_codes=edition_codes)
 
 
 _EXAMPLES = FeedbackRequest.model_config["json_schema_extra"]["examples"]

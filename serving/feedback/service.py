@@ -64,6 +64,12 @@ class Decision(BaseModel):
     model_version: str | None = None
     index_fingerprint: str | None = None
     evidence_ids: list[str] = Field(default_factory=list, max_length=100)
+    # HS 2028 transition (issue 11): a decision expressed in another edition than the nomenclature's (its code is then
+    # checked against ``edition_codes`` of record_decision), dated from that edition's effective date, resolving the
+    # stored ruling ``transition_of``.
+    edition: str | None = None
+    ruling_date: date | None = None
+    transition_of: str | None = None
 
     @field_validator("text", "reason", "reviewer", mode="before")
     @classmethod
@@ -106,8 +112,13 @@ _TEXT_FIELDS = {"text", "declared_elements", "final_code", "suggested_code", "re
                 "model_version", "index_fingerprint", "evidence_ids"}
 
 
-def check_decision(decision: Decision, *, nomenclature: Any | None = None, max_text_chars: int = 2000) -> str:
-    """Every problem with the decision at once (field + reason), or the normalised final code."""
+def check_decision(decision: Decision, *, nomenclature: Any | None = None, max_text_chars: int = 2000,
+                   edition_codes: frozenset[str] | None = None) -> str:
+    """Every problem with the decision at once (field + reason), or the normalised final code.
+
+    A decision in another edition (``decision.edition``) needs a code among ``edition_codes`` (its 6-digit
+    subheadings) instead of one the nomenclature knows.
+    """
     problems: list[dict[str, str]] = [
         field_error(error_path(loc), "not valid Unicode text (a lone surrogate escape)")
         for loc in surrogate_paths(decision.model_dump(mode="python", include=_TEXT_FIELDS))]
@@ -147,7 +158,13 @@ def check_decision(decision: Decision, *, nomenclature: Any | None = None, max_t
         problems.append(field_error(code_field, "empty"))
     else:
         try:
-            normalised = normalise_code(code, code_field, nomenclature)
+            if decision.edition is not None:
+                normalised = normalise_code(code, code_field, None)
+                if normalised[:6] not in (edition_codes or frozenset()):
+                    problems.append(field_error(code_field, f"{normalised} is not a subheading of {decision.edition} "
+                                                            "for this decision"))
+            else:
+                normalised = normalise_code(code, code_field, nomenclature)
         except InvalidInputError as exc:
             problems.extend(exc.details or [field_error(code_field, exc.message)])
     if (decision.action is ReviewAction.override and normalised and decision.suggested_code
@@ -170,7 +187,7 @@ def _split_text(text: str) -> tuple[str, str]:
     return text[:MAX_NAME_CHARS], text[MAX_NAME_CHARS:]
 
 
-def _ruling_for(decision: Decision, code: str, now: datetime) -> Ruling:
+def _ruling_for(decision: Decision, code: str, now: datetime, nomenclature: Any | None = None) -> Ruling:
     model_version = None
     if decision.model_name or decision.model_version:
         model_version = f"{decision.model_name or 'model'}@{decision.model_version or 'unknown'}"
@@ -182,7 +199,11 @@ def _ruling_for(decision: Decision, code: str, now: datetime) -> Ruling:
         "suggested_code": decision.suggested_code,
         "index_fingerprint": decision.index_fingerprint,
         "evidence_ids": decision.evidence_ids[:20],  # the review log keeps all of them; notes have a size cap
+        **({"transition_of": decision.transition_of} if decision.transition_of else {}),
     }, ensure_ascii=False)
+    # Edition stamps: the edition the code is in, and the national tariff version for a national line.
+    edition = decision.edition or getattr(nomenclature, "hs_version", None) or "HS2022"
+    tariff = getattr(nomenclature, "tariff_version", None) if decision.edition is None and len(code) > 6 else None
     try:
         # The library caps names: a longer text continues in ``description``, so that the ruling's text (name +
         # description) stays the reviewer's text, within the limits retraining applies, not name + the whole again.
@@ -194,7 +215,9 @@ def _ruling_for(decision: Decision, code: str, now: datetime) -> Ruling:
             hs_code=code,
             language=None,
             source=RulingSource.reviewer,
-            ruling_date=now.date() if isinstance(now, datetime) else date.today(),
+            ruling_date=decision.ruling_date or (now.date() if isinstance(now, datetime) else date.today()),
+            nomenclature_version=edition,
+            tariff_version=tariff,
             reviewer=decision.reviewer,
             model_version=model_version,
             notes=notes,
@@ -208,7 +231,8 @@ def _ruling_for(decision: Decision, code: str, now: datetime) -> Ruling:
 def record_decision(engine: Engine, suggester: Any | None, decision: Decision, *, nomenclature: Any | None = None,
                     channel: str = "console", max_text_chars: int = 2000,
                     overlays: ReviewerOverlays | None = None, served_version: str | None = None,
-                    attest: bool = True, once: Once | None = None) -> FeedbackReceipt:
+                    attest: bool = True, once: Once | None = None,
+                    edition_codes: frozenset[str] | None = None) -> FeedbackReceipt:
     """Validate, commit the ruling and the review-log row, then make the ruling searchable.
 
     With a ``suggester`` (and ``attest``), the provenance fields of the review log are the server's: what that
@@ -221,7 +245,8 @@ def record_decision(engine: Engine, suggester: Any | None, decision: Decision, *
     before this commit. Raises :class:`InvalidInputError` (nothing written) when the decision is incomplete or the
     code is unknown.
     """
-    code = check_decision(decision, nomenclature=nomenclature, max_text_chars=max_text_chars)
+    code = check_decision(decision, nomenclature=nomenclature, max_text_chars=max_text_chars,
+                          edition_codes=edition_codes)
     if once is not None:
         earlier = lookup(engine, FEEDBACK_SCOPE, once.owner, once.key, once.request_hash)
         if earlier is not None:  # answered before: no model call, no write; make sure it is searchable
@@ -229,7 +254,7 @@ def record_decision(engine: Engine, suggester: Any | None, decision: Decision, *
     if suggester is not None and attest:
         decision = attest_decision(decision, suggester, decision.model_name or HS_SUGGESTER_NAME, served_version)
     now = datetime.now(UTC)
-    ruling = _ruling_for(decision, code, now)
+    ruling = _ruling_for(decision, code, now, nomenclature)
     repo = RulingRepository(engine)
     try:
         stored = repo.add(ruling)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from serving.auth import require_scope
 from serving.deps import run_model, served_models
@@ -30,6 +31,14 @@ _SUGGEST_EXAMPLES = SuggestRequest.model_config["json_schema_extra"]["examples"]
 _VALIDATE_EXAMPLES = ValidateRequest.model_config["json_schema_extra"]["examples"]
 
 
+async def _book(request: Request):
+    """The store's tariff facts and HS 2028 correlation (cached; a store query at most every few seconds)."""
+    from serving.editions import tariff_book
+
+    state = request.app.state
+    return await run_in_threadpool(tariff_book, state.engine, state.settings.hs2028_effective_date)
+
+
 def _json(model) -> Response:
     # pydantic serialises in Rust; FastAPI's generic path would re-validate an answer we just built.
     return Response(model.model_dump_json(), media_type="application/json")
@@ -45,7 +54,7 @@ async def suggest(request: Request, body: Annotated[SuggestRequest, Depends(limi
         return await run_model(request, service.suggest_many, served, requests, body.top_k)
 
     answer = await request.app.state.coalescer.submit(("suggest", id(served), body.top_k), body, run)
-    return _json(service.respond(served, answer))
+    return _json(service.respond(served, answer, await _book(request)))
 
 
 @router.post("/suggest/batch", response_model=SuggestBatchResponse,
@@ -56,7 +65,7 @@ async def suggest(request: Request, body: Annotated[SuggestRequest, Depends(limi
                                           "declared_elements": {"材质": "ABS塑料"}}], "top_k": 3}}))
 async def suggest_batch(request: Request, served: Annotated[ServedModels, Depends(served_models)]) -> Response:
     result = await run_model(request, service.suggest_batch, served, await request.body(),
-                             limits=request.app.state.settings.limits)
+                             limits=request.app.state.settings.limits, book=await _book(request))
     return _json(result)
 
 
@@ -65,4 +74,4 @@ async def suggest_batch(request: Request, served: Annotated[ServedModels, Depend
              openapi_extra=documented_body(ValidateRequest, {"declared_code": _VALIDATE_EXAMPLES[0]}))
 async def validate(request: Request, body: Annotated[ValidateRequest, Depends(limited_body(ValidateRequest))],
                    served: Annotated[ServedModels, Depends(served_models)]) -> Response:
-    return _json(await run_model(request, service.validate, served, body))
+    return _json(await run_model(request, service.validate, served, body, await _book(request)))

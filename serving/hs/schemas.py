@@ -6,6 +6,8 @@ Texts and declaration elements are limited by the settings (``serving.limits``):
 
 from __future__ import annotations
 
+from datetime import date
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from models.suggester.answer import SuggestionAnswer, ValidationAnswer
@@ -57,6 +59,8 @@ class ValidateRequest(BaseModel):
     text: ProductText = Field(description=_TEXT)
     declared_code: str = Field(min_length=2, max_length=20, description="The HS code the declarant intends to use")
     declared_elements: DeclaredElements | None = Field(None, description=_ELEMENTS)
+    declaration_date: date | None = Field(None, description="Date of the declaration (default: today): the code is "
+                                                            "checked against the HS edition in force on that day")
 
 
 class SuggestResponse(SuggestionAnswer):

@@ -18,6 +18,15 @@ from serving.shipments.schemas import CheckResponse, ScoreBatchRequest, ScoreBat
 router = APIRouter(prefix="/v1", tags=["shipments"], dependencies=[Depends(require_scope("score"))])
 
 
+async def _book(request: Request):
+    from starlette.concurrency import run_in_threadpool
+
+    from serving.editions import tariff_book
+
+    state = request.app.state
+    return await run_in_threadpool(tariff_book, state.engine, state.settings.hs2028_effective_date)
+
+
 def _json(model) -> Response:
     return Response(model.model_dump_json(), media_type="application/json")
 
@@ -29,7 +38,7 @@ async def check(request: Request,
                                             openapi_examples={"shipment": {"summary": "A 9710 sea shipment to the US",
                                                                            "value": SHIPMENT_EXAMPLE}}),
                 served: ServedModels = Depends(served_models)) -> Response:
-    return _json(await run_model(request, service.check, served, body))
+    return _json(await run_model(request, service.check, served, body, await _book(request)))
 
 
 @router.post("/risk/score", response_model=ScoreResponse,
@@ -42,14 +51,17 @@ async def score(request: Request,
                 served: ServedModels = Depends(served_models)) -> Response:
     recorder = request.app.state.recorder
     if body.route_options:
-        result = await run_model(request, _fresh(recorder, service.score), served, body)
+        result = await run_model(request, _fresh(recorder, service.score), served, body, await _book(request))
     else:
         # Concurrent requests share one vectorised scorer call (see serving.coalesce); alone, it runs at once.
+        book = await _book(request)
+        service.refresh_facts(served, book)
+
         async def run(shipments):
             return await run_model(request, _fresh(recorder, service.score_many), served, shipments, body.explain)
 
         scored = await request.app.state.coalescer.submit(("score", id(served), body.explain), body.shipment, run)
-        result = service.respond(served, scored)
+        result = service.respond(served, scored, body.shipment, book)
     request.app.state.metrics.observe_risk_levels([result.risk.level])
     recorder.record([body.shipment], [result], served.version_map(), getattr(served.scorer, "congestion", None))
     return _json(result)

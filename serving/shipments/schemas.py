@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from data.shipments.schema import RouteOption, Shipment
+from data.tariff import TariffFacts
+from data.transition import Edition, Transition
 from models.scoring import ScoreResult
 from serving.common import MODEL_VERSIONS_EXAMPLE, BatchItemError
 from serving.shipments.examples import SHIPMENT_EXAMPLE
@@ -40,7 +42,16 @@ class FindingOut(BaseModel):
     message_en: str
     message_zh: str
     category: str = Field(description="mandatory, format, hs_code, value, three_document, dangerous_goods, "
-                                      "declaration_mode, or schema (the document does not parse)")
+                                      "declaration_mode, tariff, or schema (the document does not parse)")
+
+
+class LineCode(BaseModel):
+    """A code the shipment shows, with its tariff facts and HS 2028 transition on the declaration date."""
+
+    field: str = Field(description="Where the code is, e.g. declaration.lines.0.hs_code")
+    hs_code: str
+    tariff: TariffFacts | None = Field(None, description="Facts of this national line; null when none imported")
+    transition: Transition | None = Field(None, description="Null until a correlation is imported")
 
 
 class CheckResponse(BaseModel):
@@ -49,6 +60,8 @@ class CheckResponse(BaseModel):
                                            "which fields and why")
     findings: list[FindingOut]
     counts: dict[str, int] = Field(description="Findings per severity")
+    lines: list[LineCode] = Field(default_factory=list, description="The line codes with facts and transitions")
+    edition: Edition | None = Field(None, description="Edition in force on the declaration date")
     model_versions: dict[str, int]
 
     model_config = ConfigDict(json_schema_extra={"examples": [{
@@ -60,6 +73,8 @@ class CheckResponse(BaseModel):
 
 
 class ScoreResponse(ScoreResult):
+    lines: list[LineCode] = Field(default_factory=list, description="The line codes with facts and transitions")
+    edition: Edition | None = Field(None, description="Edition in force on the declaration date")
     model_versions: dict[str, int]
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"model_versions": MODEL_VERSIONS_EXAMPLE}]})

@@ -15,6 +15,7 @@ from serving.served import ServedModels
 from serving.shipments.schemas import (
     CheckResponse,
     FindingOut,
+    LineCode,
     ScoreBatchOptions,
     ScoreBatchResponse,
     ScoreRequest,
@@ -40,11 +41,35 @@ def _schema_findings(exc: ValidationError) -> list[FindingOut]:
     return out
 
 
-def check(served: ServedModels, document: dict[str, Any]) -> CheckResponse:
+def refresh_facts(served: ServedModels, book) -> None:
+    """Give the scorer's nomenclature the store's current tariff facts (one reference assignment, so a check in
+    flight sees the old facts or the new, never a mix): facts imported after the models were loaded are checked at
+    once, without waiting for the next model swap."""
+    nomenclature = getattr(served.scorer, "nomenclature", None)
+    if book is None or nomenclature is None or not hasattr(nomenclature, "facts"):
+        return
+    if nomenclature.facts is not book.facts:
+        nomenclature.facts = book.facts
+
+
+def _codes(shipment: Shipment | None, served: ServedModels, book) -> dict[str, Any]:
+    """The line codes with facts and transitions, and the edition of the declaration date (``serving.editions``)."""
+    if shipment is None or book is None:
+        return {}
+    from serving.editions import shipment_lines
+
+    nomenclature = getattr(served.scorer, "nomenclature", None)
+    return {"lines": shipment_lines(shipment, book, nomenclature),
+            "edition": book.stamp(shipment.declaration.declared_at.date())}
+
+
+def check(served: ServedModels, document: dict[str, Any], book=None) -> CheckResponse:
     """Schema problems become findings (the caller wants to know everything that is wrong, not a bare 422)."""
     from features.checks import run_checks
 
     shipment_id = document.get("shipment_id") if isinstance(document.get("shipment_id"), str) else None
+    shipment = None
+    refresh_facts(served, book)
     try:
         shipment = _SHIPMENT.validate_python(document)
     except ValidationError as exc:
@@ -54,12 +79,13 @@ def check(served: ServedModels, document: dict[str, Any]) -> CheckResponse:
     counts = Counter(f.severity for f in findings)
     return CheckResponse(shipment_id=shipment_id, schema_valid=valid, findings=findings,
                          counts={s: counts.get(s, 0) for s in ("error", "warning", "info")},
-                         model_versions=served.version_map())
+                         model_versions=served.version_map(), **_codes(shipment, served, book))
 
 
-def score(served: ServedModels, request: ScoreRequest) -> ScoreResponse:
+def score(served: ServedModels, request: ScoreRequest, book=None) -> ScoreResponse:
+    refresh_facts(served, book)
     result = served.scorer.score(request.shipment, explain=request.explain, route_options=request.route_options or ())
-    return respond(served, result)
+    return respond(served, result, request.shipment, book)
 
 
 def score_many(served: ServedModels, shipments: list[Shipment], explain: bool) -> list[Any]:
@@ -67,8 +93,11 @@ def score_many(served: ServedModels, shipments: list[Shipment], explain: bool) -
     return served.scorer.score_batch(shipments, explain=explain)
 
 
-def respond(served: ServedModels, result: Any) -> ScoreResponse:
-    return ScoreResponse.model_construct(**dict(result), model_versions=served.version_map())
+def respond(served: ServedModels, result: Any, shipment: Shipment | None = None, book=None) -> ScoreResponse:
+    extra = _codes(shipment, served, book)
+    if extra:  # validated, as model_construct would leave the facts and transitions as plain dicts
+        extra = {"lines": [LineCode.model_validate(x) for x in extra["lines"]], "edition": extra["edition"]}
+    return ScoreResponse.model_construct(**dict(result), **extra, model_versions=served.version_map())
 
 
 def score_batch(served: ServedModels, body: bytes, *, max_items: int, ndjson: bool = False,

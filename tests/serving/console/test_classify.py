@@ -266,7 +266,7 @@ def test_every_string_exists_in_both_languages():
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-@pytest.mark.parametrize("path", ["/", "/classify", "/shipments", "/reviews", "/models"])
+@pytest.mark.parametrize("path", ["/", "/classify", "/shipments", "/reviews", "/models", "/transition"])
 def test_every_page_renders_in_both_languages(console, path, lang):
     page = console.get(path, params={"lang": lang})
     assert page.status_code == 200 and f'<html lang="{"zh-CN" if lang == "zh" else "en"}">' in page.text

@@ -20,8 +20,12 @@ def test_check_clean_shipment_has_no_findings(client, keys):
     r = client.post("/v1/shipments/check", json=SHIPMENT_EXAMPLE, headers=keys["score"])
     assert r.status_code == 200, r.text
     body = r.json()
+    lines, edition = body.pop("lines"), body.pop("edition")
     assert body == {"shipment_id": "SHP-2026-000123", "schema_valid": True, "findings": [],
                     "counts": {"error": 0, "warning": 0, "info": 0}, "model_versions": VERSIONS}
+    # every line code is listed; no facts or correlation imported in this store
+    assert lines and all(line["tariff"] is None and line["transition"] is None for line in lines)
+    assert edition == {"nomenclature": "HS2022", "tariff": None}
 
 
 def test_check_reports_data_quality_and_three_document_findings(client, keys):

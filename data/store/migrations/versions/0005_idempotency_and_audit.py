@@ -1,7 +1,7 @@
 """Idempotency keys (a resent write applies once) and the audit log of security events (issue 13).
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0004
 Created: 2026-12-04
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0005'
-down_revision = '0002'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
