@@ -125,7 +125,10 @@ async def resolve_split(request: Request) -> Response:
             request, record_decision, engine_of(request), served.suggester, decision,
             nomenclature=nomenclature_for(request, served), channel="console",
             max_text_chars=settings.max_text_chars, overlays=served.overlays,
-            edition_codes=frozenset(transition.new_codes))
+            edition_codes=frozenset(transition.new_codes),
+            # The provenance is the stored ruling being resolved (read here, not sent by the client), not a model's
+            # suggestion: attesting against the served model would record its answer instead of the old code.
+            attest=False)
     except ClearanceError as exc:
         return await _page(request, error=error_box(exc), status=exc.status)
     params = {"resolved": receipt.review.id}
