@@ -235,9 +235,7 @@ STRINGS: dict[str, dict[str, str]] = {
                        "en": "This model was trained without a feature profile: drift needs a retrained version."},
     "mon_in_range": {"zh": "各周指标均在训练时的范围内。", "en": "Every week's figures are within their training-time range."},
     "mon_training_range": {"zh": "训练时范围", "en": "Training-time range"},
-    "mon_week": {"zh": "周", "en": "Week"},
     "mon_n": {"zh": "票数", "en": "n"},
-    "mon_key_metrics": {"zh": "关键指标（测试期）", "en": "Key metrics (test months)"},
     "mon_all_metrics": {"zh": "全部评估指标", "en": "All evaluation metrics"},
     "kpi_total": {"zh": "合计", "en": "Total"},
     # Tariff facts and the HS 2028 transition (issue 11)
