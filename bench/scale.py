@@ -183,20 +183,23 @@ def _scorer(folder: Path) -> Any:
 
 
 def child_score_local(args: dict) -> dict:
+    """The baseline: the same per-partition work as a Dask worker (read a row group, score it through
+    ``score_documents``, write its Parquet part), one partition after the other in this one process."""
     import pyarrow.parquet as pq
 
-    from training.cluster.scoring import _read_row_group
+    from training.cluster.scoring import _read_row_group, _score_partition
 
     folder, path = Path(args["folder"]), Path(args["scoring_file"])
     scorer = _scorer(folder)
     groups = pq.ParquetFile(path).num_row_groups
+    out = folder / "scored-local"
+    out.mkdir(exist_ok=True)
     t0 = time.perf_counter()
     n_ok = n = 0
     for g in range(min(groups, args["local_groups"])):
-        docs = _read_row_group(str(path), g)
-        res = scorer.score_documents(docs, explain=False)
-        n += len(docs)
-        n_ok += sum(r is not None for r in res.results)
+        summary = _score_partition(g, _read_row_group(str(path), g), scorer, str(out), False)
+        n += summary["documents"]
+        n_ok += summary["scored"]
     seconds = time.perf_counter() - t0
     return {"documents": n, "scored": n_ok, "seconds": round(seconds, 2), "rows_per_s": round(n_ok / seconds, 1),
             "peak_rss_mb": _peak_mb()}
