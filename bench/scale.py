@@ -234,11 +234,11 @@ def run_child(name: str, args: dict) -> dict:
 
 
 # ---- the store-writes measure --------------------------------------------------------------------------------------
-def store_writes(args: argparse.Namespace) -> dict | None:
-    """INTEGRATOR: the "postgres" helper owns bench/store_writes.py (reviewer-decision writes/s, SQLite vs
-    PostgreSQL, 1 and 8 writers). Call its entry point here and return its payload; it lands under "store" in
-    scale.json. Until it is merged this returns None and scale.json says so."""
-    return None
+def store_writes(args: argparse.Namespace) -> dict:
+    """Reviewer-decision writes/s, SQLite vs PostgreSQL, 1 and 8 writers (bench/store_writes.py); under "store"."""
+    from bench.store_writes import measure
+
+    return measure(per_writer=10 if args.quick else 50, rounds=1 if args.quick else 3)
 
 
 # ---- report --------------------------------------------------------------------------------------------------------
@@ -315,7 +315,7 @@ def main() -> None:
             "local_one_process": score_local, "dask": score_dask,
             "dask_over_local_rows_per_s": round(score_dask["rows_per_s"] / score_local["rows_per_s"], 2),
         },
-        "store": store_writes(args) or {"status": "bench/store_writes.py not merged into this run yet"},
+        "store": store_writes(args),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, default=str))

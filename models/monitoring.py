@@ -27,18 +27,6 @@ MIN_WEEK_ROWS = 30
 DEFAULT_REVIEW_RATE = 0.10
 DELAY_FIGURES = ("coverage_p50", "coverage_p90", "pinball_p50", "pinball_p90")
 RISK_FIGURES = ("precision_at_review_rate", "ece_high")
-#: The product's risk levels from an outcome, the rule the demo history is labelled with (demo.shipments.risk_level):
-#: high = held, returned or rejected, or released after more than 120 h; medium = inspected or more than 48 h.
-RISK_HIGH_HOURS, RISK_MEDIUM_HOURS = 120.0, 48.0
-
-
-def risk_level_from_outcome(result: Sequence[str], inspected: Sequence[float], hours: Sequence[float]) -> np.ndarray:
-    result = np.asarray(result, dtype=object)
-    hours = np.nan_to_num(np.asarray(hours, float), nan=0.0)
-    inspected = np.nan_to_num(np.asarray(inspected, float), nan=0.0) > 0
-    high = np.isin(result, ["held", "returned", "rejected"]) | (hours > RISK_HIGH_HOURS)
-    medium = inspected | (hours > RISK_MEDIUM_HOURS)
-    return np.where(high, "high", np.where(medium, "medium", "low"))
 
 
 def precision_at(scores: np.ndarray, positive: np.ndarray, fraction: float) -> float:

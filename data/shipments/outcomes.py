@@ -9,9 +9,11 @@ learn, by the product's own rule (:data:`RISK_HIGH_HOURS`, :data:`RISK_MEDIUM_HO
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Literal
 
+import numpy as np
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from data.store.shipments import OUTCOME_RESULTS
@@ -86,13 +88,28 @@ def outcome_label(result: str, inspected: bool) -> str:
     return "inspected" if inspected else "released"
 
 
+#: Results that make a shipment high risk whatever its delay.
+HIGH_RISK_RESULTS = ("held", "returned", "rejected")
+
+
 def risk_level(result: str, inspected: bool, delay_hours: float | None) -> str:
     delay = delay_hours if delay_hours is not None else 0.0
-    if result in ("held", "returned", "rejected") or delay > RISK_HIGH_HOURS:
+    if result in HIGH_RISK_RESULTS or delay > RISK_HIGH_HOURS:
         return "high"
     if inspected or delay > RISK_MEDIUM_HOURS:
         return "medium"
     return "low"
+
+
+def risk_levels(result: Sequence[str], inspected: Sequence[float], hours: Sequence[float]) -> np.ndarray:
+    """:func:`risk_level` over columns (model monitoring re-labels thousands of stored outcomes at once); missing
+    hours and inspection flags count as 0, as in :func:`risk_level`."""
+    result = np.asarray(result, dtype=object)
+    hours = np.nan_to_num(np.asarray(hours, float), nan=0.0)
+    inspected = np.nan_to_num(np.asarray(inspected, float), nan=0.0) > 0
+    high = np.isin(result, HIGH_RISK_RESULTS) | (hours > RISK_HIGH_HOURS)
+    medium = inspected | (hours > RISK_MEDIUM_HOURS)
+    return np.where(high, "high", np.where(medium, "medium", "low"))
 
 
 def training_labels(result: str, inspected: bool, delay_hours: float | None) -> dict[str, object]:

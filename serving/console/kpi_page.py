@@ -34,6 +34,28 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
 #: or None when it has nothing to show; called in a worker thread (it may read the store). The port-congestion table
 #: plugs in here (``PANELS.append(...)``) without the page knowing its queries.
 PANELS: list[Callable[[Request, dict[str, Any]], dict[str, Any] | None]] = []
+
+
+def congestion_panel(request: Request, report: dict[str, Any]) -> dict[str, Any] | None:
+    """Port congestion (median/P90 release hours over the 7 days of outcomes before the period's end, per export and
+    destination port): the same figures the delay and risk models read (``features.congestion``)."""
+    from datetime import UTC, datetime
+
+    from features.congestion import current_congestion_table
+
+    end = report["to"]
+    at = min(end, datetime.now(UTC)) if isinstance(end, datetime) else None
+    rows = current_congestion_table(engine_of(request), at)
+    return rows and {"key": "congestion", "title_en": "Port congestion (last 7 days of outcomes)",
+                     "title_zh": "口岸拥堵（近 7 天通关结果）",
+                     "columns": [("kind", "Port type", "口岸类型"), ("port", "Port", "口岸"),
+                                 ("release_hours_p50", "Release P50 (h)", "放行 P50（小时）"),
+                                 ("release_hours_p90", "Release P90 (h)", "放行 P90（小时）"),
+                                 ("outcomes", "Outcomes", "结果数")],
+                     "rows": rows, "chart": ("port", "release_hours_p90")}
+
+
+PANELS.append(congestion_panel)
 PERCENT = frozenset({"demurrage_incidence", "first_pass_rate", "data_error_rate", "three_document_match_rate",
                      "override_rate", "api_availability"})
 

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from data.calendar import week_label, week_start_days
+from data.shipments.outcomes import risk_levels
 from data.store.kpi import outcome_bounds
 from data.store.monitoring import StoredFeatures, outcome_state, stored_features
 from models.monitoring import (
@@ -30,7 +31,6 @@ from models.monitoring import (
     outside_range,
     reliability,
     risk_figures,
-    risk_level_from_outcome,
 )
 from models.names import DELAY, RISK
 
@@ -100,7 +100,7 @@ def _model_entry(name: str, native: Any, version: Any, rows: StoredFeatures, liv
         else:
             proba = native.predict_matrix(x)
             p_high = proba[:, list(native.classes).index("high")]
-            is_high = (risk_level_from_outcome(rows.result, rows.inspected, rows.release_hours) == "high")
+            is_high = (risk_levels(rows.result, rows.inspected, rows.release_hours) == "high")
             rate = settings.monitoring_review_rate
             entry["weeks"] = by_week(rows.declared_s, lambda p, h: risk_figures(p, h, rate), p_high,
                                      is_high.astype(float))

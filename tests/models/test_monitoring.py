@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from data.shipments.outcomes import risk_levels
 from models.monitoring import (
     by_week,
     delay_figures,
@@ -13,7 +14,6 @@ from models.monitoring import (
     outside_range,
     precision_at,
     reliability,
-    risk_level_from_outcome,
 )
 
 
@@ -38,7 +38,7 @@ def test_precision_ece_and_reliability():
 
 
 def test_risk_level_from_outcome():
-    levels = risk_level_from_outcome(["released", "released", "held", "released", "rejected"],
+    levels = risk_levels(["released", "released", "held", "released", "rejected"],
                                      [0, 1, 0, 0, 0], [10, 10, 5, 130, np.nan])
     assert levels.tolist() == ["low", "medium", "high", "high", "high"]
 

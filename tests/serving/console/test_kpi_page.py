@@ -30,7 +30,7 @@ def test_dashboard_shows_figures_and_charts(console):
     html = page.text
     assert 'data-testid="nav-kpi"' in html and "Customs performance dashboard" in html
     assert 'data-figure="first_pass_rate"' in html and "50.0%" in html
-    assert html.count('data-testid="chart"') == 11  # every figure of the three sections
+    assert html.count('data-testid="chart"') == 12  # every figure of the three sections, and port congestion
     assert [line for line in html.split('data-testid="kpi-row"')[1:] if 'data-group="2026-W11"' in line]
     # Week 11 has no shipments: its point is missing (a gap), not drawn at zero.
     release_chart = html.split("<title>Release time P50 (h)</title>")[1].split("</svg>")[0]
@@ -69,3 +69,17 @@ def test_an_extra_panel_is_shown_under_the_figures(console, monkeypatch):
     panel = page.text.split('data-panel="congestion"')[1].split("</section>")[0]
     assert "口岸拥堵" in panel and "30.5" in panel and "CNSHA" in panel and 'data-testid="chart-bar"' in panel
     assert page.text.count('data-testid="kpi-panel"') == 1
+
+
+def test_the_port_congestion_panel_shows_the_last_week_of_outcomes_before_the_period_end(console):
+    # Six releases at CNSHA in the week before the period's end (the minimum count is 5): the panel shows them with
+    # the same figures the models read; the default panel list is used (no monkeypatch).
+    end = T0 + timedelta(days=21)
+    ids = [f"c{i}" for i in range(6)]
+    add_rows(console.app.state.engine,
+             shipments=[shipment(i, end - timedelta(days=3, hours=n)) for n, i in enumerate(ids)],
+             outcomes=[outcome(i, end - timedelta(days=3, hours=n), hours=10.0 + n) for n, i in enumerate(ids)])
+    page = console.get("/kpi", params={"from": "2026-03-02", "to": end.date().isoformat(), "lang": "en"})
+    assert page.status_code == 200, page.text
+    panel = page.text.split('data-panel="congestion"')[1].split("</section>")[0]
+    assert "Port congestion" in panel and "CNSHA" in panel and 'data-testid="chart-bar"' in panel
