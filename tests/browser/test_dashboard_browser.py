@@ -52,7 +52,7 @@ def test_dashboard_and_monitoring_charts_render(browser, serve, tiny_scorer, art
     page.goto(f"{server.url}/kpi?lang=zh")
     page.wait_for_selector("[data-testid=kpi-section]")
     assert "报关一次通过率" in page.inner_text("body")
-    assert _visible_charts(page, "svg[data-testid=chart]") == 11
+    assert _visible_charts(page, "svg[data-testid=chart]") == 12  # 11 figures and the port-congestion panel
     assert page.locator("svg[data-testid=chart] [data-testid=chart-point]").count() > 11
     page.screenshot(path=str(artifacts / "10-kpi-dashboard-zh.png"), full_page=True)
 
