@@ -22,6 +22,18 @@ class Evidence(BaseModel):
     channel: str = Field("lexical", description="Which search found it: lexical, dense or overlay.")
 
 
+class TariffEvidence(BaseModel):
+    """A text of the tariff itself (an HS subheading or a national line) that supports a candidate."""
+
+    code: str
+    text: str
+    similarity: float = Field(..., description="Similarity of the tariff text to the query (dense and lexical), 0-1.")
+    source: str = Field("tariff_text", description="Always tariff_text: the nomenclature, not a ruling.")
+
+
+EVIDENCE_BASIS_DOC = "What the candidate rests on: rulings, tariff_text or both."
+
+
 class AnswerCode(BaseModel):
     code: str
     level: int
@@ -39,6 +51,10 @@ class Candidate(BaseModel):
     confidence_hs4: float = Field(0.0, ge=0.0, le=1.0, description="Calibrated probability that the HS4 is right.")
     national: list[AnswerCode] = Field(default_factory=list,
                                        description="8/10-digit lines under this HS6 seen in the evidence, most likely first.")
+    tariff_evidence: list[TariffEvidence] = Field(default_factory=list,
+                                                  description="Tariff texts behind this code (nomenclature channel).")
+    evidence_basis: str | None = Field(None, description=EVIDENCE_BASIS_DOC)
+    has_rulings: bool | None = Field(None, description="Whether the library holds any ruling for this code.")
 
 
 class Reason(BaseModel):
@@ -71,6 +87,8 @@ class SuggestionAnswer(BaseModel):
     model: ModelInfo
     hierarchy: list[AnswerCode] = Field(default_factory=list,
                                         description="HS2 → HS4 → HS6 (→ national) path of the top candidate.")
+    evidence_basis: str | None = Field(None, description="What the top candidate rests on: rulings, tariff_text "
+                                                         "or both.")
 
 
 class Agreement(BaseModel):
