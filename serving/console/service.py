@@ -84,6 +84,9 @@ class CandidateView:
     hierarchy: list[HierarchyLevel]
     evidence: list[dict[str, Any]]
     acceptable: bool  # a ruling needs at least HS6
+    tariff_evidence: list[dict[str, Any]] = field(default_factory=list)  # tariff texts (nomenclature channel)
+    evidence_basis: str | None = None  # rulings, tariff_text or both
+    has_rulings: bool | None = None
 
 
 @dataclass
@@ -126,6 +129,8 @@ def classify_view(answer: Any, nomenclature: Any | None, lang: str) -> ClassifyV
             code=cand["code"], level=int(cand.get("level") or len(cand["code"])),
             confidence=float(cand.get("confidence") or 0.0), name=name, hierarchy=hierarchy,
             evidence=list(cand.get("evidence") or []), acceptable=len(cand["code"]) >= 6,
+            tariff_evidence=list(cand.get("tariff_evidence") or []), evidence_basis=cand.get("evidence_basis"),
+            has_rulings=cand.get("has_rulings"),
         ))
         for ev in cand.get("evidence") or []:
             if ev.get("ruling_id") and ev["ruling_id"] not in evidence_ids:
