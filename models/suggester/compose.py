@@ -290,7 +290,9 @@ def suggestion_answer(model: HSSuggester, text: str, elements: dict, norm: str, 
             hierarchy.append(top.national[0])
         if not no_support:
             for level_answer in reversed(hierarchy):
-                if level_answer.level >= 4 and level_answer.confidence >= p.threshold:
+                bar = p.threshold if level_answer.level != 4 else max(
+                    p.threshold, getattr(p, "threshold_hs4", None) or p.threshold)
+                if level_answer.level >= 4 and level_answer.confidence >= bar:
                     answer = level_answer
                     break
     reasons = _reasons(candidates, answer, no_support, max(best_lex, best_dense), p.threshold)

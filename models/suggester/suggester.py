@@ -77,6 +77,7 @@ class SuggesterParams:
     gate_s0: float = 0.5
     gate_tau: float = 0.05
     gate_max: float = 1.0
+    threshold_hs4: float | None = None  # heading answers' own threshold (None: ``threshold``)
 
 
 class HSSuggester:

@@ -31,7 +31,7 @@ from models.suggester.embedding_cache import cached_encoder
 from models.suggester.lexical import LexicalIndex, LexicalVectoriser
 from models.suggester.suggester import HSSuggester, SuggesterParams, dense_text, display_text
 from models.suggester.supervised import SupervisedChannel
-from training.hs.open_world import fit_open_world, tariff_channel, tune_tariff
+from training.hs.open_world import fit_open_world, tariff_channel, tune_tariff, tune_tariff_self_supervised
 from training.hs.tune import fit_calibrators, fit_national_calibrator, fit_ranker, topk_hits, tune_params
 
 log = logging.getLogger(__name__)
@@ -240,8 +240,9 @@ def build_suggester(rulings: list, *, encoder, nomenclature=None, progress: bool
                   "encoder_spec": getattr(encoder, "spec", None) or _encoder_spec(encoder),
                   "tariff": channel is not None, "n_tariff_texts": channel.n_texts if channel is not None else 0}
     if not rulings:
+        metrics = tune_tariff_self_supervised(channel, cached, seed)
         return _cold_start(channel, encoder=encoder, nomenclature=nomenclature, built_with=built_with,
-                           target_accuracy=target_accuracy)
+                           target_accuracy=target_accuracy, metrics=metrics)
     lib = _library(rulings, cached, progress)
     built_with["encoded_texts"] = cached.cache.encoded
     features = LexicalVectoriser()
@@ -381,7 +382,7 @@ def _fit_open_world(provisional, params, ranker, dist, inside, hits_all, val, ch
     return {**tariff_metrics, **fitted["metrics"]}
 
 
-def _cold_start(channel, *, encoder, nomenclature, built_with, target_accuracy) -> HSSuggester:
+def _cold_start(channel, *, encoder, nomenclature, built_with, target_accuracy, metrics) -> HSSuggester:
     """A suggester with no rulings: the nomenclature channel answers; nothing is calibrated, so all goes to review.
 
     The ruling channels exist but are empty (a vectoriser fitted on the tariff texts, an empty index), so reviewer
@@ -397,7 +398,8 @@ def _cold_start(channel, *, encoder, nomenclature, built_with, target_accuracy) 
                        features=features, lexical=LexicalIndex().fit(features.transform(["x"])[:0]),
                        supervised=None, ruling_ids=empty, ruling_codes=empty, ruling_texts=[], ruling_sources=empty,
                        ruling_dates=[], params=params, calibrators={}, nomenclature=nomenclature,
-                       metrics={"cold_start": 1.0}, built_with={**built_with, "cold_start": True}, tariff=channel)
+                       metrics={"cold_start": 1.0, **metrics}, built_with={**built_with, "cold_start": True},
+                       tariff=channel)
 
 
 def _encoder_spec(encoder) -> str | None:

@@ -159,7 +159,11 @@ def test_confidence_on_held_out_codes(use_encoder, demo_library):
     answers = s.suggest_batch([r.product_name for r in queries])
     confident = [(a, r) for a, r in zip(answers, queries) if a.answer is not None]
     assert len(queries) >= 40
-    assert len(confident) <= 0.1 * len(queries), [(r.product_name, a.answer.code) for a, r in confident]
+    # The heading may well be known (a confident HS4 answer can be right); the subheading is not in the library.
+    at_hs6 = [(r.product_name, a.answer.code) for a, r in confident if len(a.answer.code) >= 6]
+    wrong = [(r.product_name, a.answer.code) for a, r in confident if not r.hs_code.startswith(a.answer.code)]
+    assert len(at_hs6) <= 0.1 * len(queries), at_hs6
+    assert len(wrong) <= 0.1 * len(queries), wrong
 
 
 def test_evidence_calibrator_tells_ruling_backed_from_tariff_only():
