@@ -182,3 +182,21 @@ def test_evidence_calibrator_tells_ruling_backed_from_tariff_only():
     probe[0, 3] = 1.0
     with_rulings, tariff_only = cal(probe)
     assert with_rulings > tariff_only + 0.2
+
+
+def test_a_bundle_saved_before_the_nomenclature_channel_still_loads(suggester, tmp_path, use_encoder):
+    import pickle
+
+    from models.suggester.bundle import BUNDLE_FILE
+    from models.suggester.suggester import HSSuggester
+
+    suggester.save(tmp_path)
+    with open(tmp_path / BUNDLE_FILE, "rb") as fh:
+        state = pickle.load(fh)
+    del state["tariff"]  # what bundles written before issue 14 hold
+    state["params"].__dict__.pop("threshold_hs4", None)
+    with open(tmp_path / BUNDLE_FILE, "wb") as fh:
+        pickle.dump(state, fh)
+    old = HSSuggester.load(tmp_path, encoder=use_encoder)
+    ans = old.suggest("LED desk lamp")
+    assert old.tariff is None and ans.candidates and all(c.code in set(old.codes6) for c in ans.candidates)
