@@ -90,7 +90,7 @@ class EvidenceCalibrator:
         self.level = level
         self.coef_ = None
 
-    def fit(self, x: np.ndarray, y: np.ndarray) -> EvidenceCalibrator:
+    def fit(self, x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> EvidenceCalibrator:
         from sklearn.linear_model import LogisticRegression
 
         x = np.asarray(x, dtype=np.float64).reshape(-1, len(FEATURES))
@@ -100,7 +100,8 @@ class EvidenceCalibrator:
             return self
         self.mean_ = x.mean(axis=0)
         self.scale_ = np.where(x.std(axis=0) > 1e-9, x.std(axis=0), 1.0)
-        model = LogisticRegression(C=1.0, max_iter=1000).fit((x - self.mean_) / self.scale_, y)
+        model = LogisticRegression(C=1.0, max_iter=1000).fit((x - self.mean_) / self.scale_, y,
+                                                             sample_weight=sample_weight)
         self.coef_ = model.coef_[0].astype(np.float64)
         self.intercept_ = float(model.intercept_[0])
         return self
@@ -115,7 +116,11 @@ class EvidenceCalibrator:
         if self.coef_ is None:
             return np.clip(feats[..., 0], 0.0, 1.0)
         z = ((feats - self.mean_) / self.scale_) @ self.coef_ + self.intercept_
-        return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+        p = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+        post = getattr(self, "post_", None)
+        # An isotonic map of the logistic output, fitted on out-of-fold predictions: the logistic form ranks well
+        # but is not exactly calibrated at the extremes (measured ECE 0.11 on cbec without it).
+        return post(p.ravel()).reshape(p.shape) if post is not None else p
 
 
 def candidate_confidences(calibrators: dict, p6: np.ndarray, p_r6: np.ndarray, p_n6: np.ndarray,
