@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     mlflow_tracking_uri: str | None = Field(None, description="MLflow backend; default: SQLite in data_dir.")
     mlflow_artifact_root: Path | None = Field(None, description="Where MLflow keeps artifacts; default in data_dir.")
     model_cache_dir: Path | None = Field(None, description="Local copies of served model versions.")
+    embedding_cache_dir: Path | None = Field(None, description=(
+        "Sentence embeddings by (encoder fingerprint, normalised text hash), so rebuilds encode only new texts and "
+        "the tariff once per nomenclature version; default in data_dir."))
 
     encoder: str = Field("use", description="Sentence encoder backend: 'use', 'minilm' or a local ST model path.")
     threads: int = Field(2, ge=1, le=64, description="Thread cap for BLAS, OpenMP, torch and faiss.")
@@ -169,6 +172,8 @@ class Settings(BaseSettings):
             self.mlflow_artifact_root = self.data_dir / "mlartifacts"
         if self.model_cache_dir is None:
             self.model_cache_dir = self.data_dir / "model-cache"
+        if self.embedding_cache_dir is None:
+            self.embedding_cache_dir = self.data_dir / "embedding-cache"
         return self
 
 

@@ -27,6 +27,18 @@ class Evidence(BaseModel):
     transition: Transition | None = None
 
 
+class TariffEvidence(BaseModel):
+    """A text of the tariff itself (an HS subheading or a national line) that supports a candidate."""
+
+    code: str
+    text: str
+    similarity: float = Field(..., description="Similarity of the tariff text to the query (dense and lexical), 0-1.")
+    source: str = Field("tariff_text", description="Always tariff_text: the nomenclature, not a ruling.")
+
+
+EVIDENCE_BASIS_DOC = "What the candidate rests on: rulings, tariff_text or both."
+
+
 class AnswerCode(BaseModel):
     code: str
     level: int
@@ -40,6 +52,10 @@ class Candidate(BaseModel):
     description_zh: str | None = None
     confidence: float = Field(..., ge=0.0, le=1.0, description="Calibrated probability that this code is right.")
     evidence: list[Evidence] = Field(default_factory=list)
+    tariff_evidence: list[TariffEvidence] = Field(default_factory=list,
+                                                  description="Tariff texts behind this code (nomenclature channel).")
+    evidence_basis: str | None = Field(None, description=EVIDENCE_BASIS_DOC)
+    has_rulings: bool | None = Field(None, description="Whether the library holds any ruling for this code.")
     parent_hs4: str = ""
     confidence_hs4: float = Field(0.0, ge=0.0, le=1.0, description="Calibrated probability that the HS4 is right.")
     national: list[AnswerCode] = Field(default_factory=list,
@@ -78,6 +94,8 @@ class SuggestionAnswer(BaseModel):
     needs_review: bool
     reasons: list[Reason] = Field(default_factory=list)
     missing_elements: list[str] = Field(default_factory=list)
+    evidence_basis: str | None = Field(None, description="What the top candidate rests on: rulings, tariff_text "
+                                                         "or both.")
     model: ModelInfo
     hierarchy: list[AnswerCode] = Field(default_factory=list,
                                         description="HS2 → HS4 → HS6 (→ national) path of the top candidate.")

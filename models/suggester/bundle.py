@@ -21,7 +21,8 @@ META_FILE = "meta.json"
 DENSE_DIR = "dense"
 # Attributes rebuilt on load rather than pickled: the encoder ships in a package, the index has its own files, locks
 # and caches are per process, and the overlay is saved as its rulings.
-NOT_PICKLED = frozenset({"encoder", "dense_index", "_write_lock", "_overlay", "_prior_cache"})
+NOT_PICKLED = frozenset({"encoder", "dense_index", "_write_lock", "_overlay", "_prior_cache", "_answer_cache",
+                         "_groups4_cache"})
 
 
 def write_bundle(suggester, directory) -> Path:
@@ -39,6 +40,7 @@ def write_bundle(suggester, directory) -> Path:
             "encoder_spec": suggester.built_with.get("encoder_spec"), "index_fingerprint": suggester.fingerprint,
             "n_rulings": len(suggester.ruling_ids), "overlay_rulings": len(overlay),
             "nomenclature_version": suggester.nomenclature_version, "metrics": suggester.metrics,
+            "tariff_texts": suggester.tariff.n_texts if getattr(suggester, "tariff", None) is not None else 0,
             "params": suggester.params.__dict__}
     (directory / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2, default=str))
     return directory
@@ -62,6 +64,8 @@ def read_bundle(directory, encoder=None) -> tuple[dict[str, Any], Any, DenseInde
     with open(directory / BUNDLE_FILE, "rb") as fh:
         state = pickle.load(fh)  # our own artifact, written by write_bundle()
     state.pop("_dense_class", None)  # written by bundles saved before the dense index had one class
+    # Bundles saved before the nomenclature channel (issue 14) answer from their library codes, as they were built.
+    state.setdefault("tariff", None)
     # Written by bundles saved while the suggester enforced its own text limit: limits are the request schemas' now
     # (the settings), so the frozen value is dropped, not obeyed.
     state["params"].__dict__.pop("max_text_chars", None)

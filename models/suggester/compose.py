@@ -21,6 +21,7 @@ from models.suggester.answer import (
     QueryEcho,
     Reason,
     SuggestionAnswer,
+    TariffEvidence,
     ValidationAnswer,
 )
 from models.suggester.calibration import NATIONAL
@@ -40,15 +41,34 @@ def calibrated(model: HSSuggester, level: int, value: float) -> float:
     return float(cal(value)[0]) if cal is not None else float(min(max(value, 0.0), 1.0))
 
 
+_PREFIXES: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def _prefix_groups(space: np.ndarray, level: int) -> tuple[np.ndarray, np.ndarray]:
+    """(group codes, group of each column) for ``space`` (cached per space array: the suggester reuses one)."""
+    key = (id(space), level)
+    hit = _PREFIXES.get(key)
+    if hit is not None and hit[0] is space:
+        return hit[1], hit[2]
+    groups, inverse = np.unique(np.array([c[:level] for c in space], dtype=object), return_inverse=True)
+    if len(_PREFIXES) > 64:
+        _PREFIXES.clear()
+    _PREFIXES[key] = (space, groups, inverse)
+    return groups, inverse
+
+
 def level_sums(p6: np.ndarray, space: np.ndarray) -> tuple[dict[str, float], dict[str, float]]:
     """HS4 and HS2 scores: sums over their HS6 codes (so an answer's heading is always its subheading's parent)."""
-    p4: dict[str, float] = {}
-    p2: dict[str, float] = {}
-    for idx in np.flatnonzero(p6 > 0):
-        c = space[idx]
-        p4[c[:4]] = p4.get(c[:4], 0.0) + float(p6[idx])
-        p2[c[:2]] = p2.get(c[:2], 0.0) + float(p6[idx])
-    return p4, p2
+    out = []
+    for level in (4, 2):
+        if not len(space):
+            out.append({})
+            continue
+        groups, inverse = _prefix_groups(space, level)
+        sums = np.bincount(inverse, weights=np.asarray(p6, dtype=np.float64), minlength=len(groups))
+        nz = np.flatnonzero(sums > 0)
+        out.append(dict(zip(groups[nz].tolist(), sums[nz].tolist())))
+    return out[0], out[1]
 
 
 def national_votes(neighbours, code6: str) -> list[tuple[str, float]]:
@@ -150,17 +170,48 @@ def _candidates(model: HSSuggester, raw: RawScores, overlay: Overlay, space: np.
     order = np.argsort(-p6, kind="stable")
     evidence = _evidence(model, raw, overlay)
     candidates: list[Candidate] = []
+    conf6, conf4 = raw.extra.get("conf6"), raw.extra.get("conf4")
     for idx in (int(i) for i in order[:top_k] if p6[i] > 0):
         code = space[idx]
-        c6 = calibrated(model, 6, p6[idx])
-        c4 = max(calibrated(model, 4, p4.get(code[:4], 0.0)), c6)
+        c6 = conf6[idx] if conf6 is not None and idx in conf6 else calibrated(model, 6, p6[idx])
+        c4 = conf4.get(code[:4]) if conf4 is not None and code[:4] in conf4 else calibrated(
+            model, 4, p4.get(code[:4], 0.0))
+        if candidates:
+            # Candidates are ranked by the fused score; the evidence calibrator may rate a lower-ranked one a hair
+            # higher. Shown confidences stay non-increasing down the list so the ranking reads consistently.
+            c6 = min(c6, candidates[-1].confidence)
+        c4 = max(c4, c6)
         ev = evidence.get(code, []) or _evidence_for_code(model, code, raw)
         en, zh = _describe(model, code)
+        tariff_ev, basis, has_rulings = _tariff_side(raw, idx, ev)
         candidates.append(Candidate(
             code=code, level=6, description_en=en, description_zh=zh, confidence=round(c6, 4),
             evidence=ev[:EVIDENCE_PER_CANDIDATE], parent_hs4=code[:4], confidence_hs4=round(c4, 4),
-            national=_national(model, code, ev, float(p6[idx]), c6)))
+            national=_national(model, code, ev, float(p6[idx]), c6), tariff_evidence=tariff_ev,
+            evidence_basis=basis, has_rulings=has_rulings))
     return candidates
+
+
+# A channel "supports" a candidate when it gives it at least this share of its own distribution.
+SUPPORT_SHARE = 0.02
+
+
+def _tariff_side(raw: RawScores, idx: int, ev: list[Evidence]) -> tuple[list[TariffEvidence], str, bool]:
+    """(tariff texts behind the candidate, what it rests on, whether the library has rulings for the code)."""
+    if "p_tariff" not in raw.extra:  # a library-only suggester: rulings are all there is
+        return [], "rulings", True
+    has_rulings = idx < raw.extra["in_library"]
+    tariff_ev = [TariffEvidence(code=c, text=t, similarity=round(min(max(s, 0.0), 1.0), 4))
+                 for c, t, s in raw.extra["tariff_evidence"].get(idx, [])]
+    by_rulings = has_rulings and bool(ev) and raw.extra["p_rulings"][idx] >= SUPPORT_SHARE
+    by_tariff = raw.extra["p_tariff"][idx] >= SUPPORT_SHARE
+    if by_rulings and by_tariff:
+        basis = "both"
+    elif by_rulings or (not by_tariff and has_rulings and raw.extra["p_rulings"][idx] >= raw.extra["p_tariff"][idx]):
+        basis = "rulings"
+    else:
+        basis = "tariff_text"
+    return tariff_ev, basis, bool(has_rulings)
 
 
 def _reasons(candidates: list[Candidate], answer: AnswerCode | None, no_support: bool, best_sim: float,
@@ -193,7 +244,29 @@ def _reasons(candidates: list[Candidate], answer: AnswerCode | None, no_support:
             code="close_alternatives",
             en=f"{candidates[0].code} and {candidates[1].code} are close; the declaration elements decide.",
             zh=f"{candidates[0].code} 与 {candidates[1].code} 得分接近，需依据申报要素判断。"))
+    reasons.extend(_open_world_reasons(candidates, answer))
     return reasons
+
+
+def _open_world_reasons(candidates: list[Candidate], answer: AnswerCode | None) -> list[Reason]:
+    """Why an answer of the open-world suggester needs review: no ruling behind it, or two headings close."""
+    if not candidates or answer is not None:
+        return []
+    out = []
+    top = candidates[0]
+    if top.evidence_basis == "tariff_text":
+        best = top.tariff_evidence[0].similarity if top.tariff_evidence else 0.0
+        what = "no ruling for this code" if not top.has_rulings else "no close ruling for this code"
+        what_zh = "规则库中没有该编码的历史归类" if not top.has_rulings else "规则库中没有与之相近的该编码归类"
+        out.append(Reason(code="tariff_text_only",
+                          en=f"{what}; tariff text only (best tariff similarity {best:.2f}).",
+                          zh=f"{what_zh}，仅依据税则文本（最高相似度 {best:.2f}）。"))
+    other = next((c for c in candidates[1:] if c.parent_hs4 != top.parent_hs4), None)
+    if other is not None and other.confidence_hs4 >= 0.5 * top.confidence_hs4 > 0:
+        out.append(Reason(code="close_headings",
+                          en=f"Two headings close: {top.parent_hs4} and {other.parent_hs4}.",
+                          zh=f"两个品目得分接近：{top.parent_hs4} 与 {other.parent_hs4}。"))
+    return out
 
 
 def suggestion_answer(model: HSSuggester, text: str, elements: dict, norm: str, raw: RawScores, overlay: Overlay,
@@ -217,7 +290,9 @@ def suggestion_answer(model: HSSuggester, text: str, elements: dict, norm: str, 
             hierarchy.append(top.national[0])
         if not no_support:
             for level_answer in reversed(hierarchy):
-                if level_answer.level >= 4 and level_answer.confidence >= p.threshold:
+                bar = p.threshold if level_answer.level != 4 else max(
+                    p.threshold, getattr(p, "threshold_hs4", None) or p.threshold)
+                if level_answer.level >= 4 and level_answer.confidence >= bar:
                     answer = level_answer
                     break
     reasons = _reasons(candidates, answer, no_support, max(best_lex, best_dense), p.threshold)
@@ -228,6 +303,7 @@ def suggestion_answer(model: HSSuggester, text: str, elements: dict, norm: str, 
         query=QueryEcho(text=text, normalised=norm, language=text_language(norm), declared_elements=elements),
         candidates=candidates, answer=answer, needs_review=answer is None, reasons=reasons,
         missing_elements=missing, hierarchy=hierarchy,
+        evidence_basis=candidates[0].evidence_basis if candidates else None,
         model=ModelInfo(name=model.name, version=model.version, index_fingerprint=model.fingerprint,
                         encoder=model.encoder_name))
 
@@ -239,7 +315,11 @@ def validation_answer(model: HSSuggester, code: str, suggestion: SuggestionAnswe
     p4, _ = level_sums(raw.p6, space)
     idx = {c: i for i, c in enumerate(space)}.get(code[:6]) if len(code) >= 6 else None
     conf6 = calibrated(model, 6, float(raw.p6[idx])) if idx is not None else 0.0
+    if idx is not None and raw.extra.get("conf6") is not None and idx in raw.extra["conf6"]:
+        conf6 = raw.extra["conf6"][idx]
     conf4 = max(calibrated(model, 4, p4.get(code[:4], 0.0)), conf6) if code[:4] in p4 else conf6
+    if raw.extra.get("conf4") is not None and code[:4] in raw.extra["conf4"]:
+        conf4 = max(raw.extra["conf4"][code[:4]], conf6)
     top = suggestion.candidates[0] if suggestion.candidates else None
     agree6 = bool(top is not None and len(code) >= 6 and top.code == code[:6])
     agree4 = bool(top is not None and top.code[:4] == code[:4])

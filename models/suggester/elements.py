@@ -7,6 +7,7 @@ line; this table keeps the ones that recur across each chapter for the goods 971
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 # Every declaration asks for these.
@@ -49,15 +50,24 @@ BY_CHAPTER: dict[str, tuple[str, ...]] = {
     "96": ("材质", "种类"),
 }
 
-# Chinese keys users write in English; matched case-insensitively so "brand" counts as 品牌.
+# Chinese keys users write in English (marketplace attribute names included: "Item Type", "Metals Type"); matched
+# case-insensitively with spaces, hyphens and underscores folded, so "Item Type", "item_type" and "item-type" are one.
 ALIASES: dict[str, str] = {
-    "name": "品名", "product_name": "品名", "usage": "用途", "use": "用途", "purpose": "用途",
-    "material": "材质", "brand": "品牌", "model": "型号", "function": "功能", "principle": "原理",
-    "power": "功率", "voltage": "电压", "capacity": "容量", "composition": "成分", "ingredients": "成分",
-    "specification": "规格", "spec": "规格", "size": "规格", "type": "种类", "kind": "种类",
-    "fabric": "面料成分含量", "knit": "织造方法", "gender": "性别", "style": "款式",
-    "package": "包装规格", "packaging": "包装规格", "battery": "是否带电池",
+    "name": "品名", "product_name": "品名", "product": "品名", "usage": "用途", "use": "用途", "purpose": "用途",
+    "application": "用途", "occasion": "用途", "material": "材质", "materials": "材质", "metals_type": "材质",
+    "metal_type": "材质", "main_material": "材质", "brand": "品牌", "brand_name": "品牌", "model": "型号",
+    "model_number": "型号", "function": "功能", "principle": "原理", "power": "功率", "voltage": "电压",
+    "capacity": "容量", "composition": "成分", "ingredients": "成分", "specification": "规格", "spec": "规格",
+    "size": "规格", "type": "种类", "kind": "种类", "item_type": "种类", "product_type": "种类", "category": "种类",
+    "fabric": "面料成分含量", "fabric_type": "面料成分含量", "knit": "织造方法", "gender": "性别", "style": "款式",
+    "package": "包装规格", "packaging": "包装规格", "battery": "是否带电池", "outer_material": "外表面材质",
+    "lining_material": "面料材质", "lining": "面料材质", "upper_material": "鞋面材料", "outsole_material": "鞋底材料",
+    "sole_material": "鞋底材料", "processing": "加工方法", "craft": "加工方法", "age": "适用年龄",
+    "age_range": "适用年龄", "weight": "克重",
 }
+# Chinese variants that mean the same element as a listed key.
+ZH_ALIASES: dict[str, str] = {"材料": "材质", "类型": "种类", "类别": "种类", "品牌名": "品牌", "名称": "品名",
+                              "商品名称": "品名", "规格型号": "型号", "功用": "用途"}
 
 
 def required_elements(chapter: str | None) -> list[str]:
@@ -67,8 +77,40 @@ def required_elements(chapter: str | None) -> list[str]:
 
 
 def canonical_key(key: str) -> str:
-    key = str(key).strip()
-    return ALIASES.get(key.lower(), key)
+    """The 申报要素 name for an element key in English or Chinese ("Material" → 材质, "Item Type" → 种类);
+    an unknown key is kept as written."""
+    key = str(key).strip().strip(":：").strip()
+    folded = re.sub(r"[\s\-_]+", "_", key.lower())
+    return ALIASES.get(folded, ZH_ALIASES.get(key, key))
+
+
+def canonical_elements(elements: Mapping[str, str] | None) -> dict[str, str]:
+    """Elements with their keys mapped to 申报要素 names; values of keys that map to the same name are joined."""
+    out: dict[str, str] = {}
+    for key, value in (elements or {}).items():
+        name = canonical_key(key)
+        value = str(value).strip()
+        if not value:
+            continue
+        out[name] = value if name not in out or value in out[name] else f"{out[name]} {value}"
+    return out
+
+
+_ATTRIBUTE_LINE = re.compile(r"^\s*([^:：=]{1,64}?)\s*[:：=]\s*(.+?)\s*$")
+
+
+def parse_attributes(text: str) -> dict[str, str]:
+    """Product attributes written one per line or separated by ``|``/``;`` ("Material: Metal", "材质: 铜")
+    → canonical 申报要素 (``ValueError`` naming the line without a key)."""
+    out: dict[str, str] = {}
+    for part in re.split(r"[\n|｜;；]", text or ""):
+        if not part.strip():
+            continue
+        match = _ATTRIBUTE_LINE.match(part)
+        if match is None:
+            raise ValueError(f"attribute '{part.strip()[:40]}' has no ':' between name and value")
+        out[match.group(1)] = match.group(2)
+    return canonical_elements(out)
 
 
 def missing_elements(chapter: str | None, declared: Mapping[str, str] | None, *, has_name: bool = True) -> list[str]:

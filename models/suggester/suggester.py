@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from data.errors import InvalidInputError, error_path, field_error
 from features.text import compose_text, normalise_text
@@ -40,6 +41,8 @@ from models.suggester.channels import (
     merge_neighbours,
 )
 from models.suggester.compose import suggestion_answer, validation_answer
+from models.suggester.elements import canonical_elements
+from models.suggester.fusion import best_similarity, candidate_confidences, gate, group_matrix, mix
 from models.suggester.lexical import LexicalIndex, LexicalVectoriser
 from models.suggester.overlay import Overlay
 from models.suggester.ranker import candidate_features, rerank
@@ -49,6 +52,7 @@ MAX_TOP_K = 50
 # Queries are scored in chunks: a sparse query × library product for thousands of queries at once would hold
 # hundreds of millions of similarities in memory.
 CHUNK = 256
+TARIFF_EVIDENCE_TOP = 10  # candidates per query that get the tariff texts behind them as evidence
 
 
 @dataclass
@@ -69,6 +73,11 @@ class SuggesterParams:
     floor_lexical: float = 0.0
     floor_dense: float = 0.0
     target_accuracy: float = 0.9
+    # Gate between the ruling channels and the nomenclature channel (models/suggester/fusion.py); fitted at build.
+    gate_s0: float = 0.5
+    gate_tau: float = 0.05
+    gate_max: float = 1.0
+    threshold_hs4: float | None = None  # heading answers' own threshold (None: ``threshold``)
 
 
 class HSSuggester:
@@ -78,7 +87,7 @@ class HSSuggester:
                  ruling_ids: np.ndarray, ruling_codes: np.ndarray, ruling_texts: list[str], ruling_sources: np.ndarray,
                  ruling_dates: list, params: SuggesterParams, calibrators: dict[int, LevelCalibrator],
                  nomenclature=None, ranker=None, name: str = HS_SUGGESTER, version: str | None = None,
-                 metrics: dict[str, float] | None = None, built_with: dict[str, Any] | None = None):
+                 metrics: dict[str, float] | None = None, built_with: dict[str, Any] | None = None, tariff=None):
         self.encoder = encoder
         self.encoder_name = encoder.name
         self.encoder_fingerprint = encoder.fingerprint
@@ -100,6 +109,7 @@ class HSSuggester:
         self.metrics = dict(metrics or {})
         self.built_with = dict(built_with or {})
         self.ranker = ranker
+        self.tariff = tariff  # the nomenclature channel (models/suggester/tariff.py), or None: library codes only
         self._init_code_space()
         self.fingerprint = self._index_fingerprint()
         self._overlay = Overlay()
@@ -160,7 +170,8 @@ class HSSuggester:
                                         details=[field_error(f"{field_name}.{k}", f"got {type(v).__name__}")])
             if str(v).strip():
                 out[str(k).strip()] = str(v).strip()
-        return out
+        # English or Chinese attribute names ("Material", "Item Type", 材料) as the 申报要素 they are (材质, 种类).
+        return canonical_elements(out)
 
     @staticmethod
     def _check_top_k(top_k: Any) -> int:
@@ -204,12 +215,18 @@ class HSSuggester:
         m = q_feat.shape[0]
         k_lex = min(p.k_lexical, len(self.ruling_ids))
         lex_all = None
-        if keep_all:
+        if k_lex == 0:  # no rulings in the bundle (cold start): only the overlay, if any, has neighbours
+            lex_s, lex_i = np.zeros((m, 0), np.float32), np.zeros((m, 0), np.int64)
+            lex_all = sp.csr_matrix((m, 0), dtype=np.float32) if keep_all else None
+        elif keep_all:
             lex_s, lex_i, lex_all = self.lexical.search(q_feat, k_lex, keep_all=True)
         else:
             lex_s, lex_i = self.lexical.search(q_feat, k_lex)
         k_dense = min(p.k_dense, self.dense_index.ntotal)
-        dense_s, dense_i = self.dense_index.search(q_emb, k_dense)
+        if k_dense == 0:
+            dense_s, dense_i = np.zeros((m, 0), np.float32), np.zeros((m, 0), np.int64)
+        else:
+            dense_s, dense_i = self.dense_index.search(q_emb, k_dense)
         dense_s = np.asarray(dense_s, dtype=np.float32)
         dense_i = np.asarray(dense_i, dtype=np.int64)
         if len(overlay):  # overlay refs are -(overlay position + 2); -1 stays "no neighbour"
@@ -225,8 +242,23 @@ class HSSuggester:
                            dense_c=ref_class(dense_i), margins=margins, lex_all=lex_all)
 
     def _score_chunk(self, texts: list[str], overlay: Overlay) -> list[RawScores]:
+        q_emb = np.ascontiguousarray(self.encoder.encode(texts), dtype=np.float32)
+        hits = self.search_channels(texts, embeddings=q_emb, overlay=overlay, keep_all=True)
+        fused, v_lex, v_dense, sup = self.fuse_hits(hits, overlay)
+        m = len(texts)
+        best_lex = best_similarity(hits.lex_s, hits.lex_refs)
+        best_dense = best_similarity(hits.dense_s, hits.dense_refs)
+        extra: list[dict] = [{"v_lex": v_lex[r], "v_dense": v_dense[r], "lex_all": hits.lex_all[r], "sup": sup[r],
+                              "best_lex": float(best_lex[r]), "best_dense": float(best_dense[r])} for r in range(m)]
+        p6 = fused
+        if self.tariff is not None:
+            p6 = self._with_tariff(texts, q_emb, fused, best_lex, best_dense, overlay, extra)
+        return [RawScores(p6=p6[r], lex=(hits.lex_s[r], hits.lex_refs[r]), dense=(hits.dense_s[r], hits.dense_refs[r]),
+                          extra=extra[r]) for r in range(m)]
+
+    def fuse_hits(self, hits: ChannelHits, overlay: Overlay):
+        """The ruling channels' fused distribution over the ruling space (and each channel's own votes)."""
         p = self.params
-        hits = self.search_channels(texts, overlay=overlay, keep_all=True)
         m, width = hits.margins.shape
         v_lex = class_votes(hits.lex_s, hits.lex_c, p.t_lexical, width)
         v_dense = class_votes(hits.dense_s, hits.dense_c, p.t_dense, width)
@@ -239,15 +271,70 @@ class HSSuggester:
         fused = p.w_lexical * v_lex + p.w_dense * v_dense + p.w_supervised * sup
         total = fused.sum(axis=1, keepdims=True)
         fused = np.divide(fused, total, out=np.zeros_like(fused), where=total > 0)
-        if self.ranker is not None:
+        if self.ranker is not None and width:
             feats, cand = candidate_features(
                 fused=fused, v_lex=v_lex, v_dense=v_dense, sup=sup, margins=hits.margins, lex_s=hits.lex_s,
                 lex_c=hits.lex_c, dense_s=hits.dense_s, dense_c=hits.dense_c, log_prior=self.log_prior(overlay),
                 hs4_of=hs4_groups(self.code_space(overlay)))
             fused = rerank(fused, cand, self.ranker.scores(feats), p.t_rank)
-        return [RawScores(p6=fused[r], lex=(hits.lex_s[r], hits.lex_refs[r]), dense=(hits.dense_s[r], hits.dense_refs[r]),
-                          extra={"v_lex": v_lex[r], "v_dense": v_dense[r], "lex_all": hits.lex_all[r], "sup": sup[r]})
-                for r in range(m)]
+        return fused, v_lex, v_dense, sup
+
+    def tariff_distribution(self, texts: list[str], q_emb: np.ndarray):
+        """(m × tariff HS6 distribution, per-kind row similarities) of the nomenclature channel."""
+        rows = self.tariff.row_sims(texts, q_emb)
+        scores, combined = self.tariff.node_scores(rows)
+        return self.tariff.distribution(scores), combined
+
+    def _with_tariff(self, texts, q_emb, fused, best_lex, best_dense, overlay, extra) -> np.ndarray:
+        """Answer-space distribution: the ruling channels and the nomenclature channel, gated; confidences."""
+        space, t2a, n_r = self.answer_space(overlay)
+        p_n, combined = self.tariff_distribution(texts, q_emb)
+        m = len(texts)
+        p_n_a = np.zeros((m, len(space)), dtype=np.float32)
+        p_n_a[:, t2a] = p_n
+        p_r_a = np.zeros((m, len(space)), dtype=np.float32)
+        p_r_a[:, :n_r] = fused
+        alpha = gate(best_lex, best_dense, fused.sum(axis=1) > 0, self.params)
+        p6 = mix(fused, p_n_a, alpha)
+        in_lib = np.zeros(len(space), dtype=bool)
+        in_lib[:n_r] = True
+        best = np.maximum(best_lex, best_dense)
+        conf6, conf4 = candidate_confidences(self.calibrators, p6, p_r_a, p_n_a, in_lib, alpha, best, space,
+                                             self._groups4(space, overlay))
+        a2t = np.full(len(space), -1, dtype=np.int64)
+        a2t[t2a] = np.arange(len(t2a))
+        for r in range(m):
+            top = np.argsort(-p6[r], kind="stable")[:TARIFF_EVIDENCE_TOP]
+            extra[r].update(alpha=float(alpha[r]), p_rulings=p_r_a[r], p_tariff=p_n_a[r], conf6=conf6[r],
+                            conf4=conf4[r], in_library=n_r,
+                            tariff_evidence={int(j): self.tariff.evidence(combined, r, int(a2t[j]))
+                                             for j in top if a2t[j] >= 0})
+        return p6
+
+    def answer_space(self, overlay: Overlay | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+        """(answer-space codes, answer column of each tariff HS6, ruling-space width); see models/suggester/fusion.py."""
+        overlay = self._overlay if overlay is None else overlay
+        if not len(overlay) and getattr(self, "_answer_cache", None) is not None:
+            return self._answer_cache
+        ruling = self.code_space(overlay)
+        if self.tariff is None:
+            out = (ruling, np.zeros(0, dtype=np.int64), len(ruling))
+        else:
+            pos = {c: i for i, c in enumerate(ruling)}
+            extra = [c for c in self.tariff.codes6 if c not in pos]
+            space = np.concatenate([ruling, np.array(extra, dtype=object)])
+            pos.update({c: len(ruling) + i for i, c in enumerate(extra)})
+            out = (space, np.array([pos[c] for c in self.tariff.codes6], dtype=np.int64), len(ruling))
+        if not len(overlay):
+            self._answer_cache = out
+        return out
+
+    def _groups4(self, space: np.ndarray, overlay: Overlay):
+        if not len(overlay):
+            if getattr(self, "_groups4_cache", None) is None:
+                self._groups4_cache = group_matrix(space, 4)
+            return self._groups4_cache
+        return group_matrix(space, 4)
 
     def log_prior(self, overlay: Overlay | None = None) -> np.ndarray:
         """log(1 + rulings per code) over the code space: how common each code is in the library (a ranker feature)."""
@@ -312,10 +399,14 @@ class HSSuggester:
             queries.append((text, elements))
         overlay = self._overlay  # one snapshot for the whole batch
         composed = [compose_text(t, "", e) for t, e in queries]
-        raws = self.score_texts(composed, overlay=overlay)
-        space = self.code_space(overlay)
-        return [suggestion_answer(self, text, elements, norm, raw, overlay, space, top_k)
-                for (text, elements), norm, raw in zip(queries, composed, raws)]
+        space = self.answer_space(overlay)[0]
+        out: list[SuggestionAnswer] = []
+        for start in range(0, len(queries), CHUNK):  # composed per chunk: scores over the whole tariff are large
+            raws = self.score_texts(composed[start:start + CHUNK], overlay=overlay)
+            out.extend(suggestion_answer(self, text, elements, norm, raw, overlay, space, top_k)
+                       for (text, elements), norm, raw in zip(queries[start:start + CHUNK],
+                                                              composed[start:start + CHUNK], raws))
+        return out
 
     def validate(self, text: str, declared_code: str, declared_elements: dict | None = None) -> ValidationAnswer:
         """Does ``declared_code`` agree with the library? Agreement at HS6/HS4, its confidence and alternatives."""
@@ -330,7 +421,7 @@ class HSSuggester:
         overlay = self._overlay
         norm = compose_text(text, "", elements)
         raw = self.score_texts([norm], overlay=overlay)[0]
-        space = self.code_space(overlay)
+        space = self.answer_space(overlay)[0]
         suggestion = suggestion_answer(self, text, elements, norm, raw, overlay, space, 5)
         return validation_answer(self, code, suggestion, raw, space)
 

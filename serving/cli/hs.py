@@ -156,7 +156,6 @@ def build(
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """Build the suggester from the rulings in the store and save it as a bundle."""
-    from data.errors import NotFoundError, field_error
     from data.nomenclature import Nomenclature
     from data.rulings.repository import RulingRepository
     from models.encoders import load_encoder
@@ -166,8 +165,9 @@ def build(
     engine = _engine(settings)
     rulings = list(RulingRepository(engine).iter_all())
     if not rulings:
-        raise NotFoundError("the ruling library is empty: import rulings first (`clearance rulings import` or "
-                            "`clearance rulings demo`)", details=[field_error("rulings", "none in the store")])
+        # Cold start: the nomenclature channel answers from the tariff alone until rulings are imported.
+        typer.echo("the ruling library is empty: building a tariff-only suggester (every answer needs review until "
+                   "rulings are imported with `clearance rulings import` or `clearance rulings demo`)", err=True)
     from training.cluster.client import dask_client, engine_of
 
     nomenclature = Nomenclature.load(engine)

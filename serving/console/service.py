@@ -89,6 +89,9 @@ class CandidateView:
     transition: dict[str, Any] | None = None
     rebate: str = ""  # "13 %", "9-13 %", "unknown"; "" when no facts were imported for the code
     supervision: str = ""  # "AB", "none", "unknown"
+    tariff_evidence: list[dict[str, Any]] = field(default_factory=list)  # tariff texts (nomenclature channel)
+    evidence_basis: str | None = None  # rulings, tariff_text or both
+    has_rulings: bool | None = None
 
 
 @dataclass
@@ -135,6 +138,8 @@ def classify_view(answer: Any, nomenclature: Any | None, lang: str) -> ClassifyV
             tariff=tariff, transition=cand.get("transition"),
             rebate=rate_label([f.get("rebate_rate") for f in tariff]) if tariff else "",
             supervision=supervision_label([f.get("supervision") for f in tariff]) if tariff else "",
+            tariff_evidence=list(cand.get("tariff_evidence") or []), evidence_basis=cand.get("evidence_basis"),
+            has_rulings=cand.get("has_rulings"),
         ))
         for ev in cand.get("evidence") or []:
             if ev.get("ruling_id") and ev["ruling_id"] not in evidence_ids:

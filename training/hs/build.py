@@ -25,16 +25,19 @@ import numpy as np
 
 from data.errors import InvalidInputError, field_error
 from features.text import compose_text
-from models.suggester.calibration import NATIONAL, LevelCalibrator, choose_threshold, expected_calibration_error
+from models.suggester.calibration import NATIONAL, choose_threshold, expected_calibration_error
 from models.suggester.dense_index import DenseIndex
+from models.suggester.embedding_cache import cached_encoder
 from models.suggester.lexical import LexicalIndex, LexicalVectoriser
 from models.suggester.suggester import HSSuggester, SuggesterParams, dense_text, display_text
 from models.suggester.supervised import SupervisedChannel
+from training.hs.open_world import fit_open_world, tariff_channel, tune_tariff, tune_tariff_self_supervised
 from training.hs.tune import fit_calibrators, fit_national_calibrator, fit_ranker, topk_hits, tune_params
 
 log = logging.getLogger(__name__)
 
-MIN_TUNE_RULINGS = 60  # below this a validation split says nothing; defaults and uncalibrated scores are used
+MIN_TUNE_RULINGS = 60
+MIN_TUNE_QUERIES = 20  # below this a validation split says nothing; defaults and uncalibrated scores are used
 
 
 @dataclass
@@ -150,7 +153,7 @@ def _start_final_svm(x, labels: np.ndarray, max_samples: int, seed: int, paralle
 
 def _assemble(lib: _Library, *, encoder, params: SuggesterParams, calibrators, nomenclature, seed: int, ranker=None,
               supervised_max_samples: int, progress: bool, metrics=None, built_with=None, features=None, dense=None,
-              supervised=None) -> HSSuggester:
+              supervised=None, tariff=None) -> HSSuggester:
     """A suggester over ``lib``; the vectoriser, dense index and supervised channel are reused when given."""
     if features is None:
         features = LexicalVectoriser().fit(lib.texts)
@@ -164,7 +167,8 @@ def _assemble(lib: _Library, *, encoder, params: SuggesterParams, calibrators, n
     return HSSuggester(encoder=encoder, dense_index=dense, features=features, lexical=lexical, supervised=supervised,
                        ruling_ids=lib.ids, ruling_codes=lib.codes, ruling_texts=lib.display,
                        ruling_sources=lib.sources, ruling_dates=lib.dates, params=params, calibrators=calibrators,
-                       nomenclature=nomenclature, ranker=ranker, metrics=metrics, built_with=built_with)
+                       nomenclature=nomenclature, ranker=ranker, metrics=metrics, built_with=built_with,
+                       tariff=tariff)
 
 
 def grouped_split(texts: list[str], n_val: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -189,13 +193,58 @@ def grouped_split(texts: list[str], n_val: int, rng: np.random.Generator) -> tup
     return val_rows, np.flatnonzero(mask)
 
 
+def held_out_codes(codes6: np.ndarray, fraction: float, rng: np.random.Generator, min_rows: int = 2) -> set[str]:
+    """About ``fraction`` of the library's HS6 codes (with at least ``min_rows`` rulings), held out whole.
+
+    Their rulings leave the provisional suggester entirely, so their validation queries look like a product whose
+    code has no ruling: what the gate and the confidence calibrators must learn to recognise.
+    """
+    values, counts = np.unique(codes6, return_counts=True)
+    eligible = values[counts >= min_rows]
+    n = int(round(fraction * len(values)))
+    if fraction <= 0 or len(eligible) < 4 or n < 1:
+        return set()
+    return set(rng.choice(eligible, size=min(n, len(eligible) - 2), replace=False).tolist())
+
+
 def build_suggester(rulings: list, *, encoder, nomenclature=None, progress: bool = True, seed: int = 0,
                     val_fraction: float = 0.2, max_val: int = 4000, supervised_max_samples: int = 60_000,
                     target_accuracy: float = 0.9, threshold: float | None = None, use_ranker: bool = True,
-                    parallel_fit: bool = True) -> HSSuggester:
-    """Fit, tune on a held-out split, calibrate, refit on everything. See the module docstring."""
+                    parallel_fit: bool = True, tariff: bool = True, code_holdout: float = 0.1,
+                    max_code_holdout_rows: int = 1000, embedding_cache=None) -> HSSuggester:
+    """Fit, tune on a held-out split, calibrate, refit on everything. See the module docstring.
+
+    With ``tariff`` (default) the code space is the whole nomenclature (``nomenclature`` or the default HS 2022):
+    the nomenclature channel answers codes no ruling carries, and an empty ``rulings`` gives a cold-start suggester
+    answered from the tariff alone. ``embedding_cache`` is a folder for the embedding cache (default: the settings').
+    """
     rulings = list(rulings)
-    lib = _library(rulings, encoder, progress)
+    cache_dir = embedding_cache
+    if cache_dir is None:
+        from data.settings import get_settings
+
+        cache_dir = get_settings().embedding_cache_dir
+    cached = cached_encoder(encoder, cache_dir)
+    channel = None
+    if tariff:
+        if nomenclature is None:
+            from data.nomenclature import Nomenclature
+
+            nomenclature = Nomenclature.default()
+        channel = tariff_channel(nomenclature, cached, progress=progress)
+    elif not rulings:
+        raise InvalidInputError("cannot build a suggester from an empty library without the tariff",
+                                details=[field_error("rulings", "empty")])
+    built_with = {"seed": seed, "val_fraction": val_fraction, "max_val": max_val, "code_holdout": code_holdout,
+                  "supervised_max_samples": supervised_max_samples, "dense_text": "name+elements",
+                  "encoder_spec": getattr(encoder, "spec", None) or _encoder_spec(encoder),
+                  "tariff": channel is not None, "n_tariff_texts": channel.n_texts if channel is not None else 0}
+    if not rulings:
+        metrics = tune_tariff_self_supervised(channel, cached, seed)
+        return _cold_start(channel, encoder=encoder, nomenclature=nomenclature, built_with=built_with,
+                           target_accuracy=target_accuracy, metrics=metrics)
+    lib = _library(rulings, cached, progress)
+    built_with["encoded_texts"] = cached.cache.encoded
     features = LexicalVectoriser()
     lib.features = features.fit_transform(lib.texts)
     dense = DenseIndex.build(lib.embeddings)
@@ -203,20 +252,32 @@ def build_suggester(rulings: list, *, encoder, nomenclature=None, progress: bool
     final_svm = None
     base = SuggesterParams(target_accuracy=target_accuracy)
     n = len(rulings)
-    calibrators: dict[int, LevelCalibrator] = {}
+    calibrators: dict = {}
     metrics: dict[str, float] = {}
     params = base
     ranker = None
     n_codes = len({c[:6] for c in lib.codes})
     if n >= MIN_TUNE_RULINGS and n_codes >= 2:
         rng = np.random.default_rng(seed)
-        n_val = int(min(max_val, max(20, round(val_fraction * n))))
-        val_rows, fit_rows = grouped_split(lib.texts, n_val, rng)
+        held = held_out_codes(labels6, code_holdout, rng) if channel is not None else set()
+        held_mask = np.array([c in held for c in labels6], dtype=bool)
+        rest = np.flatnonzero(~held_mask)
+        n_val = int(min(max_val, max(20, round(val_fraction * len(rest)))))
+        val_sub, fit_sub = grouped_split([lib.texts[i] for i in rest], n_val, rng)
+        val_in, fit_rows = rest[val_sub], rest[fit_sub]
+        held_rows = np.flatnonzero(held_mask)
+        # At most a third as many held-out-code queries as in-library ones: calibration must still see the library's
+        # own confident cases in their real share.
+        cap = min(max_code_holdout_rows, len(val_in) // 3)
+        if len(held_rows) > cap:
+            held_rows = np.sort(rng.choice(held_rows, cap, replace=False))
+        val_rows = np.concatenate([val_in, held_rows])
         n_val = len(val_rows)
         if progress:
-            log.info("tuning on %d validation rulings (%d fit)", n_val, len(fit_rows))
-        keep = np.ones(n, dtype=bool)
-        keep[val_rows] = False
+            log.info("tuning on %d validation rulings (%d of %d held-out codes; %d fit)", n_val, len(held_rows),
+                     len(held), len(fit_rows))
+        keep = np.zeros(n, dtype=bool)
+        keep[fit_rows] = True
         if len(fit_rows) < supervised_max_samples:
             final_svm = _start_final_svm(lib.features, labels6, supervised_max_samples, seed, parallel_fit)
         fit_lib, val = lib.subset(fit_rows), lib.subset(val_rows)
@@ -234,21 +295,29 @@ def build_suggester(rulings: list, *, encoder, nomenclature=None, progress: bool
             val.features = prov_features.transform(val.texts)
         provisional = _assemble(fit_lib, encoder=encoder, params=base, calibrators={},
                                 nomenclature=nomenclature, seed=seed, supervised_max_samples=supervised_max_samples,
-                                progress=progress, features=prov_features, dense=_MaskedIndex(dense, keep))
-        if final_svm is None:
+                                progress=progress, features=prov_features, dense=_MaskedIndex(dense, keep),
+                                tariff=channel)
+        if final_svm is None and held:
+            # The provisional SVM never saw the held-out codes: the final one must.
+            final_svm = _start_final_svm(lib.features, labels6, supervised_max_samples, seed, parallel_fit)
+        elif final_svm is None:
             final_svm = _Done(provisional.supervised)
-        hits = provisional.search_channels(features=val.features, embeddings=val.embeddings)
+        hits_all = provisional.search_channels(features=val.features, embeddings=val.embeddings)
         code_pos = provisional.code_index
-        gold = np.array([code_pos.get(c[:6], -1) for c in val.codes], dtype=np.int64)
+        gold_all = np.array([code_pos.get(c[:6], -1) for c in val.codes], dtype=np.int64)
+        inside = np.flatnonzero(gold_all >= 0)
+        if len(inside) < MIN_TUNE_QUERIES:  # a library of near-singletons: tune on every query, as misses count
+            inside = np.arange(len(gold_all))
+        hits, gold, val_lib = subset_hits(hits_all, inside), gold_all[inside], val.subset(inside)
         params, info = tune_params(hits, gold, len(provisional.codes6), base)
         ranker, params.t_rank, dist, rank_metrics = (fit_ranker(hits, info, provisional, gold, seed) if use_ranker
                                                      else (None, 1.0, info["fused"], {}))
-        calibrators = fit_calibrators(dist, provisional.codes6, val.codes)
-        national = fit_national_calibrator(hits, dist, provisional, val.codes)
+        calibrators = fit_calibrators(dist, provisional.codes6, val_lib.codes)
+        national = fit_national_calibrator(hits, dist, provisional, val_lib.codes)
         if national is not None:
             calibrators[NATIONAL] = national
         conf6 = calibrators[6](dist.max(axis=1))
-        correct6 = provisional.codes6[dist.argmax(axis=1)] == np.array([c[:6] for c in val.codes])
+        correct6 = provisional.codes6[dist.argmax(axis=1)] == np.array([c[:6] for c in val_lib.codes])
         params.threshold = threshold if threshold is not None else choose_threshold(conf6, correct6, target_accuracy)
         # "No similar ruling": below the 1st percentile of genuine held-out queries on both channels at once.
         params.floor_lexical = float(np.quantile(hits.lex_s[:, 0], 0.01))
@@ -264,15 +333,73 @@ def build_suggester(rulings: list, *, encoder, nomenclature=None, progress: bool
         for name, res in info["channels"].items():
             if res is not None:
                 metrics[f"val_{name}_top1"], metrics[f"val_{name}_top5"] = res
+        if channel is not None:
+            metrics.update(_fit_open_world(provisional, params, ranker, dist, inside, hits_all, val, channel,
+                                           calibrators, target_accuracy, threshold, seed))
     elif threshold is not None:
         params.threshold = threshold
+    elif channel is not None:
+        params.threshold = UNCALIBRATED_THRESHOLD  # nothing to calibrate on: every answer goes to review
     final = _assemble(lib, encoder=encoder, params=params, calibrators=calibrators, nomenclature=nomenclature,
-                      ranker=ranker, seed=seed, supervised_max_samples=supervised_max_samples, progress=progress, metrics=metrics,
-                      features=features, dense=dense, supervised=final_svm.result() if final_svm else None,
-                      built_with={"seed": seed, "val_fraction": val_fraction, "max_val": max_val,
-                                  "supervised_max_samples": supervised_max_samples, "dense_text": "name+elements",
-                                  "encoder_spec": getattr(encoder, "spec", None) or _encoder_spec(encoder)})
+                      ranker=ranker, seed=seed, supervised_max_samples=supervised_max_samples, progress=progress,
+                      metrics=metrics, features=features, dense=dense,
+                      supervised=final_svm.result() if final_svm else None, built_with=built_with, tariff=channel)
     return final
+
+
+# Above any calibrated confidence: a suggester with nothing to calibrate on marks no answer confident.
+UNCALIBRATED_THRESHOLD = 1.01
+
+
+def subset_hits(hits, rows: np.ndarray):
+    """The channel hits of some validation queries only."""
+    from models.suggester.channels import ChannelHits
+
+    return ChannelHits(lex_s=hits.lex_s[rows], lex_refs=hits.lex_refs[rows], lex_c=hits.lex_c[rows],
+                       dense_s=hits.dense_s[rows], dense_refs=hits.dense_refs[rows], dense_c=hits.dense_c[rows],
+                       margins=hits.margins[rows], lex_all=None if hits.lex_all is None else hits.lex_all[rows])
+
+
+def _fit_open_world(provisional, params, ranker, dist, inside, hits_all, val, channel, calibrators,
+                    target_accuracy, threshold, seed) -> dict:
+    """Nomenclature channel, gate and evidence calibrators on all validation queries (held-out codes included)."""
+    from models.suggester.fusion import best_similarity
+    from models.suggester.overlay import Overlay
+
+    tariff_metrics = tune_tariff(channel, val.texts, val.embeddings, val.codes, seed)
+    provisional.params, provisional.ranker = params, ranker
+    p_r = provisional.fuse_hits(hits_all, Overlay())[0]
+    p_r[inside] = dist  # out of fold where the re-ranker was fitted on these queries
+    fitted = fit_open_world(provisional, p_r=p_r, best_lex=best_similarity(hits_all.lex_s, hits_all.lex_refs),
+                            best_dense=best_similarity(hits_all.dense_s, hits_all.dense_refs), texts=val.texts,
+                            embeddings=val.embeddings, gold_codes=val.codes, target_accuracy=target_accuracy,
+                            seed=seed)
+    calibrators.update(fitted["calibrators"])
+    # HS2 (and fallback HS4/HS6) isotonic maps on the open-world distribution.
+    calibrators.update(fit_calibrators(fitted["p6"], fitted["space"], fitted["gold_codes"]))
+    if threshold is not None:
+        params.threshold = threshold
+    return {**tariff_metrics, **fitted["metrics"]}
+
+
+def _cold_start(channel, *, encoder, nomenclature, built_with, target_accuracy, metrics) -> HSSuggester:
+    """A suggester with no rulings: the nomenclature channel answers; nothing is calibrated, so all goes to review.
+
+    The ruling channels exist but are empty (a vectoriser fitted on the tariff texts, an empty index), so reviewer
+    decisions can still be added to the overlay and move answers at once.
+    """
+    from models.suggester.tariff import lexical_text
+
+    features = LexicalVectoriser().fit([lexical_text(t) for t in channel.all_texts()])
+    dim = int(next(iter(channel.emb.values())).shape[1])
+    empty = np.zeros(0, dtype=object)
+    params = SuggesterParams(target_accuracy=target_accuracy, threshold=UNCALIBRATED_THRESHOLD)
+    return HSSuggester(encoder=encoder, dense_index=DenseIndex.build(np.zeros((0, dim), dtype=np.float32)),
+                       features=features, lexical=LexicalIndex().fit(features.transform(["x"])[:0]),
+                       supervised=None, ruling_ids=empty, ruling_codes=empty, ruling_texts=[], ruling_sources=empty,
+                       ruling_dates=[], params=params, calibrators={}, nomenclature=nomenclature,
+                       metrics={"cold_start": 1.0, **metrics}, built_with={**built_with, "cold_start": True},
+                       tariff=channel)
 
 
 def _encoder_spec(encoder) -> str | None:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from data.errors import ClearanceError, InvalidInputError, NotFoundError
+from data.errors import ClearanceError, InvalidInputError
 
 pytestmark = pytest.mark.slow
 
@@ -49,8 +49,17 @@ def test_bad_input_is_a_clear_error(cli, tmp_path):
     assert isinstance(res.exception, InvalidInputError)
 
 
-def test_build_on_empty_store_and_suggest_without_model(cli):
-    res = cli("hs", "build")
-    assert isinstance(res.exception, NotFoundError) and "empty" in res.exception.message
+def test_build_on_empty_store_is_a_cold_start_suggester(cli):
+    built = cli("hs", "build")
+    assert built.exit_code == 0, built.output
+    out = cli("hs", "suggest", "fresh boneless beef", "--json", "--elements", "Material: beef|用途: 食用")
+    assert out.exit_code == 0, out.output
+    body = json.loads(out.output)
+    assert body["evidence_basis"] == "tariff_text" and body["needs_review"] is True
+    assert body["candidates"][0]["code"][:2] == "02" and body["candidates"][0]["tariff_evidence"]
+    assert body["query"]["declared_elements"] == {"材质": "beef", "用途": "食用"}
+
+
+def test_suggest_without_model(cli):
     res = cli("hs", "suggest", "lamp", "--model-dir", "/nonexistent/bundle")
     assert isinstance(res.exception, ClearanceError)

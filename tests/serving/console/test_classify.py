@@ -91,6 +91,32 @@ def test_needs_review_is_distinct_and_suggests_pre_classification(console):
     assert "材质" in missing and "用途" in missing
 
 
+def test_tariff_text_evidence_beside_ruling_evidence_and_weak_tariff_needs_review(console, monkeypatch):
+    fake = console.suggester
+    base_suggest = type(fake).suggest
+
+    def open_world(text, declared_elements=None, top_k=5):
+        answer = base_suggest(fake, text, declared_elements, top_k)
+        answer["evidence_basis"] = "tariff_text"
+        answer["answer"], answer["needs_review"] = None, True
+        for cand in answer["candidates"]:
+            cand.update(evidence=[], evidence_basis="tariff_text", has_rulings=False,
+                        tariff_evidence=[{"code": cand["code"], "text": "Vacuum flasks and other vacuum vessels",
+                                          "similarity": 0.41}])
+        answer["candidates"][0]["evidence_basis"] = "tariff_text"
+        return answer
+
+    monkeypatch.setattr(fake, "suggest", open_world)
+    page = console.post("/classify?lang=en", data={"text": "不锈钢真空保温杯 600ml", "top_k": "3"})
+    text = page.text
+    assert 'data-testid="tariff-evidence-row"' in text and "Vacuum flasks and other vacuum vessels" in text
+    assert 'data-testid="evidence-basis" data-basis="tariff_text"' in text
+    assert 'data-testid="weak-tariff-evidence"' in text and 'data-testid="needs-review"' in text
+    assert "no ruling for this code" in text
+    zh = console.post("/classify?lang=zh", data={"text": "不锈钢真空保温杯 600ml", "top_k": "3"}).text
+    assert "依据（税则文本）" in zh and "仅税则文本" in zh
+
+
 @pytest.mark.parametrize("form,field", [
     ({"text": "   "}, "text"),
     ({"text": "x" * 2001}, "text"),
