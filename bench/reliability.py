@@ -226,9 +226,20 @@ def _decision(i: int, tag: str) -> dict[str, Any]:
             "final_code": "7323930000", "reason": "bench decision"}
 
 
+def _post_answered(client, url: str, body: dict, tries: int = 20):
+    """POST until answered: a request shed with 503/429 is retried after its Retry-After (capped), as a client does."""
+    for _ in range(tries):
+        r = client.post(url, json=body)
+        if r.status_code not in (429, 503):
+            return r
+        time.sleep(min(2.0, float(r.headers.get("Retry-After", "1"))))
+    return r
+
+
 def _found(client, url: str, text: str, ruling_id: str) -> bool:
-    r = client.post(f"{url}/v1/hs/suggest", json={"text": text, "top_k": 5})
+    r = _post_answered(client, f"{url}/v1/hs/suggest", {"text": text, "top_k": 5})
     if r.status_code != 200:
+        print(f"replay check: {r.status_code} {r.text[:200]}", file=sys.stderr)
         return False
     return any(ev.get("ruling_id") == ruling_id for c in r.json().get("candidates", []) for ev in c["evidence"])
 
@@ -327,9 +338,16 @@ def swap(server: Server, keys: dict[str, str], clients: int, swaps: int, acked: 
         with _client(headers=headers) as admin:
             for _ in range(swaps):
                 version = register_model(settings, HS, OverlayNative())  # fresh: only the replay brings decisions
-                r = admin.post(f"{server.url}/v1/admin/reload", timeout=60)  # (or the 1 s poll was first)
-                served = admin.get(f"{server.url}/readyz").json().get("model_versions", {})
-                out["swaps"] += r.status_code == 200 and served.get(HS) == version
+                served: dict = {}
+                for _ in range(30):  # the reload (or the 1 s poll, whichever is first) swaps the new version in
+                    r = admin.post(f"{server.url}/v1/admin/reload", timeout=120)
+                    served = admin.get(f"{server.url}/readyz").json().get("model_versions", {})
+                    if served.get(HS) == version:
+                        break
+                    print(f"swap to v{version}: reload {r.status_code} {r.text[:160]}; serving {served}",
+                          file=sys.stderr)
+                    time.sleep(1)
+                out["swaps"] += served.get(HS) == version
                 # The new set answers only complete: every acknowledged decision is found at once.
                 out["replay_missing"] += sum(not _found(admin, server.url, v["text"], v["ruling_id"])
                                              for v in list(acked.values())[:50])
