@@ -99,6 +99,7 @@ class Server:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
+        self.proc.kill()  # never leave a server behind
         raise SystemExit(f"server not ready after {timeout}s:\n{self.log.read_text()[-3000:]}")
 
     def kill9(self) -> None:
@@ -316,8 +317,16 @@ def swap(server: Server, keys: dict[str, str], clients: int, swaps: int, acked: 
     lock = threading.Lock()
     headers = {"X-API-Key": keys["all"]}
 
+    from data.store.db import open_store
+    from data.store.keys import create_key
+
+    # Each client with its own key, as real callers are: one shared key would meet the per-key concurrency limit.
+    engine = open_store(Settings(data_dir=server.data_dir).database_url)
+    client_keys = [create_key(engine, f"bench-client-{uuid.uuid4().hex[:8]}", ["suggest", "score"])[1]
+                   for _ in range(clients)]
+
     def hammer(i: int, stop: threading.Event = stop) -> None:
-        with _client(headers=headers) as client:
+        with _client(headers={"X-API-Key": client_keys[i]}) as client:
             n = failed = 0
             while not stop.is_set():
                 if i % 2:
