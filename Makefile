@@ -47,6 +47,7 @@ bench: venv
 	$(BIN)/python bench/hs_suggest.py
 	$(BIN)/python bench/risk_score.py
 	$(BIN)/python bench/serve_load.py
+	$(BIN)/python bench/reliability.py
 
 clean:
 	rm -rf var test-artifacts .pytest_cache

@@ -99,6 +99,7 @@ class Server:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
+        self.proc.kill()  # never leave a server behind
         raise SystemExit(f"server not ready after {timeout}s:\n{self.log.read_text()[-3000:]}")
 
     def kill9(self) -> None:
@@ -226,9 +227,20 @@ def _decision(i: int, tag: str) -> dict[str, Any]:
             "final_code": "7323930000", "reason": "bench decision"}
 
 
+def _post_answered(client, url: str, body: dict, tries: int = 20):
+    """POST until answered: a request shed with 503/429 is retried after its Retry-After (capped), as a client does."""
+    for _ in range(tries):
+        r = client.post(url, json=body)
+        if r.status_code not in (429, 503):
+            return r
+        time.sleep(min(2.0, float(r.headers.get("Retry-After", "1"))))
+    return r
+
+
 def _found(client, url: str, text: str, ruling_id: str) -> bool:
-    r = client.post(f"{url}/v1/hs/suggest", json={"text": text, "top_k": 5})
+    r = _post_answered(client, f"{url}/v1/hs/suggest", {"text": text, "top_k": 5})
     if r.status_code != 200:
+        print(f"replay check: {r.status_code} {r.text[:200]}", file=sys.stderr)
         return False
     return any(ev.get("ruling_id") == ruling_id for c in r.json().get("candidates", []) for ev in c["evidence"])
 
@@ -305,8 +317,16 @@ def swap(server: Server, keys: dict[str, str], clients: int, swaps: int, acked: 
     lock = threading.Lock()
     headers = {"X-API-Key": keys["all"]}
 
+    from data.store.db import open_store
+    from data.store.keys import create_key
+
+    # Each client with its own key, as real callers are: one shared key would meet the per-key concurrency limit.
+    engine = open_store(Settings(data_dir=server.data_dir).database_url)
+    client_keys = [create_key(engine, f"bench-client-{uuid.uuid4().hex[:8]}", ["suggest", "score"])[1]
+                   for _ in range(clients)]
+
     def hammer(i: int, stop: threading.Event = stop) -> None:
-        with _client(headers=headers) as client:
+        with _client(headers={"X-API-Key": client_keys[i]}) as client:
             n = failed = 0
             while not stop.is_set():
                 if i % 2:
@@ -327,9 +347,16 @@ def swap(server: Server, keys: dict[str, str], clients: int, swaps: int, acked: 
         with _client(headers=headers) as admin:
             for _ in range(swaps):
                 version = register_model(settings, HS, OverlayNative())  # fresh: only the replay brings decisions
-                r = admin.post(f"{server.url}/v1/admin/reload", timeout=60)  # (or the 1 s poll was first)
-                served = admin.get(f"{server.url}/readyz").json().get("model_versions", {})
-                out["swaps"] += r.status_code == 200 and served.get(HS) == version
+                served: dict = {}
+                for _ in range(30):  # the reload (or the 1 s poll, whichever is first) swaps the new version in
+                    r = admin.post(f"{server.url}/v1/admin/reload", timeout=120)
+                    served = admin.get(f"{server.url}/readyz").json().get("model_versions", {})
+                    if served.get(HS) == version:
+                        break
+                    print(f"swap to v{version}: reload {r.status_code} {r.text[:160]}; serving {served}",
+                          file=sys.stderr)
+                    time.sleep(1)
+                out["swaps"] += served.get(HS) == version
                 # The new set answers only complete: every acknowledged decision is found at once.
                 out["replay_missing"] += sum(not _found(admin, server.url, v["text"], v["ruling_id"])
                                              for v in list(acked.values())[:50])
