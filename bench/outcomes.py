@@ -157,7 +157,24 @@ def closed_loop(args, history, root: Path) -> dict:
 
         for role, alias in (("champion", registry.CHAMPION), ("challenger", registry.CHALLENGER)):
             v = registry.get_version(DELAY, settings, alias=alias).version
-            by_port[role] = model_metrics(DELAY, _load(settings, DELAY, v, Path(tmp)), port_recent)
+            native = _load(settings, DELAY, v, Path(tmp))
+            by_port[role] = model_metrics(DELAY, native, port_recent)
+            if role == "champion":
+                champion_profile = native.model_.profile
+    # the regime in drift: the recent month's rows against the old champion's training profile (what the
+    # monitoring panel shows), and the same for a month before the regime as the no-drift reference
+    from data.settings import Settings as _Settings
+    from serving.models_api.monitoring import CALENDAR_FEATURES
+
+    threshold = _Settings().drift_psi_threshold
+
+    def drift_of(rows: pd.DataFrame) -> dict:
+        found = champion_profile.drift(rows.drop(columns=[c for c in CALENDAR_FEATURES if c in rows]), threshold)
+        return {"rows": len(rows), "drifted": [d["feature"] for d in found if d["drifted"]],
+                "top": [{"feature": d["feature"], "psi": _r(d["psi"])} for d in found[:5]]}
+
+    before = old_frame[old_frame.declared_at >= old_frame.declared_at.max() - pd.Timedelta(days=30)]
+    drift = {"threshold": threshold, "month_before_regime": drift_of(before), "recent_month": drift_of(recent)}
     # what the congestion features add: the same retrain with those columns blanked (not registered)
     from features.congestion import CONGESTION_FEATURES
     from training.shipment_models import fit_shipment_models
@@ -200,6 +217,7 @@ def closed_loop(args, history, root: Path) -> dict:
         "delay_congested_port": {role: {k: _r(v) for k, v in m.items() if k in keep} for role, m in by_port.items()},
         "risk": {role: {k: _r(v) for k, v in verdicts[RISK].metrics[role].items() if k in keep}
                  for role in ("champion", "challenger")},
+        "drift": drift,
         "gate": {name: {"promoted": p.promoted, "reason": p.reason} for name, p in promotions.items()},
         "challenger_test_split": new[DELAY].metrics["split"],
     }
