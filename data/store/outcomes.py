@@ -9,6 +9,7 @@ insert or update in chunks), so the same code runs on SQLite and PostgreSQL.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -54,7 +55,7 @@ class ShipmentStore:
 
     # ---- writes ------------------------------------------------------------------------------------------------
     def _upsert(self, table, rows: Sequence[dict[str, Any]], compared: Sequence[str],
-                on_insert: dict[str, Any], on_update: dict[str, Any]) -> WriteCounts:
+                on_insert: dict[str, Any], on_update: dict[str, Any], connection: Any = None) -> WriteCounts:
         counts = WriteCounts()
         last: dict[str, dict[str, Any]] = {}
         for row in rows:
@@ -63,7 +64,7 @@ class ShipmentStore:
             last[row["shipment_id"]] = row
         unique = list(last.values())
         key = table.c.shipment_id
-        with self.engine.begin() as conn:
+        with self.engine.begin() if connection is None else nullcontext(connection) as conn:
             for a in range(0, len(unique), _CHUNK):
                 chunk = unique[a:a + _CHUNK]
                 stored = {r[0]: r[1:] for r in conn.execute(
@@ -87,15 +88,16 @@ class ShipmentStore:
                     counts.updated += len(changed)
         return counts
 
-    def upsert_outcomes(self, outcomes: Iterable[Any], source: str) -> WriteCounts:
-        """Store validated outcomes (``data.shipments.outcomes.Outcome``); see the module docstring for the counts."""
+    def upsert_outcomes(self, outcomes: Iterable[Any], source: str, connection: Any = None) -> WriteCounts:
+        """Store validated outcomes (``data.shipments.outcomes.Outcome``); see the module docstring for the counts.
+        With ``connection`` the rows are written in the caller's transaction (an idempotency key commits with them)."""
         now = datetime.now(UTC)
         rows = [{"shipment_id": o.shipment_id, "declared_at": o.declared_at, "released_at": o.released_at,
                  "delay_hours": o.delay_hours, "inspected": o.inspected, "result": o.result,
                  "first_pass": o.first_pass, "costs": o.costs.compact()} for o in outcomes]
         compared = ("declared_at", "released_at", "delay_hours", "inspected", "result", "first_pass", "costs")
         return self._upsert(OutcomeRow.__table__, rows, compared, {"source": source, "received_at": now},
-                            {"source": source, "received_at": now})
+                            {"source": source, "received_at": now}, connection)
 
     def upsert_shipments(self, rows: Sequence[dict[str, Any]]) -> WriteCounts:
         """Store shipments: ``shipment_id``, ``declared_at``, the indexed columns, ``document``, ``features``,

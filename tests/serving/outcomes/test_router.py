@@ -89,3 +89,22 @@ def test_recording_can_be_switched_off(make_app):
         assert r.status_code == 200
         app.state.recorder.flush()
         assert ShipmentStore(app.state.engine).count()["shipments"] == 0
+
+
+def test_outcomes_under_an_idempotency_key_apply_once_and_a_resend_gets_the_first_answer(client, keys):
+    import json
+
+    body = json.dumps({"outcomes": [GOOD]})
+    headers = {**keys["score"], "Idempotency-Key": "erp-batch-0001", "Content-Type": "application/json"}
+    first = client.post("/v1/shipments/outcomes", content=body, headers=headers)
+    assert first.status_code == 200 and "Idempotent-Replayed" not in first.headers
+    assert first.json()["stored"]["inserted"] == 1
+    # The same request again (a client that never saw the first answer): the first answer, not "unchanged".
+    again = client.post("/v1/shipments/outcomes", content=body, headers=headers)
+    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    # The key with another body is refused; nothing is written under it.
+    other = json.dumps({"outcomes": [{**GOOD, "result": "held", "released_at": None, "delay_hours": 80.0}]})
+    clash = client.post("/v1/shipments/outcomes", content=other, headers=headers)
+    assert clash.status_code == 409 and clash.json()["error"]["code"] == "idempotency_key_reused"
+    assert ShipmentStore(client.app.state.engine).outcome(GOOD["shipment_id"]).result == "released"
