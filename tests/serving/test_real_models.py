@@ -103,6 +103,17 @@ def test_real_champions_answer_every_route(real_client):
     assert r.status_code == 200 and any("waybill.consignee_name" in f["fields"] for f in r.json()["findings"])
 
 
+def _same_candidates(got: list[dict], expected: list[dict]) -> bool:
+    """Same codes in the same order with the same evidence, confidences equal to the 4th decimal give or take one
+    step: concurrent requests are answered as one batch (serving.coalesce), and a batched matrix product differs from
+    a single one in the last bits of a float, which moved a rounded confidence by 0.0001 (0.5704 vs 0.5703)."""
+    def key(cands: list[dict]) -> list:
+        return [(c["code"], [e.get("ruling_id") for e in c.get("evidence") or []]) for c in cands]
+
+    return key(got) == key(expected) and all(abs(a["confidence"] - b["confidence"]) <= 2e-4
+                                             for a, b in zip(got, expected, strict=True))
+
+
 def test_concurrent_suggestions_and_scores_match_sequential_answers(real_client):
     c = real_client
     texts = _texts(24)
@@ -124,7 +135,7 @@ def test_concurrent_suggestions_and_scores_match_sequential_answers(real_client)
         r = c.post("/v1/hs/suggest", json={"text": text})
         if r.status_code != 200:
             failures.append(r.text)
-        elif r.json()["candidates"] != expected_suggest[text]:
+        elif not _same_candidates(r.json()["candidates"], expected_suggest[text]):
             mismatches.append(text)
 
     def score(doc: dict) -> None:

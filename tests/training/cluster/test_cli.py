@@ -61,7 +61,7 @@ def test_risk_score_writes_parquet_parts_and_a_report(on_cluster, tmp_path, monk
     from tests.models.shipment_models import scorer
 
     asked = []
-    monkeypatch.setattr(risk_cli, "_load_scorer", lambda settings, alias, workers: asked.append(workers) or scorer())
+    monkeypatch.setattr(risk_cli, "_load_scorer", lambda settings, alias, workers: asked.append(workers) or (scorer(), {}))
     docs = generate_shipments(n=30, months=24, seed=5).shipments
     lines = [json.dumps(d) for d in docs]
     lines[4] = '{"shipment_id": "TRUNCATED'
@@ -89,7 +89,7 @@ def test_without_the_setting_the_report_says_local(tmp_path, monkeypatch):
     monkeypatch.setenv("CLEARANCE_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.delenv("CLEARANCE_DASK_SCHEDULER", raising=False)
     get_settings.cache_clear()
-    monkeypatch.setattr(risk_cli, "_load_scorer", lambda settings, alias, workers: scorer())
+    monkeypatch.setattr(risk_cli, "_load_scorer", lambda settings, alias, workers: (scorer(), {}))
     docs = generate_shipments(n=5, months=24, seed=5).shipments
     (tmp_path / "in.jsonl").write_text("\n".join(json.dumps(d) for d in docs) + "\n")
     try:
