@@ -11,7 +11,9 @@ from serving.errors import error_body
 router = APIRouter(tags=["health"])
 
 
-@router.api_route("/healthz", methods=["GET", "HEAD"], summary="Liveness: the process answers",
+# HEAD is answered too (load balancers probe with it) but documented once: one operation per path in the OpenAPI.
+@router.head("/healthz", include_in_schema=False)
+@router.get("/healthz", summary="Liveness: the process answers",
             responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}})
 async def healthz() -> dict:
     return {"status": "ok"}
@@ -22,7 +24,8 @@ _STALE_EXAMPLE = {**_READY_EXAMPLE, "status": "stale", "source": "cache", "stale
                   "error": "model registry database not found (mlflow.db)"}
 
 
-@router.api_route("/readyz", methods=["GET", "HEAD"], summary="Readiness: 200 once champions are loaded (status 'stale' when served from the cache)",
+@router.head("/readyz", include_in_schema=False)
+@router.get("/readyz", summary="Readiness: 200 once champions are loaded (status 'stale' when served from the cache)",
             responses={200: {"content": {"application/json": {"examples": {
                 "ready": {"value": _READY_EXAMPLE}, "stale": {"value": _STALE_EXAMPLE}}}}},
                 503: {"description": "models not loaded yet",
