@@ -1,7 +1,7 @@
 """Open-world HS suggestion: in-domain, cross-domain, leave-codes-out, build times and latency, new vs baseline.
 
 Same run, side by side: this tree's suggester ("new") and the suggester of a baseline checkout ("baseline", e.g.
-``git worktree add --detach /work/scratch/ow-base <commit before issue 14>``), each measured in its own process with
+``git worktree add --detach ../clearance-before-14 <commit before issue 14>``), each measured in its own process with
 its own code on the path, by this one script. Writes ``bench/results/hs_open_world.json``.
 
 * in-domain: cbec-zh-titles, the ``bench/hs_quality.py`` protocol (seeded sample, 20 % held out as queries); HS6
@@ -14,8 +14,8 @@ its own code on the path, by this one script. Writes ``bench/results/hs_open_wor
 * build times: full, and incremental after +1 % rulings (new side: the embedding cache re-encodes only the new
   texts); latency of single suggestions (p50/p99) on the in-domain library plus the China tariff.
 
-    python bench/hs_open_world.py --baseline-root /work/scratch/ow-base              # default sizes
-    python bench/hs_open_world.py --baseline-root /work/scratch/ow-base --rows 30000 # the full hs_quality split
+    python bench/hs_open_world.py --baseline-root ../clearance-before-14              # default sizes
+    python bench/hs_open_world.py --baseline-root ../clearance-before-14 --rows 30000 # the full hs_quality split
 """
 
 from __future__ import annotations
