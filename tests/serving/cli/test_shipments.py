@@ -5,20 +5,9 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-import pytest
-from typer.testing import CliRunner
 
-from data.settings import get_settings
 from data.shipments.examples import example_shipment
 from serving.cli.shipments import app
-
-
-@pytest.fixture
-def runner(tmp_path, monkeypatch):
-    monkeypatch.setenv("CLEARANCE_DATA_DIR", str(tmp_path / "var"))
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
 
 
 def test_generate_parquet_and_jsonl(runner, tmp_path):
