@@ -26,6 +26,7 @@ the pickled scorer, ~2 s) per worker, paid by :meth:`ScorePool.warm` rather than
 from __future__ import annotations
 
 import gc
+import logging
 import marshal
 import multiprocessing
 import os
@@ -36,6 +37,8 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 _SCORER: Any = None
 
@@ -143,5 +146,22 @@ class ScorePool:
             payload = documents
         return self._executor.submit(_score_chunk, start, payload, congestion)
 
-    def close(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Stop the workers: each is asked to exit after its current chunk, and one still alive ``timeout_s`` later is
+        terminated (then killed), so that no worker outlives the pool whatever it is stuck in. The executor has no
+        bounded shutdown of its own (``shutdown(wait=True)`` can wait forever on a worker that does not exit), hence
+        its process table, read once here."""
+        processes = list((self._executor._processes or {}).values())
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + timeout_s
+        for p in processes:
+            p.join(max(0.0, deadline - time.monotonic()))
+        for p in processes:
+            if p.is_alive():
+                log.warning("scoring worker %s did not exit within %.0f s: terminating it", p.pid, timeout_s)
+                p.terminate()
+                p.join(2.0)
+                if p.is_alive():
+                    p.kill()
+                    p.join(2.0)
+        self._executor.shutdown(wait=True)  # the executor's own thread, now that its workers are gone

@@ -97,3 +97,19 @@ def test_workers_exit_when_their_parent_is_killed_with_sigkill():
         assert not any(_alive(p) for p in workers)
     finally:
         parent.kill()
+
+
+def test_closing_terminates_a_worker_that_does_not_exit_in_time():
+    import types
+
+    from models.score_pool import ScorePool
+
+    pool = ScorePool(types.SimpleNamespace(delay_model=None, risk_model=None, workers=0), 1)
+    pool.warm()
+    (worker,) = pool._executor._processes.values()
+    pool._executor.submit(time.sleep, 120)  # a chunk that will not finish: the worker never reads its exit sentinel
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    pool.close(timeout_s=1.0)
+    assert time.monotonic() - t0 < 10
+    assert not worker.is_alive()

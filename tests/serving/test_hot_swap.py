@@ -9,6 +9,7 @@ during a swap must finish on the model they started with.
 from __future__ import annotations
 
 import socket
+import statistics
 import threading
 import time
 from dataclasses import dataclass
@@ -157,12 +158,15 @@ def test_slow_model_calls_do_not_block_the_event_loop(live, registry_settings):
         t.start()
     try:
         time.sleep(0.5)  # eight 0.3 s suggestions queued on two model threads
-        worst = 0.0
+        waits = []
         for _ in range(10):
             t0 = time.monotonic()
             assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
-            worst = max(worst, time.monotonic() - t0)
-        assert worst < 0.25, f"health check waited {worst:.3f}s behind model calls"
+            waits.append(time.monotonic() - t0)
+        # On a blocked loop every health check waits behind 0.3 s model calls; the median, not the worst, so that one
+        # scheduling hiccup of a loaded machine does not fail the test.
+        median = statistics.median(waits)
+        assert median < 0.15, f"health checks waited {median:.3f}s (median) behind model calls"
     finally:
         stop.set()
         for t in threads:
