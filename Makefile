@@ -48,6 +48,8 @@ bench: venv
 	$(BIN)/python bench/risk_score.py
 	$(BIN)/python bench/serve_load.py
 	$(BIN)/python bench/reliability.py
+	$(BIN)/python bench/outcomes.py --threads 1
+	$(BIN)/python bench/kpi.py
 
 clean:
 	rm -rf var test-artifacts .pytest_cache
