@@ -11,6 +11,7 @@ import pytest
 
 from data.settings import Settings
 from data.store.db import init_db, make_engine
+from features.congestion import CONGESTION_FEATURES
 from models.names import DELAY, RISK
 from serving.models_api.monitoring import monitoring_report
 from tests.data.store.rows import add_history
@@ -57,7 +58,10 @@ def test_weekly_figures_on_the_stored_outcomes(tmp_path, served, recent):
     assert delay["training_ranges"]["coverage_p90"][0] <= delay["training_ranges"]["coverage_p90"][1]
     assert all(0 <= w["precision_at_review_rate"] <= 1 for w in risk["weeks"])
     assert risk["reliability"] and sum(b["n"] for b in risk["reliability"]) == len(recent)
-    assert not any(d["drifted"] for d in delay["drift"])
+    # The recent 12 weeks are the demo's Q4 peak: more shipments per port and slower releases, which the 7-day
+    # congestion figures rightly show as drift. Nothing else moved, so nothing else may be flagged.
+    drifted = {d["feature"] for d in delay["drift"] if d["drifted"]}
+    assert drifted <= set(CONGESTION_FEATURES), drifted - set(CONGESTION_FEATURES)
     assert "declared_month" not in {d["feature"] for d in delay["drift"]}  # calendar features are not drift
 
 
