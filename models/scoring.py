@@ -27,6 +27,7 @@ from features.checks import Finding, run_checks
 from features.shipment_features import feature_row
 from models.advisories import Advisory, AdvisoryRules
 from models.explanations import GroupMap, Reason, delay_group_impacts, risk_group_impacts, top_reasons
+from models.names import DELAY, RISK
 from models.score_pool import collector_paused
 from models.tabular import THREAD_CAP, softmax
 
@@ -199,7 +200,7 @@ class ShipmentScorer:
             pool.close()
 
     def _require(self) -> None:
-        missing = [n for n, m in (("clearance-delay", self.delay_model), ("clearance-risk", self.risk_model)) if m is None]
+        missing = [n for n, m in ((DELAY, self.delay_model), (RISK, self.risk_model)) if m is None]
         if missing:
             raise UnavailableError(f"model(s) not loaded: {', '.join(missing)}", details={"missing": missing})
 

@@ -8,33 +8,32 @@ from __future__ import annotations
 
 from typing import Any
 
+from models.names import DELAY, HS_SUGGESTER, RISK
 from serving.console import charts
 
-#: Per model (by the start of its name), the metrics a reader should see first: (metric key, en, zh, percent).
+#: Per served model, the metrics a reader should see first: (metric key, en, zh, percent).
 KEY_METRICS: dict[str, tuple[tuple[str, str, str, bool], ...]] = {
-    "clearance-hs": (("hs6_top1", "HS6 top-1 accuracy", "HS6 首选准确率", True),
-                     ("hs6_top5", "HS6 top-5 accuracy", "HS6 前五准确率", True),
-                     ("hs4_top1", "HS4 top-1 accuracy", "HS4 首选准确率", True),
-                     ("ece", "Calibration error (ECE)", "校准误差（ECE）", False)),
-    "clearance-delay": (("test_pinball_p90", "P90 pinball loss (h, test)", "P90 分位损失（小时，测试期）", False),
-                        ("test_coverage_p90", "P90 coverage (test)", "P90 覆盖率（测试期）", True),
-                        ("test_mae", "P50 mean absolute error (h)", "P50 平均绝对误差（小时）", False)),
-    "clearance-risk": (("test_macro_f1", "Macro F1 (test)", "宏平均 F1（测试期）", False),
-                       ("test_auc_ovr", "AUC (one-vs-rest)", "AUC（一对多）", False),
-                       ("test_precision_at_10pct", "Precision in the top 10 %", "前 10% 命中率", True),
-                       ("test_ece_high", "Calibration error of P(high)", "高风险概率校准误差", False)),
+    HS_SUGGESTER: (("hs6_top1", "HS6 top-1 accuracy", "HS6 首选准确率", True),
+                   ("hs6_top5", "HS6 top-5 accuracy", "HS6 前五准确率", True),
+                   ("hs4_top1", "HS4 top-1 accuracy", "HS4 首选准确率", True),
+                   ("ece", "Calibration error (ECE)", "校准误差（ECE）", False)),
+    DELAY: (("test_pinball_p90", "P90 pinball loss (h, test)", "P90 分位损失（小时，测试期）", False),
+            ("test_coverage_p90", "P90 coverage (test)", "P90 覆盖率（测试期）", True),
+            ("test_mae", "P50 mean absolute error (h)", "P50 平均绝对误差（小时）", False)),
+    RISK: (("test_macro_f1", "Macro F1 (test)", "宏平均 F1（测试期）", False),
+           ("test_auc_ovr", "AUC (one-vs-rest)", "AUC（一对多）", False),
+           ("test_precision_at_10pct", "Precision in the top 10 %", "前 10% 命中率", True),
+           ("test_ece_high", "Calibration error of P(high)", "高风险概率校准误差", False)),
 }
 DRIFT_BARS = 12
 
 
 def key_metrics(name: str, metrics: dict[str, float], lang: str) -> list[dict[str, Any]]:
     """The model's headline metrics that exist in ``metrics``; the first few raw ones when none is known."""
-    for prefix, wanted in KEY_METRICS.items():
-        if name.startswith(prefix):
-            found = [{"key": k, "label": zh if lang == "zh" else en, "value": metrics[k], "percent": pct}
-                     for k, en, zh, pct in wanted if isinstance(metrics.get(k), (int, float))]
-            if found:
-                return found
+    found = [{"key": k, "label": zh if lang == "zh" else en, "value": metrics[k], "percent": pct}
+             for k, en, zh, pct in KEY_METRICS.get(name, ()) if isinstance(metrics.get(k), (int, float))]
+    if found:
+        return found
     return [{"key": k, "label": k, "value": v, "percent": False}
             for k, v in list(metrics.items())[:4] if isinstance(v, (int, float))]
 
