@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 import data  # noqa: E402,F401  (thread caps)
+from models.names import DELAY, RISK  # noqa: E402
 
 RESULT = ROOT / "bench" / "results" / "risk_score.json"
 
@@ -73,7 +74,7 @@ def main() -> None:
     t0 = time.perf_counter()
     results = fit_shipment_models(frame, num_threads=args.threads, seed=0, baselines=False)
     train_s = time.perf_counter() - t0
-    delay, risk = results["clearance-delay"].native, results["clearance-risk"].native
+    delay, risk = results[DELAY].native, results[RISK].native
 
     nomenclature = Nomenclature.default()
     scorer = ShipmentScorer(delay, risk, load_rules(), nomenclature)
@@ -176,8 +177,8 @@ def main() -> None:
         "history_shipments": n,
         "history_generation_s": round(history_s, 1),
         "training_s": round(train_s, 1),
-        "training_s_delay": round(results["clearance-delay"].train_seconds, 1),
-        "training_s_risk": round(results["clearance-risk"].train_seconds, 1),
+        "training_s_delay": round(results[DELAY].train_seconds, 1),
+        "training_s_risk": round(results[RISK].train_seconds, 1),
         "best_iterations": {"delay": delay.best_iterations, "risk": risk.best_iterations},
         "single": {"n": n_single, "p50_ms": round(p50, 3), "p99_ms": round(p99, 3),
                    "p50_cpu_ms": round(float(np.percentile(lat_cpu, 50)), 3),
@@ -208,8 +209,8 @@ def main() -> None:
         "targets": {"single_p50_ms": 5.0, "batch_rows_per_s": 20_000, "training_s": 120},
         "meets": {"single_p50": p50 <= 5.0, "batch": median("first_sight_jsonl_pooled") >= 20_000,
                   "batch_steady": median("steady_jsonl_pooled") >= 20_000, "training": train_s <= 120},
-        "test_metrics": {"delay": results["clearance-delay"].metrics["test"],
-                         "risk": results["clearance-risk"].metrics["test"]},
+        "test_metrics": {"delay": results[DELAY].metrics["test"],
+                         "risk": results[RISK].metrics["test"]},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
