@@ -147,21 +147,36 @@ class ScorePool:
         return self._executor.submit(_score_chunk, start, payload, congestion)
 
     def close(self, timeout_s: float = 10.0) -> None:
-        """Stop the workers: each is asked to exit after its current chunk, and one still alive ``timeout_s`` later is
-        terminated (then killed), so that no worker outlives the pool whatever it is stuck in. The executor has no
+        """Stop the workers: each is asked to exit after its current chunk, and one still running ``timeout_s`` later
+        is terminated (then killed), so that no worker outlives the pool whatever it is stuck in. The executor has no
         bounded shutdown of its own (``shutdown(wait=True)`` can wait forever on a worker that does not exit), hence
         its process table, read once here."""
         processes = list((self._executor._processes or {}).values())
         self._executor.shutdown(wait=False, cancel_futures=True)
-        deadline = time.monotonic() + timeout_s
-        for p in processes:
-            p.join(max(0.0, deadline - time.monotonic()))
-        for p in processes:
-            if p.is_alive():
-                log.warning("scoring worker %s did not exit within %.0f s: terminating it", p.pid, timeout_s)
-                p.terminate()
-                p.join(2.0)
-                if p.is_alive():
-                    p.kill()
-                    p.join(2.0)
+        running = running_processes(processes, timeout_s)
+        for p in running:
+            log.warning("scoring worker %s did not exit within %.0f s: terminating it", p.pid, timeout_s)
+            p.terminate()
+        for p in running_processes(running, 2.0):
+            p.kill()
+        running_processes(running, 2.0)
         self._executor.shutdown(wait=True)  # the executor's own thread, now that its workers are gone
+
+
+def running_processes(processes: Sequence[Any], timeout_s: float) -> list[Any]:
+    """The processes among ``processes`` still running after waiting up to ``timeout_s`` seconds for them to exit.
+
+    Judged by each process's sentinel (readable once the process has ended), not ``is_alive()``: that reaps the
+    child with ``waitpid``, and the executor's own thread reaps the same children, so a thread that loses the race
+    gets ``ECHILD`` and is told that a process which has already exited is alive."""
+    from multiprocessing.connection import wait
+
+    pending = {p.sentinel: p for p in processes}
+    deadline = time.monotonic() + timeout_s
+    while pending:
+        ended = wait(list(pending), max(0.0, deadline - time.monotonic()))
+        if not ended:
+            break
+        for sentinel in ended:
+            pending.pop(sentinel)
+    return list(pending.values())

@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from models.score_pool import collector_paused
+from models.score_pool import collector_paused, running_processes
 
 
 def test_the_collector_is_off_inside_and_back_on_after_nested_and_concurrent_batches():
@@ -112,4 +112,4 @@ def test_closing_terminates_a_worker_that_does_not_exit_in_time():
     t0 = time.monotonic()
     pool.close(timeout_s=1.0)
     assert time.monotonic() - t0 < 10
-    assert not worker.is_alive()
+    assert running_processes([worker], 0) == []

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from models.score_pool import running_processes
 from tests.models.shipment_models import nomenclature, small_models
 from tests.serving.fakes import HS
 
@@ -70,7 +71,7 @@ def test_batch_route_on_a_worker_process_gives_the_in_process_results(registry_s
         pool = scorer._pool
         assert pool is not None and pool.workers == 1 and not parallel_calls
         processes = list(pool._executor._processes.values())
-        assert processes and all(p.is_alive() for p in processes)
+        assert processes and running_processes(processes, 0) == processes
 
         r = client.post("/v1/risk/score/batch", json={"shipments": docs})
         assert r.status_code == 200, r.text
@@ -87,9 +88,7 @@ def test_batch_route_on_a_worker_process_gives_the_in_process_results(registry_s
         assert [e["field"] for e in r.json()["errors"]] == [e["field"] for e in expected["errors"]]
     # lifespan shutdown closed the pool: no worker process outlives the app
     assert scorer._pool is None
-    for p in processes:
-        p.join(10)
-        assert not p.is_alive()
+    assert running_processes(processes, 10) == []
 
 
 def test_a_retired_scorer_closes_its_worker_processes_after_the_grace_period():
@@ -100,16 +99,14 @@ def test_a_retired_scorer_closes_its_worker_processes_after_the_grace_period():
     assert scorer._warmer is not None and scorer._warmer is not threading.current_thread()
     scorer._warmer.join(60)
     processes = list(scorer._pool._executor._processes.values())
-    assert processes and all(p.is_alive() for p in processes)
+    assert processes and running_processes(processes, 0) == processes
     scorer.retire(0.1)
     assert scorer._pool is not None  # requests that still hold the old snapshot keep its processes meanwhile
     deadline = time.monotonic() + 30
     while scorer._pool is not None and time.monotonic() < deadline:
         time.sleep(0.02)
     assert scorer._pool is None
-    for p in processes:
-        p.join(30)  # generous: on a loaded machine a worker takes a while to exit
-        assert not p.is_alive()
+    assert running_processes(processes, 30) == []  # generous: on a loaded machine a worker takes a while to exit
 
 
 @pytest.fixture
