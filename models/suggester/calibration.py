@@ -11,6 +11,8 @@ from sklearn.isotonic import IsotonicRegression
 
 MIN_POINTS = 20
 NATIONAL = 10  # calibrator key shared by 8- and 10-digit national lines
+#: A threshold above every calibrated confidence (they reach 1.0): no answer is marked confident.
+NEVER_CONFIDENT = 1.01
 
 
 class LevelCalibrator:
@@ -88,5 +90,5 @@ def choose_threshold(confidence: np.ndarray, correct: np.ndarray, target: float 
     group_end = np.append(c[1:] != c[:-1], True)
     ok = np.flatnonzero(group_end & (cum_acc >= target) & (counts >= min_answers))
     if len(ok) == 0:
-        return 1.0  # nothing is reliably right: every answer goes to review
+        return NEVER_CONFIDENT  # nothing is reliably right: every answer goes to review
     return float(c[ok[-1]])

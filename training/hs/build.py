@@ -25,7 +25,7 @@ import numpy as np
 
 from data.errors import InvalidInputError, field_error
 from features.text import compose_text
-from models.suggester.calibration import NATIONAL, choose_threshold, expected_calibration_error
+from models.suggester.calibration import NATIONAL, NEVER_CONFIDENT, choose_threshold, expected_calibration_error
 from models.suggester.dense_index import DenseIndex
 from models.suggester.embedding_cache import cached_encoder
 from models.suggester.lexical import LexicalIndex, LexicalVectoriser
@@ -339,16 +339,12 @@ def build_suggester(rulings: list, *, encoder, nomenclature=None, progress: bool
     elif threshold is not None:
         params.threshold = threshold
     elif channel is not None:
-        params.threshold = UNCALIBRATED_THRESHOLD  # nothing to calibrate on: every answer goes to review
+        params.threshold = NEVER_CONFIDENT  # nothing to calibrate on: every answer goes to review
     final = _assemble(lib, encoder=encoder, params=params, calibrators=calibrators, nomenclature=nomenclature,
                       ranker=ranker, seed=seed, supervised_max_samples=supervised_max_samples, progress=progress,
                       metrics=metrics, features=features, dense=dense,
                       supervised=final_svm.result() if final_svm else None, built_with=built_with, tariff=channel)
     return final
-
-
-# Above any calibrated confidence: a suggester with nothing to calibrate on marks no answer confident.
-UNCALIBRATED_THRESHOLD = 1.01
 
 
 def subset_hits(hits, rows: np.ndarray):
@@ -393,7 +389,7 @@ def _cold_start(channel, *, encoder, nomenclature, built_with, target_accuracy, 
     features = LexicalVectoriser().fit([lexical_text(t) for t in channel.all_texts()])
     dim = int(next(iter(channel.emb.values())).shape[1])
     empty = np.zeros(0, dtype=object)
-    params = SuggesterParams(target_accuracy=target_accuracy, threshold=UNCALIBRATED_THRESHOLD)
+    params = SuggesterParams(target_accuracy=target_accuracy, threshold=NEVER_CONFIDENT)
     return HSSuggester(encoder=encoder, dense_index=DenseIndex.build(np.zeros((0, dim), dtype=np.float32)),
                        features=features, lexical=LexicalIndex().fit(features.transform(["x"])[:0]),
                        supervised=None, ruling_ids=empty, ruling_codes=empty, ruling_texts=[], ruling_sources=empty,

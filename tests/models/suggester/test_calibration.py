@@ -56,7 +56,8 @@ def test_threshold_reaches_target_accuracy():
     mask = conf >= thr
     assert correct[mask].mean() >= 0.9
     assert thr < 0.35  # and takes as many answers as it can
-    assert choose_threshold(conf, np.zeros(100, bool), target=0.9) == 1.0
+    # Nothing reliably right: above every confidence, the calibrated 1.0 included
+    assert not (conf >= choose_threshold(conf, np.zeros(100, bool), target=0.9)).any()
     assert choose_threshold(conf[:3], correct[:3], target=0.9) == 0.9  # too little data: the target itself
 
 
