@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from data.errors import InvalidInputError, field_error, pydantic_details
+from data.errors import InvalidInputError, error_path, field_error, pydantic_details
 from data.settings import InputLimits
 from data.tariff import rate_label, supervision_label
 from serving.console.i18n import pick
@@ -30,19 +30,23 @@ def parse_elements(keys: list[str], values: list[str], limits: InputLimits) -> d
         raise InvalidInputError(f"At most {limits.elements} declaration elements",
                                 code="bad_elements",
                                 details=[field_error("declared_elements", f"more than {limits.elements} rows")])
+    first_row: dict[str, int] = {}
     for i in range(max(len(keys), len(values))):
         key = (keys[i] if i < len(keys) else "").strip()
         value = (values[i] if i < len(values) else "").strip()
         if not key and not value:
             continue
-        # Rows are numbered from 1, as the reviewer sees them on the page.
+        # Fields are paths as in the API's JSON (``declared_elements.材质``: the elements are an object); the row,
+        # numbered from 1 as the reviewer sees it on the page, is in the reason.
         if not key:
-            problems.append(field_error(f"declared_elements[{i + 1}]", f"value '{value[:30]}' has no element name"))
+            problems.append(field_error("declared_elements", f"row {i + 1}: value '{value[:30]}' has no element name"))
             continue
         if key in elements:
-            problems.append(field_error(f"declared_elements[{i + 1}]", f"element '{key}' appears twice"))
+            problems.append(field_error(error_path(("declared_elements", key)),
+                                        f"element '{key}' appears twice (rows {first_row[key]} and {i + 1})"))
             continue
         elements[key] = value
+        first_row[key] = i + 1
     if problems:
         raise InvalidInputError("Declaration elements are incomplete", code="bad_elements", details=problems)
     return elements

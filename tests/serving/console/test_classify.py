@@ -120,8 +120,8 @@ def test_tariff_text_evidence_beside_ruling_evidence_and_weak_tariff_needs_revie
 @pytest.mark.parametrize("form,field", [
     ({"text": "   "}, "text"),
     ({"text": "x" * 2001}, "text"),
-    ({"text": "保温杯", "el_key": [""], "el_value": ["不锈钢"]}, "declared_elements[1]"),
-    ({"text": "保温杯", "el_key": ["材质", "材质"], "el_value": ["a", "b"]}, "declared_elements[2]"),
+    ({"text": "保温杯", "el_key": ["", "用途"], "el_value": ["不锈钢", "饮水"]}, "declared_elements"),
+    ({"text": "保温杯", "el_key": ["材质", "材质"], "el_value": ["a", "b"]}, "declared_elements.材质"),
     ({"text": "保温杯", "top_k": "99"}, "top_k"),
 ])
 def test_classify_bad_input_is_named_on_the_page(console, form, field):
@@ -129,6 +129,20 @@ def test_classify_bad_input_is_named_on_the_page(console, form, field):
     assert page.status_code == 422
     assert 'data-testid="error"' in page.text and f"<code>{html.escape(field)}</code>" in page.text
     assert 'data-testid="result"' not in page.text
+
+
+def test_element_rows_are_named_by_the_api_path_and_the_page_row():
+    from data.errors import InvalidInputError
+    from data.settings import InputLimits
+    from serving.console.service import parse_elements
+
+    limits = InputLimits()
+    assert parse_elements(["材质", "", " 用途 "], ["铜", "", "装饰"], limits) == {"材质": "铜", "用途": "装饰"}
+    with pytest.raises(InvalidInputError) as err:
+        parse_elements(["材质", "", "材质"], ["铜", "不锈钢", "铁"], limits)
+    assert [(d["field"], d["reason"]) for d in err.value.details] == [
+        ("declared_elements", "row 2: value '不锈钢' has no element name"),
+        ("declared_elements.材质", "element '材质' appears twice (rows 1 and 3)")]
 
 
 @pytest.mark.parametrize("max_text_chars", [1500, 3000])
