@@ -16,7 +16,9 @@ Both sides score with Python's cyclic garbage collector paused (:func:`collector
 hundreds of thousands of small objects (validated documents, findings, rows, results) that hold no reference cycles,
 and while they are alive the collector's young-generation passes keep walking them. Measured on 10,000 raw
 documents in one process (2 cores, load ~2, four rounds): 92 µs of CPU per row with the collector on, 65 with it
-paused; reference counting frees everything anyway.
+paused; reference counting frees everything anyway. Over HTTP (``bench/score_batch_api.py``, with and without the
+pause, two rounds back to back) it gains 1.16-1.27x rows/s for JSON bodies scored in one process and 1.00-1.11x
+for NDJSON or with a worker (docs/risk-models.md).
 
 Start method ``spawn``: the service runs threads (request workers, LightGBM's OpenMP team), and a child forked from a
 threaded process can deadlock on a lock another thread held at fork time. Spawning costs a one-off start (imports +
