@@ -36,10 +36,18 @@ DATASETS = ROOT.parent / "shared" / "datasets"
 RESULT = ROOT / "bench" / "results" / "hs_open_world.json"
 
 
-def _china_lines():
-    path = DATASETS / "china-tariff-hs8" / "china-hs8-2023.utf8.csv"
+CHINA_TARIFF = DATASETS / "china-tariff-hs8" / "china-hs8-2023.utf8.csv"
+
+
+def national_lines(path: Path, version: str) -> list[tuple[str, str, str, str]]:
+    """(code8, zh, en, version) of a national tariff CSV, as ``Nomenclature.with_national`` takes them (read directly:
+    a benchmark needs the code space, not the store that ``clearance nomenclature import`` fills)."""
     with open(path, encoding="utf-8") as fh:
-        return [(r["code8"], r["zh"], r["en"], "CN2023") for r in csv.DictReader(fh)]
+        return [(r["code8"], r["zh"], r["en"], version) for r in csv.DictReader(fh)]
+
+
+def _china_lines():
+    return national_lines(CHINA_TARIFF, "CN2023")
 
 
 def _cbp_queries():

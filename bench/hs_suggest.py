@@ -44,11 +44,11 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 import data  # noqa: E402,F401  (thread caps)
+from bench.hs_open_world import CHINA_TARIFF, national_lines  # noqa: E402
 from models.encoders import load_encoder  # noqa: E402
 from models.suggester.dense_index import DenseIndex  # noqa: E402
 
 RESULT = ROOT / "bench" / "results" / "hs_suggest.json"
-CHINA_TARIFF = ROOT.parent / "shared" / "datasets" / "china-tariff-hs8" / "china-hs8-2023.utf8.csv"
 TARGETS = {"p50_ms_at_300k": 15.0, "p99_ms_at_300k": 50.0, "build_rulings_per_s": 1000.0}
 
 
@@ -146,10 +146,7 @@ def load_nomenclature(national: str):
     path = Path(national) if national != "none" else None
     if path is None or not path.exists():
         return Nomenclature.default(), {"national": None}
-    import csv
-
-    with open(path, encoding="utf-8") as fh:
-        lines = [(r["code8"], r["zh"], r["en"], path.stem) for r in csv.DictReader(fh)]
+    lines = national_lines(path, path.stem)
     return Nomenclature.with_national(lines), {"national": str(path.name), "national_lines": len(lines)}
 
 
