@@ -161,7 +161,7 @@ class ScorePool:
             p.terminate()
         for p in running_processes(running, 2.0):
             p.kill()
-        running_processes(running, 2.0)
+        running_processes(running, 2.0)  # SIGKILL cannot be refused: this only waits for them to end
         self._executor.shutdown(wait=True)  # the executor's own thread, now that its workers are gone
 
 
