@@ -75,6 +75,33 @@ def class_votes(sims: np.ndarray, classes: np.ndarray, temperature: float, width
     return np.divide(out, total, out=np.zeros_like(out), where=total > 0)
 
 
+def top_columns(x: np.ndarray, k: int) -> np.ndarray:
+    """Columns of the ``k`` largest values of each row, best first, ties by column: exactly
+    ``np.argsort(-x, axis=-1, kind="stable")[..., :k]`` (1-D or 2-D ``x``), without sorting whole rows.
+
+    Answer rows span every tariff subheading (~6k columns) and a suggestion wants five; a full sort per row was ~1 ms
+    of a single suggestion (profiled at 30k rulings plus the China tariff).
+    """
+    x = np.asarray(x)
+    rows = np.atleast_2d(x)
+    m, n = rows.shape
+    k = min(int(k), n)
+    if k <= 0:
+        return np.zeros(x.shape[:-1] + (0,), dtype=np.int64)
+    if 8 * k >= n:
+        top = np.argsort(-rows, axis=1, kind="stable")[:, :k]
+    else:
+        part = np.argpartition(-rows, k - 1, axis=1)[:, :k]
+        kth = np.take_along_axis(rows, part, 1).min(axis=1, keepdims=True)
+        # Everything above the k-th value is in; of the values equal to it, the lowest columns (as a stable sort).
+        above, tied = rows > kth, rows == kth
+        room = k - above.sum(axis=1, keepdims=True)
+        keep = above | (tied & (np.cumsum(tied, axis=1) <= room))
+        cols = np.nonzero(keep)[1].reshape(m, k)  # row-major: ascending columns within each row
+        top = np.take_along_axis(cols, np.argsort(-np.take_along_axis(rows, cols, 1), axis=1, kind="stable"), 1)
+    return top.astype(np.int64).reshape(x.shape[:-1] + (k,))
+
+
 def merge_neighbours(s1, i1, s2, i2, k):
     """Row-wise top-``k`` of two neighbour lists (the bundle's and the overlay's)."""
     s = np.concatenate([s1, s2], axis=1)

@@ -25,7 +25,7 @@ from models.suggester.answer import (
     ValidationAnswer,
 )
 from models.suggester.calibration import NATIONAL
-from models.suggester.channels import RawScores
+from models.suggester.channels import RawScores, top_columns
 from models.suggester.elements import missing_elements
 from models.suggester.overlay import Overlay
 
@@ -167,7 +167,7 @@ def _national(model: HSSuggester, code6: str, evidence: list[Evidence], p6_raw: 
 def _candidates(model: HSSuggester, raw: RawScores, overlay: Overlay, space: np.ndarray, p4: dict[str, float],
                 top_k: int) -> list[Candidate]:
     p6 = raw.p6
-    order = np.argsort(-p6, kind="stable")
+    order = top_columns(p6, top_k)
     evidence = _evidence(model, raw, overlay)
     candidates: list[Candidate] = []
     conf6, conf4 = raw.extra.get("conf6"), raw.extra.get("conf4")

@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from models.suggester.channels import top_columns
+
 FEATURES = ("p", "log_p", "margin", "in_library", "p_rulings", "p_tariff", "alpha", "best_sim", "rank")
 CONF_TOP = 50  # candidates per query that get a confidence (MAX_TOP_K of the suggester)
 MIN_POINTS = 40
@@ -67,7 +69,7 @@ def level_features(p: np.ndarray, p_r: np.ndarray, p_n: np.ndarray, in_library: 
     """
     m, width = p.shape
     k = min(top, width)
-    cand = np.argsort(-p, axis=1, kind="stable")[:, :k]
+    cand = top_columns(p, k)
     pc = np.take_along_axis(p, cand, 1)
     best_other = np.where(np.arange(k)[None, :] == 0, pc[:, 1:2] if k > 1 else 0.0, pc[:, :1])
     feats = np.stack([

@@ -13,6 +13,8 @@ import threading
 
 import numpy as np
 
+from models.suggester.channels import top_columns
+
 TOP_M = 20
 FEATURES = (
     "fused", "lex_vote", "dense_vote", "sup_prob", "sup_margin", "rank_fused", "rank_lex", "rank_dense", "rank_sup",
@@ -37,7 +39,7 @@ def candidate_features(*, fused, v_lex, v_dense, sup, margins, lex_s, lex_c, den
     """
     m, width = fused.shape
     k = min(top_m, width)
-    cand = np.argsort(-fused, axis=1, kind="stable")[:, :k]
+    cand = top_columns(fused, k)
     take = lambda a: np.take_along_axis(a, cand, 1)  # noqa: E731
 
     def per_code(sims, classes):

@@ -39,6 +39,7 @@ from models.suggester.channels import (
     class_votes,
     hs4_groups,
     merge_neighbours,
+    top_columns,
 )
 from models.suggester.compose import suggestion_answer, validation_answer
 from models.suggester.elements import canonical_elements
@@ -304,7 +305,7 @@ class HSSuggester:
         a2t = np.full(len(space), -1, dtype=np.int64)
         a2t[t2a] = np.arange(len(t2a))
         for r in range(m):
-            top = np.argsort(-p6[r], kind="stable")[:TARIFF_EVIDENCE_TOP]
+            top = top_columns(p6[r], TARIFF_EVIDENCE_TOP)
             extra[r].update(alpha=float(alpha[r]), p_rulings=p_r_a[r], p_tariff=p_n_a[r], conf6=conf6[r],
                             conf4=conf4[r], in_library=n_r,
                             tariff_evidence={int(j): self.tariff.evidence(combined, r, int(a2t[j]))
