@@ -8,7 +8,12 @@ vectorised by a char/word TF-IDF fitted on the tariff texts):
   for their HS6.
 
 A text's similarity to a query is ``w_dense · cosine(USE) + (1 − w_dense) · cosine(TF-IDF)``; a node's similarity is
-the best over its texts. Scoring is hierarchical: an HS6 scores its own best text (its subheading text or one of its
+the best over its texts. The dense cosine is taken after centring the embeddings on the tariff texts' mean and
+projecting them on their first ``PROJECTED_DIMS`` principal axes (PCA fitted on the tariff texts). Centring removes the
+direction every tariff text shares, so what is left tells subheadings apart; measured with the default parameters,
+HS6 top-1 of the channel alone went from 0.191 to 0.213 on 1,000 cbec-zh titles and from 0.076 to 0.078 on the 500
+CBP rulings (0.211 / 0.082 keeping all 512 axes). Half the axes keep that and halve the scan every query pays over
+all ~30k texts of the HS plus the China tariff (one query: 2.0 → 0.7 ms). Scoring is hierarchical: an HS6 scores its own best text (its subheading text or one of its
 national lines) plus ``b_heading ×`` its heading's and ``b_chapter ×`` its chapter's similarity, so a subheading of a
 heading that fits beats a look-alike elsewhere. Residual lines ("other", 其他, n.e.s., n.e.c.) repeat their
 siblings' words without their specific distinction, so their own similarity is discounted by ``d_other``: they win
@@ -25,9 +30,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.decomposition import PCA
 
 from features.text import normalise_text
 from models.suggester.lexical import LexicalVectoriser
+
+PROJECTED_DIMS = 256
 
 # Residual lines: "n.e.c."/"n.e.s." in HS texts, "nes"/"Other …" in national English names, 其他 in Chinese names.
 _RESIDUAL_EN = re.compile(r"\bn\.?\s?e\.?\s?[cs]\b\.?|\bnes\b|not elsewhere|^\W*other\b(?! than)", re.IGNORECASE)
@@ -115,6 +123,13 @@ class TariffChannel:
         texts = self.all_texts()
         emb = np.ascontiguousarray(encoder.encode([normalise_text(t) for t in texts], progress=progress),
                                    dtype=np.float32)
+        self.center, self.axes = None, None
+        dims = min(PROJECTED_DIMS, emb.shape[1], len(emb) - 1)
+        if dims >= 2:
+            pca = PCA(n_components=dims, random_state=0).fit(emb)
+            self.center, self.axes = pca.mean_.astype(np.float32), np.ascontiguousarray(pca.components_.T,
+                                                                                        dtype=np.float32)
+            emb = self.project(emb)
         self.vectoriser = LexicalVectoriser().fit([lexical_text(t) for t in texts])
         lex = self.vectoriser.transform([lexical_text(t) for t in texts])
         self.emb, self.lex = {}, {}
@@ -127,6 +142,22 @@ class TariffChannel:
         self.encoder_fingerprint = getattr(encoder, "fingerprint", None)
         return self
 
+    def project(self, emb: np.ndarray) -> np.ndarray:
+        """Embeddings in the channel's dense space: centred, projected, L2-normalised (the PCA's own transform,
+        written out: sklearn's input checks cost more than the product itself on one query)."""
+        emb = np.asarray(emb, dtype=np.float32)
+        if self.center is None:
+            return np.ascontiguousarray(emb)
+        out = (emb - self.center) @ self.axes
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return np.ascontiguousarray(out / np.maximum(norms, 1e-12), dtype=np.float32)
+
+    def __setstate__(self, state: dict) -> None:
+        # Channels pickled before the projection compare raw cosines, as they were tuned.
+        state.setdefault("center", None)
+        state.setdefault("axes", None)
+        self.__dict__.update(state)
+
     @property
     def n_texts(self) -> int:
         return sum(len(v) for v in self.row_text.values())
@@ -135,7 +166,7 @@ class TariffChannel:
     def row_sims(self, texts: list[str], q_emb: np.ndarray) -> TariffRows:
         """Dense and lexical similarities of ``m`` queries to every tariff text (``texts`` are composed queries)."""
         q_lex = self.vectoriser.transform([lexical_text(t) for t in texts])
-        q_emb = np.ascontiguousarray(q_emb, dtype=np.float32)
+        q_emb = self.project(q_emb)
         dense, lex = {}, {}
         for k in KINDS:
             if not len(self.row_text[k]):

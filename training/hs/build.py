@@ -387,7 +387,7 @@ def _cold_start(channel, *, encoder, nomenclature, built_with, target_accuracy, 
     from models.suggester.tariff import lexical_text
 
     features = LexicalVectoriser().fit([lexical_text(t) for t in channel.all_texts()])
-    dim = int(next(iter(channel.emb.values())).shape[1])
+    dim = int(encoder.dim)  # the rulings' space, not the channel's projected one
     empty = np.zeros(0, dtype=object)
     params = SuggesterParams(target_accuracy=target_accuracy, threshold=NEVER_CONFIDENT)
     return HSSuggester(encoder=encoder, dense_index=DenseIndex.build(np.zeros((0, dim), dtype=np.float32)),

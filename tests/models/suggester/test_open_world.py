@@ -200,3 +200,28 @@ def test_a_bundle_saved_before_the_nomenclature_channel_still_loads(suggester, t
     old = HSSuggester.load(tmp_path, encoder=use_encoder)
     ans = old.suggest("LED desk lamp")
     assert old.tariff is None and ans.candidates and all(c.code in set(old.codes6) for c in ans.candidates)
+
+
+def test_the_tariff_dense_space_is_centred_and_projected(suggester, use_encoder):
+    from models.suggester.tariff import PROJECTED_DIMS
+
+    channel = suggester.tariff
+    assert channel.axes.shape == (use_encoder.dim, PROJECTED_DIMS)
+    emb = np.vstack([channel.emb[k] for k in ("chapter", "heading", "hs6", "national") if len(channel.emb[k])])
+    assert emb.shape[1] == PROJECTED_DIMS
+    assert np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-4)
+    # Centred: the texts share no common direction any more (raw USE vectors of tariff texts all point one way).
+    assert np.linalg.norm(emb.mean(axis=0)) < 0.1
+    raw = use_encoder.encode(["Handbags, with outer surface of leather"])
+    assert np.linalg.norm(raw @ channel.axes) > 0  # queries go through the same projection
+    assert channel.project(raw).shape == (1, PROJECTED_DIMS)
+
+
+def test_a_channel_pickled_before_the_projection_keeps_raw_cosines(suggester):
+    from models.suggester.tariff import TariffChannel
+
+    state = {k: v for k, v in suggester.tariff.__dict__.items() if k not in ("center", "axes")}
+    old = TariffChannel.__new__(TariffChannel)
+    old.__setstate__(state)  # what unpickling a channel saved before the projection does
+    q = np.ones((1, 7), dtype=np.float32)
+    assert old.center is None and np.array_equal(old.project(q), q)
