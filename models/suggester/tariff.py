@@ -73,6 +73,16 @@ class TariffRows:
     lex: dict[str, np.ndarray]
 
 
+@dataclass
+class NodeSims:
+    """Per-query node similarities for one (``w_dense``, ``d_other``): tuning re-weighs the hierarchy on them."""
+
+    chapter: np.ndarray  # m × chapters
+    heading: np.ndarray  # m × headings
+    own: np.ndarray  # m × HS6: the best of the subheading's own texts and its national lines
+    combined: dict  # kind → m × rows, the combined row similarities (evidence)
+
+
 class TariffChannel:
     """See the module docstring. ``fit`` needs the encoder once per nomenclature version (cache its embeddings)."""
 
@@ -181,27 +191,35 @@ class TariffChannel:
     def node_scores(self, rows: TariffRows, params: TariffParams | None = None) -> tuple[np.ndarray, dict]:
         """(m × HS6 hierarchical scores, per-kind combined row similarities) for the queries behind ``rows``."""
         p = params or self.params
+        sims = self.node_sims(rows, p.w_dense, p.d_other)
+        return self.hierarchical(sims, p), sims.combined
+
+    def node_sims(self, rows: TariffRows, w_dense: float, d_other: float) -> NodeSims:
+        """Each chapter's, heading's and HS6's own best text similarity (what the hierarchy weights then add up)."""
         m = next(iter(rows.dense.values())).shape[0]
-        combined = {k: p.w_dense * rows.dense[k] + (1.0 - p.w_dense) * rows.lex[k] for k in KINDS}
+        combined = {k: w_dense * rows.dense[k] + (1.0 - w_dense) * rows.lex[k] for k in KINDS}
 
         def per_node(kind: str, width: int) -> np.ndarray:
             out = np.zeros((m, width), dtype=np.float32)
             s = combined[kind]
             if s.shape[1]:
                 if kind in ("hs6", "national"):
-                    s = np.where(self.row_residual[kind][None, :], s * p.d_other, s)
+                    s = np.where(self.row_residual[kind][None, :], s * d_other, s)
                 # Rows are sorted by node, so each node is one run: its best text is a reduceat over the runs.
                 starts, nodes = self._runs[kind]
                 out[:, nodes] = np.maximum.reduceat(s, starts, axis=1)
             return out
 
-        s2 = per_node("chapter", len(self.codes2))
-        s4 = per_node("heading", len(self.codes4))
         own = per_node("hs6", len(self.codes6))
         if combined["national"].shape[1]:
             own = np.maximum(own, per_node("national", len(self.codes6)))
-        scores = own + p.b_heading * s4[:, self.parent4] + p.b_chapter * s2[:, self.parent2]
-        return scores, combined
+        return NodeSims(chapter=per_node("chapter", len(self.codes2)), heading=per_node("heading", len(self.codes4)),
+                        own=own, combined=combined)
+
+    def hierarchical(self, sims: NodeSims, params: TariffParams) -> np.ndarray:
+        """m × HS6 scores: own similarity plus the weighted heading and chapter similarities."""
+        return (sims.own + params.b_heading * sims.heading[:, self.parent4]
+                + params.b_chapter * sims.chapter[:, self.parent2])
 
     def distribution(self, scores: np.ndarray, params: TariffParams | None = None) -> np.ndarray:
         t = (params or self.params).t
